@@ -1,0 +1,225 @@
+"""Reversible encoding between a table and one numeric matrix, plus the class codes.
+
+Encoding (per feature column, target excluded):
+
+* numeric (continuous/integer): ``z = (x - mean) / std`` over observed values;
+* binary/categorical: one-hot over the schema's categories;
+* any column with gaps: one extra 0/1 missing indicator; the gap itself is filled by a hot-deck
+  draw from the observed values of the same class, so the value block keeps the class marginal.
+
+Decoding inverts this: ``x = z * std + mean``, rounded for integers and clipped to the schema's
+``[min, max]``; the arg-max of a one-hot block picks the category (so only observed categories
+appear); within each class, the ``round(rate_c * n_c)`` rows with the highest missing-indicator
+score become missing, which reproduces each column's per-class missing rate exactly while keeping
+which rows are missing tied to the other features. Constant columns are never modelled: they are
+re-emitted as their single value. Dtypes are restored from the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clinisynth.errors import NotFittedError
+from clinisynth.schema import ColumnSchema, TableSchema, category_key
+
+NUMERIC, ONEHOT, MISSING = "numeric", "onehot", "missing"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A slice ``[start, stop)`` of the encoded matrix that belongs to one column."""
+
+    column: str
+    kind: str  # NUMERIC, ONEHOT or MISSING
+    start: int
+    stop: int
+
+    @property
+    def width(self) -> int:
+        return self.stop - self.start
+
+
+class TableEncoder:
+    """Fit once on the training table; ``transform`` to a matrix, ``inverse_transform`` back."""
+
+    def __init__(self, schema: TableSchema) -> None:
+        self.schema = schema
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame) -> TableEncoder:
+        schema = self.schema
+        y = self.encode_target(df[schema.target])
+        n_classes = len(schema.classes)
+        blocks: list[Block] = []
+        stats: dict[str, dict[str, float]] = {}
+        missing: dict[str, list[float]] = {}
+        pos = 0
+        for col in schema.features:
+            series = df[col.name]
+            if not col.is_constant:
+                if col.is_numeric:
+                    vals = series.astype(float).dropna().to_numpy()
+                    std = float(vals.std()) if len(vals) > 1 else 0.0
+                    stats[col.name] = {"mean": float(vals.mean()), "std": std if std > 0 else 1.0}
+                    blocks.append(Block(col.name, NUMERIC, pos, pos + 1))
+                    pos += 1
+                else:
+                    width = len(col.categories or [])
+                    blocks.append(Block(col.name, ONEHOT, pos, pos + width))
+                    pos += width
+            isna = series.isna().to_numpy()
+            if isna.any():
+                missing[col.name] = [float(isna[y == k].mean()) if (y == k).any() else 0.0
+                                     for k in range(n_classes)]
+                blocks.append(Block(col.name, MISSING, pos, pos + 1))
+                pos += 1
+        self.blocks_ = blocks
+        self.stats_ = stats
+        self.missing_rates_ = missing
+        self.n_features_ = pos
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "blocks_"):
+            raise NotFittedError("the encoder is not fitted; call fit first")
+
+    # -- target -------------------------------------------------------------------------------
+    def encode_target(self, series: pd.Series) -> np.ndarray:
+        """Class labels to integer codes ``0..K-1`` in the schema's class order."""
+        index = {category_key(c): i for i, c in enumerate(self.schema.classes)}
+        return np.array([index[category_key(v)] for v in series], dtype=np.int64)
+
+    def class_index(self, label: Any) -> int:
+        keys = [category_key(c) for c in self.schema.classes]
+        try:
+            return keys.index(category_key(label))
+        except ValueError:
+            known = ", ".join(map(str, self.schema.classes))
+            raise KeyError(
+                f"unknown class {label!r} for target '{self.schema.target}'; known: {known}"
+            ) from None
+
+    # -- forward ------------------------------------------------------------------------------
+    def transform(self, df: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Encode ``df`` into ``(X, y)``; gaps are hot-deck filled within class using ``rng``."""
+        self._check_fitted()
+        y = self.encode_target(df[self.schema.target])
+        X = np.zeros((len(df), self.n_features_), dtype=np.float64)
+        for block in self.blocks_:
+            col = self.schema[block.column]
+            series = df[block.column]
+            if block.kind == MISSING:
+                X[:, block.start] = series.isna().to_numpy(dtype=float)
+            elif block.kind == NUMERIC:
+                values = _hot_deck(series.astype(float).to_numpy(), y, rng)
+                s = self.stats_[col.name]
+                X[:, block.start] = (values - s["mean"]) / s["std"]
+            else:
+                codes = self._category_codes(series, col)
+                codes = _hot_deck(codes, y, rng).astype(np.int64)
+                X[np.arange(len(df)), block.start + codes] = 1.0
+        return X, y
+
+    @staticmethod
+    def _category_codes(series: pd.Series, col: ColumnSchema) -> np.ndarray:
+        index = {category_key(c): i for i, c in enumerate(col.categories or [])}
+        return np.array([np.nan if pd.isna(v) else index[category_key(v)] for v in series],
+                        dtype=float)
+
+    # -- backward -----------------------------------------------------------------------------
+    def inverse_transform(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        """Decode a matrix and class codes into a DataFrame with the schema's columns and dtypes."""
+        self._check_fitted()
+        n = len(X)
+        out: dict[str, Any] = {}
+        missing_masks: dict[str, np.ndarray] = {}
+        for block in self.blocks_:
+            col = self.schema[block.column]
+            part = X[:, block.start:block.stop]
+            if block.kind == MISSING:
+                missing_masks[col.name] = self._missing_mask(part[:, 0], y, col.name)
+            elif block.kind == NUMERIC:
+                s = self.stats_[col.name]
+                values = part[:, 0] * s["std"] + s["mean"]
+                if col.kind == "integer":
+                    values = np.rint(values)
+                out[col.name] = np.clip(values, col.min, col.max)
+            else:
+                cats = np.array(col.categories, dtype=object)
+                out[col.name] = cats[np.argmax(part, axis=1)]
+        target_cats = np.array(self.schema.classes, dtype=object)
+        columns = {}
+        for col in self.schema.columns:
+            if col.name == self.schema.target:
+                values = target_cats[y]
+            elif col.name in out:
+                values = out[col.name]
+            else:  # constant column
+                value = col.min if col.is_numeric else (col.categories or [None])[0]
+                values = np.full(n, value, dtype=object)
+            series = pd.Series(values, name=col.name)
+            if col.name in missing_masks:
+                series = series.astype(object)
+                series[missing_masks[col.name]] = np.nan
+            columns[col.name] = _restore_dtype(series, col)
+        return pd.DataFrame(columns)
+
+    def _missing_mask(self, score: np.ndarray, y: np.ndarray, name: str) -> np.ndarray:
+        mask = np.zeros(len(score), dtype=bool)
+        for k, rate in enumerate(self.missing_rates_[name]):
+            rows = np.flatnonzero(y == k)
+            n_missing = int(round(rate * len(rows)))
+            if n_missing:
+                order = np.argsort(-score[rows], kind="stable")
+                mask[rows[order[:n_missing]]] = True
+        return mask
+
+    # -- persistence --------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {"blocks": [asdict(b) for b in self.blocks_], "stats": self.stats_,
+                "missing_rates": self.missing_rates_, "n_features": self.n_features_}
+
+    @classmethod
+    def from_state(cls, schema: TableSchema, state: dict[str, Any]) -> TableEncoder:
+        enc = cls(schema)
+        enc.blocks_ = [Block(**b) for b in state["blocks"]]
+        enc.stats_ = state["stats"]
+        enc.missing_rates_ = state["missing_rates"]
+        enc.n_features_ = int(state["n_features"])
+        return enc
+
+
+def _hot_deck(values: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fill NaNs with random observed values of the same class (of any class if none)."""
+    values = values.astype(float).copy()
+    gaps = np.isnan(values)
+    if not gaps.any():
+        return values
+    for k in np.unique(y[gaps]):
+        in_class = y == k
+        donors = values[in_class & ~gaps]
+        if donors.size == 0:
+            donors = values[~gaps]
+        holes = np.flatnonzero(in_class & gaps)
+        values[holes] = rng.choice(donors, size=holes.size)
+    return values
+
+
+def _restore_dtype(series: pd.Series, col: ColumnSchema) -> pd.Series:
+    """Cast decoded values back to the column's original dtype (float if ints meet gaps)."""
+    dtype = col.dtype
+    has_gaps = bool(series.isna().any())
+    try:
+        if has_gaps and pd.api.types.is_integer_dtype(np.dtype(dtype)):
+            return series.astype("float64")
+    except TypeError:
+        pass  # extension dtypes ('Int64', 'str', 'category') hold gaps themselves
+    try:
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series.infer_objects()

@@ -1,0 +1,321 @@
+"""Table schema: what each column is, its observed range, categories and missing rate.
+
+A schema is inferred from a DataFrame (:func:`infer_schema`), saved as JSON, edited by the user
+and validated against data (:meth:`TableSchema.validate`). Every downstream step (encoding,
+generators, calibration, audit) reads column types from it rather than guessing again.
+
+Kinds
+-----
+``continuous``  real-valued; clipped to ``[min, max]`` on decoding.
+``integer``     integer-valued count or measurement; rounded, then clipped.
+``binary``      exactly two categories (flags, yes/no).
+``categorical`` strings, booleans or numeric codes with few distinct values (``<= low_cardinality``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clinisynth.errors import SchemaError
+
+KINDS = ("continuous", "integer", "binary", "categorical")
+NUMERIC_KINDS = ("continuous", "integer")
+DISCRETE_KINDS = ("binary", "categorical")
+SCHEMA_VERSION = 1
+
+
+def to_native(value: Any) -> Any:
+    """Turn a numpy/pandas scalar into the plain Python value JSON can hold."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, str(value))
+
+
+@dataclass
+class ColumnSchema:
+    """One column: its kind, the pandas dtype to restore, its range or categories, missing rate."""
+
+    name: str
+    kind: str
+    dtype: str
+    min: float | None = None
+    max: float | None = None
+    categories: list[Any] | None = None
+    missing_rate: float = 0.0
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in NUMERIC_KINDS
+
+    @property
+    def is_constant(self) -> bool:
+        """A column with a single observed value: it is reproduced as that value, never modelled."""
+        if self.is_numeric:
+            return self.min == self.max
+        return len(self.categories or []) == 1
+
+    def check(self) -> None:
+        """Raise :class:`SchemaError` if this column's description is inconsistent."""
+        if self.kind not in KINDS:
+            raise SchemaError(
+                f"column '{self.name}': kind '{self.kind}' is not one of {', '.join(KINDS)}"
+            )
+        if not 0.0 <= self.missing_rate < 1.0:
+            raise SchemaError(f"column '{self.name}': missing_rate must be in [0, 1)")
+        if self.is_numeric:
+            if self.min is None or self.max is None or not self.min <= self.max:
+                raise SchemaError(f"column '{self.name}': needs numeric min <= max")
+        else:
+            if not self.categories:
+                raise SchemaError(f"column '{self.name}': kind '{self.kind}' needs categories")
+            if len({repr(c) for c in self.categories}) != len(self.categories):
+                raise SchemaError(f"column '{self.name}': categories are not unique")
+            if self.kind == "binary" and len(self.categories) != 2:
+                raise SchemaError(f"column '{self.name}': kind 'binary' needs exactly 2 categories")
+
+
+@dataclass
+class TableSchema:
+    """The columns of a table, in order, and which one is the target (the class label)."""
+
+    columns: list[ColumnSchema]
+    target: str
+    version: int = field(default=SCHEMA_VERSION)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise SchemaError(f"duplicate column name '{dup}' in schema")
+        if self.target not in names:
+            raise SchemaError(f"target column '{self.target}' is not in the schema")
+        for col in self.columns:
+            col.check()
+        if self[self.target].kind not in DISCRETE_KINDS:
+            raise SchemaError(
+                f"target column '{self.target}' must be binary or categorical, "
+                f"not {self[self.target].kind}"
+            )
+
+    # -- access -------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> ColumnSchema:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def features(self) -> list[ColumnSchema]:
+        """All columns but the target."""
+        return [c for c in self.columns if c.name != self.target]
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self[self.target].categories or [])
+
+    # -- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "target": self.target,
+                "columns": [asdict(c) for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableSchema:
+        try:
+            columns = [ColumnSchema(**c) for c in data["columns"]]
+            return cls(columns=columns, target=data["target"],
+                       version=int(data.get("version", SCHEMA_VERSION)))
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"schema is malformed: {exc}") from None
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            from clinisynth.io import write_text_atomic
+
+            write_text_atomic(Path(path), text)
+        return text
+
+    @classmethod
+    def from_json(cls, path_or_text: str | Path) -> TableSchema:
+        text = str(path_or_text)
+        if not text.lstrip().startswith("{"):
+            try:
+                text = Path(path_or_text).read_text()
+            except OSError as exc:
+                raise SchemaError(f"cannot read schema file '{path_or_text}': {exc.strerror}")
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"schema is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+
+    # -- validation ---------------------------------------------------------------------------
+    def validate(self, df: pd.DataFrame) -> None:
+        """Raise :class:`SchemaError` naming the first column where ``df`` breaks this schema."""
+        check_frame(df)
+        for name in self.names:
+            if name not in df.columns:
+                raise SchemaError(f"column '{name}' is in the schema but not in the data")
+        for name in df.columns:
+            if name not in self.names:
+                raise SchemaError(f"column '{name}' is in the data but not in the schema")
+        for col in self.columns:
+            series = df[col.name]
+            if col.name == self.target and series.isna().any():
+                raise SchemaError(
+                    f"target column '{col.name}' has {int(series.isna().sum())} missing values"
+                )
+            if col.is_numeric:
+                _numeric_values(series, col.name)
+            else:
+                known = {_key(c) for c in col.categories or []}
+                for value in pd.unique(series.dropna()):
+                    if _key(value) not in known:
+                        raise SchemaError(
+                            f"column '{col.name}' has value {to_native(value)!r} "
+                            "that is not among the schema's categories"
+                        )
+
+
+def _key(value: Any) -> Any:
+    """Equality key for a category: 1, 1.0 and np.int64(1) are the same code."""
+    value = to_native(value)
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", float(value))
+    return ("s", str(value))
+
+
+def category_key(value: Any) -> Any:
+    """Public alias of the category equality key (used by the encoder)."""
+    return _key(value)
+
+
+def check_frame(df: pd.DataFrame) -> None:
+    """Reject what is not a usable table: no rows, no columns, duplicate names."""
+    if not isinstance(df, pd.DataFrame):
+        raise SchemaError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    if df.shape[1] == 0:
+        raise SchemaError("the table has no columns")
+    if df.shape[0] == 0:
+        raise SchemaError("the table has no rows")
+    dup = df.columns[df.columns.duplicated()]
+    if len(dup):
+        raise SchemaError(f"duplicate column name '{dup[0]}'")
+
+
+def _numeric_values(series: pd.Series, name: str) -> pd.Series:
+    """The column as floats; raise if it holds non-numeric junk."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype(float)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.astype(float)
+    parsed = pd.to_numeric(series, errors="coerce")
+    bad = series[parsed.isna() & series.notna()]
+    if len(bad):
+        row = bad.index[0]
+        raise SchemaError(
+            f"column '{name}' should be numeric but has non-numeric value {bad.iloc[0]!r} "
+            f"(row {row}, {len(bad)} such cells)"
+        )
+    return parsed.astype(float)
+
+
+def _looks_numeric_with_junk(series: pd.Series) -> bool:
+    """A text column whose values are nearly all numbers: the rest are junk, not categories."""
+    values = series.dropna()
+    if values.empty:
+        return False
+    parsed = pd.to_numeric(values, errors="coerce")
+    share = parsed.notna().mean()
+    return 0.9 <= share < 1.0 and parsed.nunique() > 2
+
+
+def infer_column(series: pd.Series, name: str, low_cardinality: int = 5) -> ColumnSchema:
+    """Infer one column's kind, dtype, range or categories, and missing rate."""
+    values = series.dropna()
+    if values.empty:
+        raise SchemaError(f"column '{name}' is entirely missing")
+    missing_rate = float(series.isna().mean())
+    dtype = str(series.dtype)
+    is_bool = pd.api.types.is_bool_dtype(series.dtype)
+    is_num = pd.api.types.is_numeric_dtype(series.dtype) and not is_bool
+    if not is_num and not is_bool:
+        if _looks_numeric_with_junk(series):
+            _numeric_values(series, name)  # raises, naming the junk
+        parsed = pd.to_numeric(values, errors="coerce")
+        if parsed.notna().all() and parsed.nunique() > low_cardinality:
+            raise SchemaError(
+                f"column '{name}' holds numbers stored as text; convert it to a numeric type"
+            )
+    uniques = pd.unique(values)
+    if is_num and len(uniques) > low_cardinality:
+        numeric = values.astype(float).to_numpy()
+        integral = bool(np.all(np.mod(numeric, 1.0) == 0.0))
+        return ColumnSchema(
+            name=name, kind="integer" if integral else "continuous", dtype=dtype,
+            min=float(numeric.min()), max=float(numeric.max()), missing_rate=missing_rate,
+        )
+    categories = sorted({to_native(v) for v in uniques}, key=_sort_key)
+    kind = "binary" if len(categories) == 2 else "categorical"
+    if len(categories) == 1 and is_num:
+        value = float(categories[0])
+        integral = math.isfinite(value) and value.is_integer()
+        return ColumnSchema(name=name, kind="integer" if integral else "continuous", dtype=dtype,
+                            min=value, max=value, missing_rate=missing_rate)
+    return ColumnSchema(name=name, kind=kind, dtype=dtype, categories=categories,
+                        missing_rate=missing_rate)
+
+
+def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5) -> TableSchema:
+    """Infer a :class:`TableSchema` from ``df`` with ``target`` as the class label.
+
+    Numeric columns with at most ``low_cardinality`` distinct values are treated as codes
+    (binary/categorical); other numeric columns are ``integer`` when every value is whole,
+    else ``continuous``. Text and boolean columns are categorical.
+    """
+    check_frame(df)
+    if target not in df.columns:
+        raise SchemaError(
+            f"target column '{target}' not found; columns are: {', '.join(map(str, df.columns))}"
+        )
+    columns = [infer_column(df[name], str(name), low_cardinality) for name in df.columns]
+    by_name = {c.name: c for c in columns}
+    tcol = df[target]
+    if tcol.isna().any():
+        raise SchemaError(f"target column '{target}' has {int(tcol.isna().sum())} missing values")
+    n_classes = tcol.nunique()
+    if n_classes < 2:
+        raise SchemaError(
+            f"target column '{target}' has a single class ({tcol.iloc[0]!r}); at least two needed"
+        )
+    tschema = by_name[str(target)]
+    if tschema.kind not in DISCRETE_KINDS:
+        if n_classes > 20:
+            raise SchemaError(
+                f"target column '{target}' has {n_classes} distinct values; "
+                "it must be a class label (at most 20 classes)"
+            )
+        cats = sorted({to_native(v) for v in pd.unique(tcol)}, key=_sort_key)
+        by_name[str(target)] = ColumnSchema(
+            name=str(target), kind="binary" if len(cats) == 2 else "categorical",
+            dtype=tschema.dtype, categories=cats, missing_rate=0.0,
+        )
+    return TableSchema(columns=[by_name[str(n)] for n in df.columns], target=str(target))
