@@ -25,6 +25,7 @@ from clinisynth import __version__
 from clinisynth.encoding import TableEncoder
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import BaseGenerator, get_generator, list_generators
+from clinisynth.guard import GuardReport, PrivacyGuard
 from clinisynth.mixture import WeightSpec, apportion, resolve_weights
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.schema import TableSchema, infer_schema
@@ -43,15 +44,20 @@ class HybridSynthesizer:
         Extra constructor arguments per generator (e.g. ``{"cvae": {"epochs": 100}}``).
     seed : int, optional
         The one seed every random choice flows from.
+    privacy_guard : bool or mapping
+        Refuse and redraw rows too close to a distinguishable training row (see
+        :mod:`clinisynth.guard`); a mapping gives the guard's parameters. On by default.
     low_cardinality : int
         Numeric columns with at most this many distinct values are inferred as categorical.
     """
 
     def __init__(self, weights: WeightSpec = "uniform",
                  generator_params: Mapping[str, Mapping[str, Any]] | None = None,
+                 privacy_guard: bool | Mapping[str, Any] = True,
                  seed: int | None = None, low_cardinality: int = 5) -> None:
         self.weights = weights
         self.generator_params = generator_params
+        self.privacy_guard = privacy_guard
         self.seed = seed
         self.low_cardinality = low_cardinality
 
@@ -100,6 +106,13 @@ class HybridSynthesizer:
                 raise ClinisynthError(f"{name}: {exc}") from None
             self.fit_seconds_[name] = time.perf_counter() - start
             self.generators_[name] = gen
+        self.guard_ = None
+        if self.privacy_guard:
+            options = {} if self.privacy_guard is True else dict(self.privacy_guard)
+            try:
+                self.guard_ = PrivacyGuard(**options).fit(data, schema)
+            except TypeError as exc:
+                raise ClinisynthError(f"privacy_guard: {exc}") from None
         if on_step:
             on_step("done", len(weights), len(weights))
         return self
@@ -129,9 +142,38 @@ class HybridSynthesizer:
         self._check_fitted()
         counts = self._class_counts(n, class_counts)
         X, y = self._draw(counts)
-        X, y = self._refine(X, y)
         order = self._rng.permutation(len(y))
-        return self.encoder_.inverse_transform(X[order], y[order])
+        X, y = X[order], y[order]
+        guard = self.guard_
+        report = GuardReport(threshold=guard.threshold_) if guard else None
+        while True:
+            frame = self._decode(X, y)
+            if guard is None or report is None:
+                break
+            refused = guard.refused(frame)
+            if not refused.any():
+                break
+            report.refused += int(refused.sum())
+            if report.rounds == guard.max_rounds:
+                report.remaining = int(refused.sum())
+                break
+            report.rounds += 1
+            X = self._redraw(X, y, np.flatnonzero(refused))
+        self.guard_report_ = report
+        return frame
+
+    def _redraw(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Replace ``rows`` of ``X`` by fresh draws of the same classes."""
+        X = X.copy()
+        Xn, yn = self._draw(np.bincount(y[rows], minlength=len(self.schema_.classes)))
+        for k in np.unique(y[rows]):
+            X[rows[y[rows] == k]] = Xn[yn == k]
+        return X
+
+    def _decode(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        """Post-hoc steps on the encoded rows, then decoding to a table."""
+        X, y = self._refine(X, y)
+        return self.encoder_.inverse_transform(X, y)
 
     def _class_counts(self, n: int, class_counts: Mapping[Any, int] | None) -> np.ndarray:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -166,13 +208,16 @@ class HybridSynthesizer:
         return np.vstack(Xs), np.concatenate(ys)
 
     def _refine(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Seam for post-hoc steps on the encoded rows (calibration, privacy guard)."""
+        """Seam for post-hoc steps on the encoded rows (calibration)."""
         return X, y
 
     # -- persistence --------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
         weights = self.weights if isinstance(self.weights, str) else dict(self.weights)
+        guard = self.privacy_guard if isinstance(self.privacy_guard, bool) else dict(
+            self.privacy_guard)
         return {"weights": weights, "seed": self.seed, "low_cardinality": self.low_cardinality,
+                "privacy_guard": guard,
                 "generator_params": {k: dict(v) for k, v in (self.generator_params or {}).items()}}
 
     def save(self, path: str | Path) -> None:
@@ -184,8 +229,12 @@ class HybridSynthesizer:
             meta, garrays = gen.get_state()
             gens[name] = meta
             arrays.update({f"gen.{name}.{k}": v for k, v in garrays.items()})
+        if self.guard_ is not None:
+            gmeta, garrays = self.guard_.get_state()
+            arrays.update({f"guard.{k}": v for k, v in garrays.items()})
         manifest = {
             "clinisynth_version": __version__,
+            "guard": gmeta if self.guard_ is not None else None,
             "params": self.get_params(),
             "schema": self.schema_.to_dict(),
             "encoder": self.encoder_.get_state(),
@@ -209,6 +258,10 @@ class HybridSynthesizer:
         for name, meta in manifest["generators"].items():
             gen_cls = get_generator(name)
             syn.generators_[name] = gen_cls.from_state(meta, split_arrays(arrays, f"gen.{name}"))
+        syn.guard_ = None
+        if manifest.get("guard") is not None:
+            syn.guard_ = PrivacyGuard.from_state(syn.schema_, manifest["guard"],
+                                                 split_arrays(arrays, "guard"))
         syn._rng = np.random.default_rng()
         syn._rng.bit_generator.state = manifest["rng"]
         return syn
