@@ -104,7 +104,8 @@ class TableEncoder:
             ) from None
 
     # -- forward ------------------------------------------------------------------------------
-    def transform(self, df: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def transform(self, df: pd.DataFrame, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Encode ``df`` into ``(X, y)``; gaps are hot-deck filled within class using ``rng``."""
         self._check_fitted()
         y = self.encode_target(df[self.schema.target])

@@ -50,7 +50,8 @@ def read_model(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         with np.load(path / ARRAYS, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except ValueError as exc:
-        raise ClinisynthError(f"'{path / ARRAYS}' holds unsafe or unreadable arrays ({exc})") from None
+        raise ClinisynthError(
+            f"'{path / ARRAYS}' holds unsafe or unreadable arrays ({exc})") from None
     return manifest, arrays
 
 

@@ -9,7 +9,7 @@ Kinds
 ``continuous``  real-valued; clipped to ``[min, max]`` on decoding.
 ``integer``     integer-valued count or measurement; rounded, then clipped.
 ``binary``      exactly two categories (flags, yes/no).
-``categorical`` strings, booleans or numeric codes with few distinct values (``<= low_cardinality``).
+``categorical`` strings, booleans, or numeric codes with at most ``low_cardinality`` values.
 """
 
 from __future__ import annotations
@@ -159,7 +159,8 @@ class TableSchema:
             try:
                 text = Path(path_or_text).read_text()
             except OSError as exc:
-                raise SchemaError(f"cannot read schema file '{path_or_text}': {exc.strerror}")
+                raise SchemaError(
+                    f"cannot read schema file '{path_or_text}': {exc.strerror}") from None
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:

@@ -68,11 +68,11 @@ def generate_command(
     spec = parse_weights(weights)
     resolve_weights(spec)  # fail on a bad spec before reading any data
     schema = TableSchema.from_json(schema_file) if schema_file else None
+    if schema is not None and target is None:
+        target = schema.target
     df, target_col, label = load_input(data, dataset, target)
     if schema is None:
         schema = infer_schema(df, target_col)
-    elif target is None:
-        target_col = schema.target
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'", highlight=False)
     syn = fit_with_progress(HybridSynthesizer(weights=spec, seed=seed), df, target_col, schema)
