@@ -1,10 +1,12 @@
 """HybridSynthesizer: the fit/sample lifecycle around the class-conditional generators.
 
 Data path: DataFrame -> schema (inferred or given, validated) -> encoder (one numeric matrix,
-class codes) -> every generator with a positive weight fits -> sampling splits each class's rows
-among generators by weight (largest-remainder apportionment, so proportions are exact) ->
-``_refine`` (the seam where calibration and the privacy guard act on the matrix) -> rows shuffled
--> decoded to a DataFrame with the input's columns, order and dtypes.
+class codes) -> weights (learned by :mod:`clinisynth.weighting` on a validation split, or given)
+-> every generator with a positive weight fits -> sampling splits each class's rows among
+generators by weight (largest-remainder apportionment, so proportions are exact) -> rows shuffled
+-> calibration (:mod:`clinisynth.calibration`, per class, monotone per column) -> decoded to a
+DataFrame with the input's columns, order and dtypes -> the privacy guard (:mod:`clinisynth.guard`)
+refuses rows too close to a distinguishable patient, which are redrawn and the batch decoded again.
 
 Every random choice flows from ``seed``: one ``numpy.random.Generator`` seeds the generators and
 drives encoding, sampling order and shuffling; its state is saved with the model, so a loaded
@@ -14,23 +16,30 @@ model continues exactly where the saved one would have.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from clinisynth import __version__
-from clinisynth.encoding import TableEncoder
+from clinisynth.calibration import CalibrationChain
+from clinisynth.encoding import NUMERIC, TableEncoder
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import BaseGenerator, get_generator, list_generators
 from clinisynth.guard import GuardReport, PrivacyGuard
 from clinisynth.mixture import WeightSpec, apportion, resolve_weights
 from clinisynth.persistence import read_model, split_arrays, write_model
+from clinisynth.reward import PoolReward, RewardWeights
 from clinisynth.schema import TableSchema, infer_schema
+from clinisynth.weighting import DirichletReinforce, SearchResult
 
 StepCallback = Callable[[str, int, int], None]
+#: calibration applied by default (chosen by benchmarks/ablation.py)
+DEFAULT_CALIBRATION: tuple[str, ...] = ("moment", "adaptive_soft")
 
 
 class HybridSynthesizer:
@@ -38,26 +47,47 @@ class HybridSynthesizer:
 
     Parameters
     ----------
-    weights : "uniform", a generator name, or a mapping ``{name: weight}``
-        How rows are split among generators. Generators with weight 0 are not fitted.
-    generator_params : mapping ``{name: {param: value}}``, optional
-        Extra constructor arguments per generator (e.g. ``{"cvae": {"epochs": 100}}``).
-    seed : int, optional
-        The one seed every random choice flows from.
+    weights : "learned", "uniform", a generator name, or a mapping ``{name: weight}``
+        How rows are split among generators. ``"learned"`` (default) runs the reinforcement-
+        learning weight search; generators with weight 0 are not fitted.
+    calibration : calibrator name(s) or None
+        The calibration chain applied to sampled rows, e.g. ``["moment", "adaptive_soft"]``.
     privacy_guard : bool or mapping
         Refuse and redraw rows too close to a distinguishable training row (see
         :mod:`clinisynth.guard`); a mapping gives the guard's parameters. On by default.
+    generator_params : mapping ``{name: {param: value}}``, optional
+        Extra constructor arguments per generator (e.g. ``{"cvae": {"epochs": 100}}``).
+    calibration_params : mapping ``{name: {param: value}}``, optional
+        Constructor arguments per calibration step.
+    search : mapping, optional
+        Options of :class:`~clinisynth.weighting.DirichletReinforce` (episodes, seconds, ...).
+    reward : :class:`~clinisynth.reward.RewardWeights` or mapping, optional
+        Weights of the reward's fidelity, utility and privacy terms.
+    validation_fraction : float
+        Share of training rows held out to score the weight search.
+    seed : int, optional
+        The one seed every random choice flows from.
     low_cardinality : int
         Numeric columns with at most this many distinct values are inferred as categorical.
     """
 
-    def __init__(self, weights: WeightSpec = "uniform",
-                 generator_params: Mapping[str, Mapping[str, Any]] | None = None,
+    def __init__(self, weights: WeightSpec = "learned",
+                 calibration: str | Sequence[str] | None = DEFAULT_CALIBRATION,
                  privacy_guard: bool | Mapping[str, Any] = True,
+                 generator_params: Mapping[str, Mapping[str, Any]] | None = None,
+                 calibration_params: Mapping[str, Mapping[str, Any]] | None = None,
+                 search: Mapping[str, Any] | None = None,
+                 reward: RewardWeights | Mapping[str, float] | None = None,
+                 validation_fraction: float = 0.25,
                  seed: int | None = None, low_cardinality: int = 5) -> None:
         self.weights = weights
-        self.generator_params = generator_params
+        self.calibration = calibration
         self.privacy_guard = privacy_guard
+        self.generator_params = generator_params
+        self.calibration_params = calibration_params
+        self.search = search
+        self.reward = reward
+        self.validation_fraction = validation_fraction
         self.seed = seed
         self.low_cardinality = low_cardinality
 
@@ -65,7 +95,13 @@ class HybridSynthesizer:
     def fit(self, data: pd.DataFrame, target: str | None = None, *,
             schema: TableSchema | None = None,
             on_step: StepCallback | None = None) -> HybridSynthesizer:
-        """Learn the table. ``target`` names the class column (or comes from ``schema``)."""
+        """Learn the table. ``target`` names the class column (or comes from ``schema``).
+
+        With ``weights="learned"`` the training rows are split (stratified, seeded) into a search
+        split and a validation split; every generator fits the search split, the weight search
+        scores mixtures on the validation split, and then the generators with a positive learned
+        weight are refitted on all training rows.
+        """
         if schema is None:
             if target is None:
                 raise ClinisynthError("fit needs a target column (or a schema naming one)")
@@ -73,24 +109,43 @@ class HybridSynthesizer:
         elif target is not None and target != schema.target:
             raise ClinisynthError(f"target '{target}' differs from the schema's '{schema.target}'")
         schema.validate(data)
-        weights = resolve_weights(self.weights)
-        params = dict(self.generator_params or {})
-        for name in params:
+        for name in self.generator_params or {}:
             if name not in list_generators():
                 raise ClinisynthError(f"generator_params: unknown generator '{name}'")
-        self._check_class_sizes(data[schema.target], weights)
-
-        self.schema_ = schema
-        self.weights_ = weights
+        self._steps = _Steps(on_step)
         self._rng = np.random.default_rng(self.seed)
+        self.schema_ = schema
+        self.search_: SearchResult | None = None
+        if isinstance(self.weights, str) and self.weights == "learned":
+            self._check_class_sizes(data[schema.target], list_generators(), need_extra=2)
+            self.search_ = self._learn_weights(data)
+            weights = _prune(self.search_.weights)
+        else:
+            weights = resolve_weights(self.weights)
+            self._check_class_sizes(data[schema.target], list(weights))
+        self.weights_ = weights
+        self._fit_pipeline(data, list(weights), "fitting")
+        self.guard_ = None
+        if self.privacy_guard:
+            options = {} if self.privacy_guard is True else dict(self.privacy_guard)
+            try:
+                self.guard_ = PrivacyGuard(**options).fit(data, schema)
+            except TypeError as exc:
+                raise ClinisynthError(f"privacy_guard: {exc}") from None
+        self._steps("fitted", 1, 1)
+        return self
+
+    def _fit_pipeline(self, data: pd.DataFrame, names: list[str], phase: str) -> None:
+        """Encoder, the named generators and the calibration chain, fitted on ``data``."""
+        schema = self.schema_
+        params = dict(self.generator_params or {})
         self.encoder_ = TableEncoder(schema).fit(data)
         X, y = self.encoder_.transform(data, self._rng)
         self.class_counts_ = np.bincount(y, minlength=len(schema.classes))
         self.generators_: dict[str, BaseGenerator] = {}
         self.fit_seconds_: dict[str, float] = {}
-        for i, name in enumerate(weights):
-            if on_step:
-                on_step(name, i, len(weights))
+        for i, name in enumerate(names):
+            self._steps(f"{phase} {name}", i, len(names))
             cls = get_generator(name)
             gen_seed = int(self._rng.integers(2**31 - 1))
             try:
@@ -106,20 +161,45 @@ class HybridSynthesizer:
                 raise ClinisynthError(f"{name}: {exc}") from None
             self.fit_seconds_[name] = time.perf_counter() - start
             self.generators_[name] = gen
-        self.guard_ = None
-        if self.privacy_guard:
-            options = {} if self.privacy_guard is True else dict(self.privacy_guard)
-            try:
-                self.guard_ = PrivacyGuard(**options).fit(data, schema)
-            except TypeError as exc:
-                raise ClinisynthError(f"privacy_guard: {exc}") from None
-        if on_step:
-            on_step("done", len(weights), len(weights))
-        return self
+        self.calibration_ = self._fit_calibration(X, y)
+
+    def _fit_calibration(self, X: np.ndarray, y: np.ndarray) -> CalibrationChain | None:
+        steps = _calibration_steps(self.calibration)
+        if not steps:
+            return None
+        columns = [b.start for b in self.encoder_.blocks_ if b.kind == NUMERIC]
+        chain = CalibrationChain(steps, self.calibration_params)
+        return chain.fit(X, y, columns) if columns else None
+
+    def _learn_weights(self, data: pd.DataFrame) -> SearchResult:
+        """Fit every generator on a search split; learn weights on the validation split."""
+        target = self.schema_.target
+        if not 0.05 <= self.validation_fraction <= 0.5:
+            raise ClinisynthError("validation_fraction must be between 0.05 and 0.5")
+        search_rows, validation = train_test_split(
+            data, test_size=self.validation_fraction, stratify=data[target],
+            random_state=int(self._rng.integers(2**31 - 1)))
+        names = list_generators()
+        self._fit_pipeline(search_rows, names, "search split: fitting")
+        counts = self.class_counts_
+        pools = {name: gen.sample({k: int(c) for k, c in enumerate(counts)})
+                 for name, gen in self.generators_.items()}
+        reward_weights = (self.reward if isinstance(self.reward, RewardWeights)
+                          else RewardWeights(**dict(self.reward or {})))
+        reward = PoolReward(pools, counts, self._decode, self.encoder_, self.schema_,
+                            search_rows, validation, reward_weights,
+                            seed=int(self._rng.integers(2**31 - 1)))
+        options = {**dict(self.search or {}), "seed": int(self._rng.integers(2**31 - 1))}
+        try:
+            policy = DirichletReinforce(**options)
+        except TypeError as exc:
+            raise ClinisynthError(f"search: {exc}") from None
+        return policy.search(names, reward,
+                             on_episode=lambda i, n: self._steps("weight search", i, n))
 
     @staticmethod
-    def _check_class_sizes(labels: pd.Series, weights: dict[str, float]) -> None:
-        need = max(get_generator(n).min_class_rows for n in weights)
+    def _check_class_sizes(labels: pd.Series, names: list[str], need_extra: int = 0) -> None:
+        need = max(get_generator(n).min_class_rows for n in names) + need_extra
         counts = labels.value_counts()
         small = counts[counts < need]
         if len(small):
@@ -208,17 +288,31 @@ class HybridSynthesizer:
         return np.vstack(Xs), np.concatenate(ys)
 
     def _refine(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Seam for post-hoc steps on the encoded rows (calibration)."""
-        return X, y
+        """Calibration: per class, monotone maps of each numeric column toward the real class."""
+        if self.calibration_ is None:
+            return X, y
+        return self.calibration_.transform(X, y), y
 
     # -- persistence --------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
-        weights = self.weights if isinstance(self.weights, str) else dict(self.weights)
-        guard = self.privacy_guard if isinstance(self.privacy_guard, bool) else dict(
-            self.privacy_guard)
-        return {"weights": weights, "seed": self.seed, "low_cardinality": self.low_cardinality,
-                "privacy_guard": guard,
-                "generator_params": {k: dict(v) for k, v in (self.generator_params or {}).items()}}
+        """Constructor arguments as JSON-able values."""
+        reward = self.reward
+        if isinstance(reward, RewardWeights):
+            reward = asdict(reward)
+        return {
+            "weights": self.weights if isinstance(self.weights, str) else dict(self.weights),
+            "calibration": (self.calibration if self.calibration is None
+                            or isinstance(self.calibration, str) else list(self.calibration)),
+            "privacy_guard": (self.privacy_guard if isinstance(self.privacy_guard, bool)
+                              else dict(self.privacy_guard)),
+            "generator_params": _plain(self.generator_params),
+            "calibration_params": _plain(self.calibration_params),
+            "search": dict(self.search) if self.search else None,
+            "reward": dict(reward) if reward else None,
+            "validation_fraction": self.validation_fraction,
+            "seed": self.seed,
+            "low_cardinality": self.low_cardinality,
+        }
 
     def save(self, path: str | Path) -> None:
         """Write the fitted model to directory ``path`` (JSON + npz arrays; no pickle)."""
@@ -229,39 +323,76 @@ class HybridSynthesizer:
             meta, garrays = gen.get_state()
             gens[name] = meta
             arrays.update({f"gen.{name}.{k}": v for k, v in garrays.items()})
-        if self.guard_ is not None:
-            gmeta, garrays = self.guard_.get_state()
-            arrays.update({f"guard.{k}": v for k, v in garrays.items()})
-        manifest = {
+        manifest: dict[str, Any] = {
             "clinisynth_version": __version__,
-            "guard": gmeta if self.guard_ is not None else None,
             "params": self.get_params(),
             "schema": self.schema_.to_dict(),
             "encoder": self.encoder_.get_state(),
             "weights": self.weights_,
+            "search": self.search_.to_dict() if self.search_ else None,
             "generators": gens,
+            "calibration": None,
+            "guard": None,
             "rng": self._rng.bit_generator.state,
         }
+        if self.calibration_ is not None:
+            manifest["calibration"], carrays = self.calibration_.get_state()
+            arrays.update({f"calibration.{k}": v for k, v in carrays.items()})
+        if self.guard_ is not None:
+            manifest["guard"], garrays = self.guard_.get_state()
+            arrays.update({f"guard.{k}": v for k, v in garrays.items()})
         write_model(path, manifest, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> HybridSynthesizer:
         """Rebuild a model saved by :meth:`save`; only registered generators can be loaded."""
         manifest, arrays = read_model(path)
-        params = manifest["params"]
-        syn = cls(**params)
+        syn = cls(**manifest["params"])
         syn.schema_ = TableSchema.from_dict(manifest["schema"])
         syn.encoder_ = TableEncoder.from_state(syn.schema_, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}
+        syn.search_ = SearchResult.from_dict(manifest["search"]) if manifest["search"] else None
         syn.class_counts_ = arrays["class_counts"]
         syn.generators_ = {}
         for name, meta in manifest["generators"].items():
             gen_cls = get_generator(name)
             syn.generators_[name] = gen_cls.from_state(meta, split_arrays(arrays, f"gen.{name}"))
+        syn.calibration_ = None
+        if manifest["calibration"] is not None:
+            syn.calibration_ = CalibrationChain.from_state(
+                manifest["calibration"], split_arrays(arrays, "calibration"))
         syn.guard_ = None
-        if manifest.get("guard") is not None:
+        if manifest["guard"] is not None:
             syn.guard_ = PrivacyGuard.from_state(syn.schema_, manifest["guard"],
                                                  split_arrays(arrays, "guard"))
         syn._rng = np.random.default_rng()
         syn._rng.bit_generator.state = manifest["rng"]
         return syn
+
+
+class _Steps:
+    """Progress callback wrapper: silent when no callback is given."""
+
+    def __init__(self, callback: StepCallback | None) -> None:
+        self.callback = callback
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self.callback is not None:
+            self.callback(label, done, total)
+
+
+def _calibration_steps(calibration: str | Sequence[str] | None) -> list[str]:
+    if calibration is None:
+        return []
+    return [calibration] if isinstance(calibration, str) else list(calibration)
+
+
+def _prune(weights: Mapping[str, float], floor: float = 0.01) -> dict[str, float]:
+    """Drop generators whose learned weight is below ``floor``; renormalise the rest."""
+    kept = {n: w for n, w in weights.items() if w >= floor}
+    total = sum(kept.values())
+    return {n: w / total for n, w in kept.items()}
+
+
+def _plain(params: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+    return {k: dict(v) for k, v in params.items()} if params else None

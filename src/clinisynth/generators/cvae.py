@@ -76,10 +76,15 @@ class CVAEGenerator(BaseGenerator):
     # -- training -------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         seed = int(self._rng.integers(2**31 - 1))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.net_ = self._build()
-            self._train(X, y)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny network: one thread is faster and bit-reproducible
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.net_ = self._build()
+                self._train(X, y)
+        finally:
+            torch.set_num_threads(threads)
 
     def _loss(self, net: _Net, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         gaussian, blocks = self._layout()

@@ -15,7 +15,7 @@ from clinisynth.generators.base import BaseGenerator, TrainingRowsMixin
 class NoiseGenerator(TrainingRowsMixin, BaseGenerator):
     name = "noise"
 
-    def __init__(self, scale: float = 0.25, seed: int | None = None) -> None:
+    def __init__(self, scale: float = 0.5, seed: int | None = None) -> None:
         super().__init__(seed=seed)
         self.scale = scale
 
