@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,7 +30,8 @@ def test_datasets_lists_breast_cancer():
 def test_generate_bundled_dataset_with_model(tmp_path):
     out, model = tmp_path / "bc.parquet", tmp_path / "model"
     result = run("generate", "--dataset", "breast_cancer", "--rows", 300, "--seed", 1,
-                 "--weights", "gmm=1,smote=1", "--out", out, "--save-model", model)
+                 "--weights", "gmm=1,smote=1", "--holdout-fraction", 0, "--out", out,
+                 "--save-model", model)
     assert result.exit_code == 0, result.output
     fake = pd.read_parquet(out)
     assert len(fake) == 300 and fake.shape[1] == 31
@@ -44,7 +47,7 @@ def test_generate_csv_is_reproducible(tmp_path, mixed_table):
     for i in range(2):
         out = tmp_path / f"out{i}.csv"
         result = run("generate", "--data", data, "--target", "outcome", "--rows", 120,
-                     "--seed", 5, "--weights", "gmm", "--out", out)
+                     "--seed", 5, "--weights", "gmm", "--holdout-fraction", 0, "--out", out)
         assert result.exit_code == 0, result.output
         outs.append(out.read_text())
     assert outs[0] == outs[1]
@@ -56,7 +59,7 @@ def test_schema_then_generate_with_edited_schema(tmp_path, mixed_table):
     assert run("schema", "--data", data, "--target", "outcome", "--out", schema).exit_code == 0
     out = tmp_path / "out.csv"
     result = run("generate", "--data", data, "--schema", schema, "--rows", 50,
-                 "--weights", "gmm", "--out", out)
+                 "--weights", "gmm", "--holdout-fraction", 0, "--out", out)
     assert result.exit_code == 0, result.output
     assert pd.read_csv(out).shape == (50, mixed_table.shape[1])
 
@@ -105,6 +108,9 @@ def test_bad_input_gives_one_line_exit_2_and_no_output(case, tmp_path):
     (["--rows", "-4"], "--rows must be a positive integer"),
     (["--rows", "5", "--weights", "bogus=1"], "unknown generator 'bogus'"),
     (["--rows", "5", "--out-format"], None),
+    (["--rows", "5", "--holdout-fraction", "0.95"], "--holdout-fraction must be in [0, 0.9)"),
+    (["--rows", "5", "--calibration", "magic"], "--calibration: unknown calibrator 'magic'"),
+    (["--rows", "5", "--html", "report.pdf"], "--html 'report.pdf' should end in"),
 ])
 def test_bad_options(args, message, tmp_path):
     out = tmp_path / "o.csv"
@@ -123,12 +129,32 @@ def test_output_suffix_and_dataset_errors(tmp_path):
     assert result.exit_code == 2 and "unknown dataset 'nope'" in result.stderr
 
 
+def test_generate_audits_against_the_held_out_rows(tmp_path, mixed_table):
+    """Default path: 30% held out, fit on the rest, audit JSON and HTML report written."""
+    data, out = tmp_path / "in.csv", tmp_path / "syn.csv"
+    mixed_table.to_csv(data, index=False)
+    result = run("generate", "--data", data, "--target", "outcome", "--rows", 200, "--seed", 2,
+                 "--out", out)
+    assert result.exit_code == 0, result.output
+    audit = json.loads((tmp_path / "syn.audit.json").read_text())
+    assert audit["meta"]["rows"] == {"train": 210, "holdout": 90, "synthetic": 200}
+    synth = audit["meta"]["synthesizer"]
+    assert abs(sum(synth["weights"].values()) - 1) < 1e-9
+    assert synth["calibration"] == ["moment", "adaptive_soft"]
+    assert synth["fidelity_before_calibration"]["ks_mean"] >= 0
+    report = (tmp_path / "syn.report.html").read_text()
+    for title in ("Generator weights", "Weight search reward trace",
+                  "Calibration: before and after", "Privacy guard"):
+        assert title in report
+    assert "dcr_share" in result.stdout
+
+
 def test_constant_column_is_kept_constant(tmp_path, mixed_table):
     data = tmp_path / "in.csv"
     mixed_table.to_csv(data, index=False)
     out = tmp_path / "out.csv"
     result = run("generate", "--data", data, "--target", "outcome", "--rows", 40,
-                 "--weights", "gmm", "--out", out)
+                 "--weights", "gmm", "--holdout-fraction", 0, "--out", out)
     assert result.exit_code == 0
     assert (pd.read_csv(out)["const"] == 7).all()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 from clinisynth.schema import TableSchema, category_key
 
@@ -70,6 +71,7 @@ def nearest_distances(query: np.ndarray, reference: np.ndarray, k: int = 1,
     the leave-one-out nearest-neighbour distance of the reference to itself.
     """
     n_neighbors = k + 1 if exclude_self else k
-    nn = NearestNeighbors(n_neighbors=min(n_neighbors, len(reference))).fit(reference)
-    dist, _ = nn.kneighbors(query)
+    with threadpool_limits(1):  # small matrices: threads only contend with other work
+        nn = NearestNeighbors(n_neighbors=min(n_neighbors, len(reference))).fit(reference)
+        dist, _ = nn.kneighbors(query)
     return dist[:, -1]

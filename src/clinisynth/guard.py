@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 from clinisynth.distances import RecordEncoder, nearest_distances
 from clinisynth.errors import ClinisynthError
@@ -73,7 +74,8 @@ class PrivacyGuard:
 
     def refused(self, synthetic: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the synthetic rows the guard refuses."""
-        dist, idx = self._nn.kneighbors(self.encoder_.transform(synthetic))
+        with threadpool_limits(1):
+            dist, idx = self._nn.kneighbors(self.encoder_.transform(synthetic))
         dist, idx = dist[:, 0], idx[:, 0]
         close = (dist < self.threshold_) | (dist <= 1e-12)
         return close & (self.multiplicity_[idx] < self.min_shared)

@@ -16,6 +16,7 @@ model continues exactly where the saved one would have.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -34,10 +35,12 @@ from clinisynth.guard import GuardReport, PrivacyGuard
 from clinisynth.mixture import WeightSpec, apportion, resolve_weights
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
-from clinisynth.schema import TableSchema, infer_schema
+from clinisynth.schema import TableSchema, infer_schema, to_native
 from clinisynth.weighting import DirichletReinforce, SearchResult
 
 StepCallback = Callable[[str, int, int], None]
+#: the fewest rows per class with which ``weights="learned"`` can hold out a validation split
+MIN_ROWS_TO_LEARN = 6
 #: calibration applied by default (chosen by benchmarks/ablation.py)
 DEFAULT_CALIBRATION: tuple[str, ...] = ("moment", "adaptive_soft")
 
@@ -49,7 +52,8 @@ class HybridSynthesizer:
     ----------
     weights : "learned", "uniform", a generator name, or a mapping ``{name: weight}``
         How rows are split among generators. ``"learned"`` (default) runs the reinforcement-
-        learning weight search; generators with weight 0 are not fitted.
+        learning weight search (uniform weights, with a warning, when a class has fewer than
+        ``MIN_ROWS_TO_LEARN`` rows); generators with weight 0 are not fitted.
     calibration : calibrator name(s) or None
         The calibration chain applied to sampled rows, e.g. ``["moment", "adaptive_soft"]``.
     privacy_guard : bool or mapping
@@ -116,13 +120,19 @@ class HybridSynthesizer:
         self._rng = np.random.default_rng(self.seed)
         self.schema_ = schema
         self.search_: SearchResult | None = None
-        if isinstance(self.weights, str) and self.weights == "learned":
-            self._check_class_sizes(data[schema.target], list_generators(), need_extra=2)
-            self.search_ = self._learn_weights(data)
-            weights = _prune(self.search_.weights)
-        else:
-            weights = resolve_weights(self.weights)
-            self._check_class_sizes(data[schema.target], list(weights))
+        weights_spec = self.weights
+        if isinstance(weights_spec, str) and weights_spec == "learned":
+            smallest = int(data[schema.target].value_counts().min())
+            if smallest >= MIN_ROWS_TO_LEARN:
+                self.search_ = self._learn_weights(data)
+                weights_spec = _prune(self.search_.weights)
+            else:
+                warnings.warn(f"a target class has {smallest} rows; learning weights needs "
+                              f"{MIN_ROWS_TO_LEARN} per class, so uniform weights are used",
+                              UserWarning, stacklevel=2)
+                weights_spec = "uniform"
+        weights = resolve_weights(weights_spec)
+        self._check_class_sizes(data[schema.target], list(weights))
         self.weights_ = weights
         self._fit_pipeline(data, list(weights), "fitting")
         self.guard_ = None
@@ -198,13 +208,13 @@ class HybridSynthesizer:
                              on_episode=lambda i, n: self._steps("weight search", i, n))
 
     @staticmethod
-    def _check_class_sizes(labels: pd.Series, names: list[str], need_extra: int = 0) -> None:
-        need = max(get_generator(n).min_class_rows for n in names) + need_extra
+    def _check_class_sizes(labels: pd.Series, names: list[str]) -> None:
+        need = max(get_generator(n).min_class_rows for n in names)
         counts = labels.value_counts()
         small = counts[counts < need]
         if len(small):
             raise ClinisynthError(
-                f"target class {small.index[0]!r} has {int(small.iloc[0])} row(s); "
+                f"target class {to_native(small.index[0])!r} has {int(small.iloc[0])} row(s); "
                 f"each class needs at least {need}"
             )
 
@@ -220,6 +230,7 @@ class HybridSynthesizer:
         out get no rows.
         """
         self._check_fitted()
+        self._last_draw: tuple[np.ndarray, np.ndarray] | None = None
         counts = self._class_counts(n, class_counts)
         X, y = self._draw(counts)
         order = self._rng.permutation(len(y))
@@ -240,7 +251,15 @@ class HybridSynthesizer:
             report.rounds += 1
             X = self._redraw(X, y, np.flatnonzero(refused))
         self.guard_report_ = report
+        self._last_draw = (X, y)
         return frame
+
+    def uncalibrated(self) -> pd.DataFrame:
+        """The rows of the last :meth:`sample` call decoded without calibration (for reports)."""
+        if getattr(self, "_last_draw", None) is None:
+            raise NotFittedError("call sample first")
+        X, y = self._last_draw
+        return self.encoder_.inverse_transform(X, y)
 
     def _redraw(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Replace ``rows`` of ``X`` by fresh draws of the same classes."""

@@ -49,6 +49,7 @@ class SearchResult:
     concentration: float
     episodes: list[Episode]
     seconds: float
+    stopped_by: str = "episodes"  # or "time"
 
     @property
     def rewards(self) -> list[float]:
@@ -56,12 +57,14 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"names": self.names, "weights": self.weights, "concentration": self.concentration,
-                "seconds": self.seconds, "episodes": [asdict(e) for e in self.episodes]}
+                "seconds": self.seconds, "stopped_by": self.stopped_by,
+                "episodes": [asdict(e) for e in self.episodes]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchResult:
         return cls(names=list(data["names"]), weights=dict(data["weights"]),
                    concentration=float(data["concentration"]), seconds=float(data["seconds"]),
+                   stopped_by=str(data.get("stopped_by", "episodes")),
                    episodes=[Episode(**e) for e in data["episodes"]])
 
 
@@ -73,7 +76,9 @@ class DirichletReinforce:
     episodes : int
         Most reward evaluations.
     seconds : float
-        Wall-clock budget; the search stops after the batch that crosses it.
+        Wall-clock cap; the search stops after the batch that crosses it. Results are
+        reproducible from the seed as long as the episode budget, not this cap, ends the search
+        (``SearchResult.stopped_by`` says which did).
     batch_size : int
         Weight vectors per policy update.
     learning_rate : float
@@ -82,7 +87,7 @@ class DirichletReinforce:
         ``sum(alpha)`` at the start (uniform mean); small means broad exploration.
     """
 
-    def __init__(self, episodes: int = 60, seconds: float = 15.0, batch_size: int = 6,
+    def __init__(self, episodes: int = 60, seconds: float = 60.0, batch_size: int = 6,
                  learning_rate: float = 0.25, initial_concentration: float = 5.0,
                  seed: int | None = None) -> None:
         if episodes < batch_size or batch_size < 2:
@@ -105,6 +110,7 @@ class DirichletReinforce:
         g = len(names)
         theta = np.full(g, np.log(self.initial_concentration / g))
         episodes: list[Episode] = []
+        stopped_by = "episodes"
         start = time.perf_counter()
         if g == 1:
             w = np.ones(1)
@@ -127,10 +133,11 @@ class DirichletReinforce:
                 score = np.log(batch) - digamma(alpha) + digamma(alpha.sum())
                 theta += self.learning_rate * (advantage[:, None] * score * alpha).mean(axis=0)
             if time.perf_counter() - start > self.seconds:
+                stopped_by = "time"
                 break
         alpha = np.exp(theta)
         mean = alpha / alpha.sum()
         return SearchResult(names=list(names),
                             weights={n: float(m) for n, m in zip(names, mean, strict=True)},
                             concentration=float(alpha.sum()), episodes=episodes,
-                            seconds=time.perf_counter() - start)
+                            seconds=time.perf_counter() - start, stopped_by=stopped_by)

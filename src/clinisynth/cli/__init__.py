@@ -3,7 +3,7 @@
 Each command lives in its own module and registers itself on :data:`app`.
 """
 
-from clinisynth.cli import datasets, generate  # noqa: F401  (register commands)
+from clinisynth.cli import benchmark, datasets, evaluate, generate  # noqa: F401  (register commands)
 from clinisynth.cli.app import app
 
 

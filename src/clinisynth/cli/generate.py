@@ -6,12 +6,20 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sklearn.model_selection import train_test_split
 
+from clinisynth.audit import audit
+from clinisynth.audit.fidelity import fidelity_scores
+from clinisynth.audit.inputs import MIN_ROWS
+from clinisynth.audit.report import write_html_report
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import load_input
+from clinisynth.cli.evaluate import check_report_path, print_headline
+from clinisynth.cli.sections import calibration_section, guard_section, weight_sections
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import check_output_path, write_table
 from clinisynth.mixture import parse_weights, resolve_weights
@@ -81,12 +89,30 @@ def generate_command(
     ] = None,
     save_model: Annotated[Path | None, typer.Option(
         "--save-model", help="Directory to save the fitted model in (JSON + arrays).")] = None,
+    holdout_fraction: Annotated[float, typer.Option(
+        "--holdout-fraction", help="Share of input rows held out (stratified) to audit the "
+        "result on; the generator never sees them. 0 fits on all rows and skips the audit.")
+    ] = 0.3,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Audit JSON path (default: beside --out, ending .audit.json).")] = None,
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", help="Audit HTML report path (default: beside --out, ending .report.html).")
+    ] = None,
 ) -> None:
-    """Fit the hybrid generator on a table and write synthetic rows."""
+    """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
     if rows < 1:
         raise ClinisynthError(f"--rows must be a positive integer, got {rows}")
+    if not 0 <= holdout_fraction < 0.9:
+        raise ClinisynthError(
+            f"--holdout-fraction must be in [0, 0.9), got {holdout_fraction}")
     out = check_output_path(out)
+    audited = holdout_fraction > 0
+    if audited:
+        json_out = json_out or out.with_name(out.stem + ".audit.json")
+        html_out = html_out or out.with_name(out.stem + ".report.html")
+        check_report_path(json_out, (".json",), "--json")
+        check_report_path(html_out, (".html", ".htm"), "--html")
     spec = parse_weights(weights)
     if spec != "learned":
         resolve_weights(spec)  # fail on a bad spec before reading any data
@@ -97,16 +123,72 @@ def generate_command(
     df, target_col, label = load_input(data, dataset, target)
     if schema is None:
         schema = infer_schema(df, target_col)
+    schema.validate(df)
+    train, holdout = split_holdout(df, target_col, holdout_fraction, seed)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
-                  f"target '{target_col}'", highlight=False)
+                  f"target '{target_col}'; fitting on {len(train)} rows"
+                  + (f", {len(holdout)} held out for the audit" if audited else ""),
+                  highlight=False)
     syn = HybridSynthesizer(weights=spec, calibration=steps, privacy_guard=privacy_guard,
                             seed=seed)
-    syn = fit_with_progress(syn, df, target_col, schema)
+    syn = fit_with_progress(syn, train, target_col, schema)
     fake = syn.sample(rows)
     write_table(fake, out)
     if save_model is not None:
         syn.save(save_model)
     print_summary(fake, target_col, out, syn, time.perf_counter() - start, save_model)
+    if audited:
+        assert json_out is not None and html_out is not None
+        audit_and_report(syn, train, holdout, fake, schema, seed, json_out, html_out)
+        console.print(f"done in {time.perf_counter() - start:.1f} s", highlight=False)
+
+
+def split_holdout(df: pd.DataFrame, target: str, fraction: float, seed: int
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Stratified split; ``fraction`` 0 keeps every row for fitting."""
+    if fraction == 0:
+        return df, None
+    n_holdout = int(round(fraction * len(df)))
+    if n_holdout < MIN_ROWS or len(df) - n_holdout < MIN_ROWS:
+        raise ClinisynthError(
+            f"--holdout-fraction {fraction} leaves {n_holdout} holdout rows of {len(df)}; "
+            f"the audit needs at least {MIN_ROWS} on each side (or use 0 to skip it)")
+    counts = df[target].value_counts()
+    if (counts < 2).any():
+        raise ClinisynthError(
+            f"target class {counts.idxmin()!r} has 1 row; a stratified holdout needs 2 per class")
+    train, holdout = train_test_split(df, test_size=n_holdout, stratify=df[target],
+                                      random_state=seed)
+    return train, holdout
+
+
+def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.DataFrame,
+                     fake: pd.DataFrame, schema: TableSchema, seed: int, json_out: Path,
+                     html_out: Path) -> None:
+    """Audit ``fake`` against the held-out rows; write JSON and the HTML report."""
+    with console.status("auditing against the held-out rows"):
+        result = audit(train, holdout, fake, schema.target, schema=schema, seed=seed)
+        sections = weight_sections(syn)
+        before = None
+        if syn.calibration_ is not None:
+            keys = ("ks_mean", "wasserstein_mean", "pair_trend", "detection_auc")
+            raw = fidelity_scores(train, syn.uncalibrated(), schema, seed=seed)
+            before = {k: getattr(raw, k) for k in keys}
+            after = {k: getattr(result.fidelity, k) for k in keys}
+            sections.append(calibration_section(before, after, syn.calibration_.steps))
+        if syn.guard_report_ is not None:
+            sections.append(guard_section(syn.guard_report_))
+        result.meta["synthesizer"] = {
+            "weights": syn.weights_,
+            "calibration": syn.calibration_.steps if syn.calibration_ else [],
+            "privacy_guard": syn.guard_report_.to_dict() if syn.guard_report_ else None,
+            "fidelity_before_calibration": before,
+        }
+        result.to_json(json_out)
+        write_html_report(result, html_out, train=train, holdout=holdout, synthetic=fake,
+                          extra_sections=sections)
+    print_headline(result)
+    console.print(f"audit written: {json_out}, {html_out}", highlight=False)
 
 
 def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds: float,
@@ -128,4 +210,4 @@ def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds:
                       f"in {g.rounds} round(s); {g.remaining} left", highlight=False)
     if model_dir is not None:
         console.print(f"model saved to {model_dir}", highlight=False)
-    console.print(f"done in {seconds:.1f} s", highlight=False)
+    console.print(f"generated in {seconds:.1f} s", highlight=False)

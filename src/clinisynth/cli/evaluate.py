@@ -1,0 +1,94 @@
+"""`clinisynth evaluate`: audit a synthetic table against the real train and holdout tables."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from clinisynth.audit import DIRECTIONS, AuditResult, audit
+from clinisynth.audit.report import GROUPS, fmt, write_html_report
+from clinisynth.cli.app import app, console, user_errors
+from clinisynth.errors import ClinisynthError
+from clinisynth.io import read_table
+from clinisynth.schema import TableSchema
+
+
+def check_report_path(path: Path | None, suffixes: tuple[str, ...], option: str) -> None:
+    """Reject an output path with the wrong suffix or that is a directory, before any work."""
+    if path is None:
+        return
+    if path.suffix.lower() not in suffixes:
+        raise ClinisynthError(f"{option} '{path}' should end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise ClinisynthError(f"{option} '{path}' is a directory; give a file name")
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate_command(
+    train: Annotated[Path, typer.Option("--train", help="Real rows the generator was fitted on.")],
+    holdout: Annotated[Path, typer.Option(
+        "--holdout", help="Real rows the generator never saw (at least 10).")],
+    synthetic: Annotated[Path, typer.Option("--synthetic", help="The synthetic table to audit.")],
+    target: Annotated[str, typer.Option("--target", help="The class (outcome) column.")],
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write every score, with its range and direction, to this JSON file.")
+    ] = None,
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", help="Write a self-contained HTML report to this file.")] = None,
+    schema_file: Annotated[Path | None, typer.Option(
+        "--schema", help="A schema JSON to use instead of inferring one from --train.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for every subsample and model.")] = 0,
+    privacy_sample: Annotated[int, typer.Option(
+        "--privacy-sample", help="At most this many rows per set for distance-based scores.")
+    ] = 2000,
+) -> None:
+    """Score a synthetic table: fidelity (vs train), utility (on holdout) and privacy."""
+    start = time.perf_counter()
+    check_report_path(json_out, (".json",), "--json")
+    check_report_path(html_out, (".html", ".htm"), "--html")
+    schema = TableSchema.from_json(schema_file) if schema_file else None
+    frames = [read_table(p) for p in (train, holdout, synthetic)]
+    result = audit(*frames, target=target, schema=schema, seed=seed,
+                   privacy_sample=privacy_sample)
+    if json_out is not None:
+        result.to_json(json_out)
+    if html_out is not None:
+        write_html_report(result, html_out, train=frames[0], holdout=frames[1],
+                          synthetic=frames[2])
+    print_headline(result)
+    for path in (json_out, html_out):
+        if path is not None:
+            console.print(f"written: {path}", highlight=False, soft_wrap=True)
+    console.print(f"done in {time.perf_counter() - start:.1f} s", highlight=False)
+
+
+def print_headline(result: AuditResult) -> None:
+    """A compact table of the headline scores with their range and direction, then warnings."""
+    head = result.headline()
+    flagged = {f["key"] for f in result.flags}
+    rows = result.meta["rows"]
+    table = Table(title=f"audit of {rows['synthetic']} synthetic rows "
+                        f"(train {rows['train']}, holdout {rows['holdout']})")
+    table.add_column("score", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("better", no_wrap=True)
+    table.add_column("range")
+    for keys in GROUPS.values():
+        for i, key in enumerate(keys):
+            value = fmt(head[key], key)
+            if key in flagged:
+                value = f"[bold red]{value} ![/]"
+            rng, direction = DIRECTIONS[key]
+            table.add_row(key, value, "(baseline)" if direction == "baseline" else direction,
+                          rng, end_section=i == len(keys) - 1)
+    console.print(table)
+    for flag in result.flags:
+        console.print(f"[bold red]warning:[/] {flag['message']}", highlight=False,
+                      soft_wrap=True)
+    if not result.flags:
+        console.print("no warnings", highlight=False)

@@ -1,0 +1,80 @@
+"""Report sections about the hybrid itself: learned weights, reward trace, calibration effect.
+
+These live beside the CLI, not in the audit: the audit scores any pair of tables and never
+imports the synthesizer; the sections are handed to the report as extra sections.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from clinisynth.audit.report import new_figure, png_b64
+from clinisynth.synthesizer import HybridSynthesizer
+
+
+def weight_sections(syn: HybridSynthesizer) -> list[dict[str, str]]:
+    """A bar chart of the weights used and, when learned, the reward trace of the search."""
+    sections = []
+    fig = new_figure(6.0, 2.8)
+    ax = fig.add_subplot(1, 1, 1)
+    names = list(syn.search_.weights) if syn.search_ else list(syn.weights_)
+    used = [syn.weights_.get(n, 0.0) for n in names]
+    ax.bar(names, used, color="#1f77b4", label="used")
+    if syn.search_:
+        ax.plot(names, [syn.search_.weights[n] for n in names], "o", color="#d62728",
+                label="policy mean")
+        ax.legend(frameon=False)
+    ax.set_ylabel("weight")
+    ax.set_title("generator weights" + (" (learned)" if syn.search_ else " (given)"))
+    sections.append({"title": "Generator weights", "image_png_b64": png_b64(fig)})
+    if syn.search_:
+        result = syn.search_
+        rewards = np.array(result.rewards)
+        fig = new_figure(6.0, 2.8)
+        ax = fig.add_subplot(1, 1, 1)
+        ax.plot(np.arange(1, len(rewards) + 1), rewards, ".", color="#7f7f7f", label="episode")
+        window = min(6, len(rewards))
+        smooth = np.convolve(rewards, np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(window, len(rewards) + 1), smooth, color="#1f77b4",
+                label=f"moving mean ({window})")
+        ax.set_xlabel("episode")
+        ax.set_ylabel("reward")
+        ax.set_title(f"weight search: {len(rewards)} episodes in {result.seconds:.1f} s "
+                     f"(stopped by {result.stopped_by})")
+        ax.legend(frameon=False)
+        sections.append({"title": "Weight search reward trace", "image_png_b64": png_b64(fig)})
+    return sections
+
+
+def calibration_section(before: dict[str, float], after: dict[str, float],
+                        steps: list[str]) -> dict[str, str]:
+    """A table of fidelity scores before and after the calibration chain."""
+    rows = []
+    for key, label, better in [("ks_mean", "mean KS (0 to 1)", "lower"),
+                               ("wasserstein_mean", "mean Wasserstein (0 to 1)", "lower"),
+                               ("pair_trend", "pair trend (0 to 1)", "higher"),
+                               ("detection_auc", "detection AUC (0.5 best)", "closer to 0.5")]:
+        rows.append(f"<tr><td>{html.escape(label)}</td><td>{_fmt(before.get(key))}</td>"
+                    f"<td>{_fmt(after.get(key))}</td><td>{better} is better</td></tr>")
+    chain = " → ".join(steps) if steps else "none"
+    body = (f"<p>Calibration chain: <b>{html.escape(chain)}</b>. Same generated rows, decoded "
+            "without and with calibration, scored against the training rows.</p>"
+            "<table><thead><tr><th>score</th><th>before</th><th>after</th><th>direction</th>"
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    return {"title": "Calibration: before and after", "html": body}
+
+
+def guard_section(report: Any) -> dict[str, str]:
+    text = ("The privacy guard refuses a synthetic row that is closer to a distinguishable "
+            "training row than real patients are to each other (threshold "
+            f"{report.threshold:.3f}, the low percentile of real leave-one-out distances). "
+            f"Refused and redrawn: <b>{report.refused}</b> rows in {report.rounds} round(s); "
+            f"left after the last round: <b>{report.remaining}</b>.")
+    return {"title": "Privacy guard", "html": f"<p>{text}</p>"}
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
