@@ -234,7 +234,7 @@ def test_make_calibrator_checks_options():
 def test_third_party_calibrator_registers_and_chains(monkeypatch, gamma_case):
     from clinisynth.calibration import registry
 
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.CALIBRATORS, "_classes", dict(registry.CALIBRATORS._classes))
 
     @registry.register
     class Shift(BaseCalibrator):

@@ -19,15 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clinisynth.audit.report import GROUPS as AUDIT_GROUPS
 from clinisynth.io import atomic_path, write_table, write_text_atomic
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "Fidelity": ("ks_mean", "wasserstein_mean", "tv_mean", "pair_trend",
-                 "contingency_similarity", "corr_frobenius", "detection_auc"),
-    "Utility": ("trtr_accuracy", "tstr_accuracy", "trtr_f1", "tstr_f1", "trtr_auc", "tstr_auc",
-                "tstr_trtr_f1_ratio"),
-    "Privacy": ("dcr_median", "dcr_share", "exact_copies", "holdout_exact_copies", "nnaa_train",
-                "nnaa_holdout", "privacy_loss", "mia_auc"),
+    **AUDIT_GROUPS,
     "Cost": ("fit_seconds", "sample_seconds", "fit_sample_seconds", "peak_rss_mb",
              "rss_delta_mb"),
 }
