@@ -32,7 +32,8 @@ def main() -> None:
     real_acc = rf.fit(train.drop(columns=target), train[target]).score(
         test.drop(columns=target), test[target])
     print(f"breast_cancer: train {len(train)}, test {len(test)}, seed {args.seed}")
-    print(f"{'synthesizer':<16}{'guard':>6}{'TSTR acc':>10}{'copies':>8}{'refused':>9}{'sec':>7}")
+    print(f"{'synthesizer':<16}{'guard':>6}{'TSTR acc':>10}{'copies':>8}{'refused':>9}"
+          f"{'left':>6}{'sec':>7}")
     print(f"{'real (TRTR)':<16}{'':>6}{real_acc:>10.3f}")
     for weights in [*list_generators(), "uniform"]:
         for guard in (True, False):
@@ -44,9 +45,10 @@ def main() -> None:
             acc = rf.fit(fake.drop(columns=target), fake[target]).score(
                 test.drop(columns=target), test[target])
             copies = len(fake.merge(train.drop_duplicates(), how="inner"))
-            refused = syn.guard_report_.refused if syn.guard_report_ else 0
+            report = syn.guard_report_
+            refused, left = (report.refused, report.remaining) if report else (0, 0)
             print(f"{weights:<16}{'on' if guard else 'off':>6}{acc:>10.3f}{copies:>8}"
-                  f"{refused:>9}{seconds:>7.1f}")
+                  f"{refused:>9}{left:>6}{seconds:>7.1f}")
 
 
 if __name__ == "__main__":
