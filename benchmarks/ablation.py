@@ -122,6 +122,17 @@ def main() -> None:
                       f"  DCR {scores['dcr_share']:.3f}  copies {scores['exact_copies']:.0f}  "
                       f"{scores['seconds']:.1f}s", flush=True)
     results = pd.DataFrame(records)
+    previous = args.out / "ablation.csv"
+    if args.configs and previous.is_file():  # re-run of some configurations: keep the others
+        old = pd.read_csv(previous)
+        rerun = set(zip(results["table"], results["config"], strict=True))
+        keep = [(t, c) not in rerun for t, c in zip(old["table"], old["config"], strict=True)]
+        order = {name: i for i, name in enumerate(configurations())}
+        tables = {name: i for i, name in enumerate(TABLES)}
+        results = pd.concat([old[keep], results], ignore_index=True)
+        results = results.assign(_t=results["table"].map(tables),
+                                 _c=results["config"].map(order))
+        results = results.sort_values(["_t", "_c", "seed"]).drop(columns=["_t", "_c"])
     args.out.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out / "ablation.csv", index=False)
     print(write_markdown(results, args.out, args.seeds))

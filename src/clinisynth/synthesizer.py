@@ -262,9 +262,14 @@ class HybridSynthesizer:
         return self.encoder_.inverse_transform(X, y)
 
     def _redraw(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Replace ``rows`` of ``X`` by fresh draws of the same classes."""
+        """Replace ``rows`` of ``X`` by fresh draws of the same classes.
+
+        Each replacement picks its generator at random by weight (multinomial), so a handful of
+        refused rows is not always redrawn from the same generator, as exact apportionment would.
+        """
         X = X.copy()
-        Xn, yn = self._draw(np.bincount(y[rows], minlength=len(self.schema_.classes)))
+        counts = np.bincount(y[rows], minlength=len(self.schema_.classes))
+        Xn, yn = self._draw(counts, random_split=True)
         for k in np.unique(y[rows]):
             X[rows[y[rows] == k]] = Xn[yn == k]
         return X
@@ -292,11 +297,16 @@ class HybridSynthesizer:
             raise ClinisynthError(f"class_counts sum to {counts.sum()} but {n} rows were asked")
         return counts
 
-    def _draw(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows from each generator: class ``k``'s count split by weight among generators."""
+    def _draw(self, counts: np.ndarray, random_split: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows from each generator: class ``k``'s count split by weight among generators
+        (exactly, by largest remainder; or at random, multinomially, with ``random_split``)."""
         names = list(self.generators_)
         shares = np.array([self.weights_[nm] for nm in names])
-        per_gen = np.array([apportion(int(c), shares) for c in counts])  # (classes, generators)
+        shares = shares / shares.sum()
+        split = ((lambda c: self._rng.multinomial(c, shares)) if random_split
+                 else (lambda c: apportion(c, shares)))
+        per_gen = np.array([split(int(c)) for c in counts])  # (classes, generators)
         Xs, ys = [], []
         for j, name in enumerate(names):
             want = {k: int(per_gen[k, j]) for k in range(len(counts)) if per_gen[k, j] > 0}
