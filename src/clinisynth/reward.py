@@ -16,6 +16,7 @@ functions, so the search optimises what the audit reports.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,8 +104,6 @@ class PoolReward:
         X, y = self.encoder.transform(frame, self._rng)
         if len(np.unique(y)) < 2:
             return 0.0
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = LogisticRegression(max_iter=300).fit(X, y)

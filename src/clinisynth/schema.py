@@ -185,16 +185,16 @@ class TableSchema:
             if col.is_numeric:
                 _numeric_values(series, col.name)
             else:
-                known = {_key(c) for c in col.categories or []}
+                known = {category_key(c) for c in col.categories or []}
                 for value in pd.unique(series.dropna()):
-                    if _key(value) not in known:
+                    if category_key(value) not in known:
                         raise SchemaError(
                             f"column '{col.name}' has value {to_native(value)!r} "
                             "that is not among the schema's categories"
                         )
 
 
-def _key(value: Any) -> Any:
+def category_key(value: Any) -> Any:
     """Equality key for a category: 1, 1.0 and np.int64(1) are the same code."""
     value = to_native(value)
     if isinstance(value, bool):
@@ -202,11 +202,6 @@ def _key(value: Any) -> Any:
     if isinstance(value, int | float):
         return ("n", float(value))
     return ("s", str(value))
-
-
-def category_key(value: Any) -> Any:
-    """Public alias of the category equality key (used by the encoder)."""
-    return _key(value)
 
 
 def check_frame(df: pd.DataFrame) -> None:

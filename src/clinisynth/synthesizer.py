@@ -235,24 +235,30 @@ class HybridSynthesizer:
         X, y = self._draw(counts)
         order = self._rng.permutation(len(y))
         X, y = X[order], y[order]
+        frame = self._decode(X, y)
+        self.guard_report_ = None
+        if self.guard_ is not None:
+            X, frame, self.guard_report_ = self._guard(X, y, frame)
+        self._last_draw = (X, y)
+        return frame
+
+    def _guard(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame
+               ) -> tuple[np.ndarray, pd.DataFrame, GuardReport]:
+        """Redraw refused rows and decode again, until none is refused or rounds run out."""
         guard = self.guard_
-        report = GuardReport(threshold=guard.threshold_) if guard else None
-        while True:
-            frame = self._decode(X, y)
-            if guard is None or report is None:
-                break
-            refused = guard.refused(frame)
-            if not refused.any():
-                break
+        assert guard is not None
+        report = GuardReport(threshold=guard.threshold_)
+        refused = guard.refused(frame)
+        while refused.any():
             report.refused += int(refused.sum())
             if report.rounds == guard.max_rounds:
                 report.remaining = int(refused.sum())
                 break
             report.rounds += 1
             X = self._redraw(X, y, np.flatnonzero(refused))
-        self.guard_report_ = report
-        self._last_draw = (X, y)
-        return frame
+            frame = self._decode(X, y)
+            refused = guard.refused(frame)
+        return X, frame, report
 
     def uncalibrated(self) -> pd.DataFrame:
         """The rows of the last :meth:`sample` call decoded without calibration (for reports)."""
@@ -275,9 +281,8 @@ class HybridSynthesizer:
         return X
 
     def _decode(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-        """Post-hoc steps on the encoded rows, then decoding to a table."""
-        X, y = self._refine(X, y)
-        return self.encoder_.inverse_transform(X, y)
+        """Calibration on the encoded rows, then decoding to a table."""
+        return self.encoder_.inverse_transform(self._calibrate(X, y), y)
 
     def _class_counts(self, n: int, class_counts: Mapping[Any, int] | None) -> np.ndarray:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -316,11 +321,9 @@ class HybridSynthesizer:
                 ys.append(y)
         return np.vstack(Xs), np.concatenate(ys)
 
-    def _refine(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Calibration: per class, monotone maps of each numeric column toward the real class."""
-        if self.calibration_ is None:
-            return X, y
-        return self.calibration_.transform(X, y), y
+    def _calibrate(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per class, monotone maps of each numeric column toward the real class."""
+        return X if self.calibration_ is None else self.calibration_.transform(X, y)
 
     # -- persistence --------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:

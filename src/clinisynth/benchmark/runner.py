@@ -397,6 +397,14 @@ def _failed(cell: Cell, exc: BaseException) -> dict[str, Any]:
             "synthetic": None, "scenarios": None}
 
 
+def _settle(cell: Cell, result: Callable[[], dict[str, Any]]) -> tuple[Cell, dict[str, Any]]:
+    """A finished cell's output, or its error recorded as a failed cell (the grid goes on)."""
+    try:
+        return cell, result()
+    except Exception as exc:
+        return cell, _failed(cell, exc)
+
+
 def _iter_local(cells: list[Cell], workers: int, audit_fn: AuditFn | None
                 ) -> Iterator[tuple[Cell, dict[str, Any]]]:
     if workers == 1:
@@ -411,11 +419,7 @@ def _iter_local(cells: list[Cell], workers: int, audit_fn: AuditFn | None
     try:
         futures = {pool.submit(run_cell, cell, audit_fn): cell for cell in cells}
         for fut in as_completed(futures):
-            cell = futures[fut]
-            try:
-                yield cell, fut.result()
-            except Exception as exc:
-                yield cell, _failed(cell, exc)
+            yield _settle(futures[fut], fut.result)
     finally:  # on an interrupt, drop the cells not yet started
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -440,11 +444,7 @@ def _iter_dask(cells: list[Cell], workers: int, address: str | None,
                                      key=f"clinisynth-{cell.key}-{run_id}"): cell
                        for cell in cells}
             for fut in as_completed(futures):
-                cell = futures[fut]
-                try:
-                    yield cell, fut.result()
-                except Exception as exc:
-                    yield cell, _failed(cell, exc)
+                yield _settle(futures[fut], fut.result)
     finally:
         if cluster is not None:
             cluster.close()
@@ -470,11 +470,7 @@ def _iter_ray(cells: list[Cell], workers: int, address: str | None,
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            cell = refs[done[0]]
-            try:
-                yield cell, ray.get(done[0])
-            except Exception as exc:
-                yield cell, _failed(cell, exc)
+            yield _settle(refs[done[0]], lambda ref=done[0]: ray.get(ref))
     finally:
         if started:
             ray.shutdown()
