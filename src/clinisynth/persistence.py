@@ -188,13 +188,14 @@ def _declared_files(path: Path, manifest: dict[str, Any]) -> dict[str, str]:
 
 
 def _read_digest(file: Path) -> str:
-    """The hex digest in a ``sha256sum``-format line naming ``manifest.json``."""
-    text = _read_bytes(file).decode("ascii", errors="replace").strip()
-    match = re.fullmatch(r"([0-9a-f]{64})[ *]+" + re.escape(MANIFEST), text)
+    """The hex digest of the exact line ``<sha256>  manifest.json\\n`` (as written; any other
+    byte, even whitespace, means the file was edited or damaged)."""
+    match = re.fullmatch(rb"([0-9a-f]{64})  " + re.escape(MANIFEST.encode()) + rb"\n",
+                         _read_bytes(file))
     if match is None:
         raise ClinisynthError(f"'{file}' is not a SHA-256 line for {MANIFEST}: the model was "
                               "edited or damaged")
-    return match.group(1)
+    return match.group(1).decode("ascii")
 
 
 def _read_arrays(file: Path) -> dict[str, np.ndarray]:

@@ -75,8 +75,11 @@ def draw(syn: HybridSynthesizer, rows: int, class_counts: dict[Any, int] | None,
     """``rows`` rows from ``syn``, a pure function of (model, rows, class counts, seed)."""
     if "seed" in inspect.signature(syn.sample).parameters:
         return syn.sample(rows, class_counts=class_counts, seed=seed)
-    # until HybridSynthesizer.sample takes a seed: restart the model's generator from it
-    syn._rng = np.random.default_rng(seed)
+    # until HybridSynthesizer.sample takes a seed: restart every random stream from it
+    streams = np.random.SeedSequence(seed).spawn(1 + len(syn.generators_))
+    syn._rng = np.random.default_rng(streams[0])
+    for gen, stream in zip(syn.generators_.values(), streams[1:], strict=True):
+        gen._rng = np.random.default_rng(stream)
     return syn.sample(rows, class_counts=class_counts)
 
 
