@@ -108,6 +108,8 @@ def sample_command(
     target = syn.schema_.target
     counts = (match_class_counts(wanted, list(syn.schema_.classes), target, rows)
               if wanted is not None else None)
+    console.print(f"model {model} verified (target '{target}', generators "
+                  f"{', '.join(syn.weights_)}); drawing {rows} rows", highlight=False)
     fake = draw(syn, rows, counts, seed)
     write_table(fake, out)
     print_rows(fake, target, out)
