@@ -296,3 +296,10 @@ def test_user_errors_of_other_commands_are_one_line(tmp_path):
     assert_one_line_error(result, "unknown dataset 'nope'")
     result = run("benchmark", "--out", tmp_path / "b", "--seeds", 1)
     assert_one_line_error(result, "give a table")
+
+
+def test_a_file_system_error_is_one_line(model, tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    result = run("sample", "--model", model, "--rows", 5, "--out", blocker / "o.csv")
+    assert_one_line_error(result, "file.txt")

@@ -353,3 +353,17 @@ def test_recovery_is_narrow(tmp_path):
     os.rename(tmp_path / "x", tmp_path / ".m.old-bbbbbbbb")
     with pytest.raises(ClinisynthError, match="several interrupted saves"):
         recover_dir(path)
+
+
+def test_no_pickle_anywhere_in_the_source():
+    """No module may unpickle: no pickle import, no allow_pickle=True, no torch.load without
+    weights_only=True."""
+    import re
+
+    for file in (REPO / "src" / "clinisynth").rglob("*.py"):
+        text = file.read_text()
+        assert not re.search(r"^\s*(import|from)\s+(c?pickle|joblib|dill|cloudpickle)\b", text,
+                             re.MULTILINE), file
+        assert "allow_pickle=True" not in text, file
+        for call in re.findall(r"torch\.load\([^)]*\)", text):
+            assert "weights_only=True" in call, (file, call)

@@ -6,6 +6,8 @@ it to each command, so no command can forget it):
 - a :class:`ClinisynthError` (a user mistake) prints ``error: <message>`` on one line, exit 2;
 - Ctrl-C or SIGTERM raises ``KeyboardInterrupt`` where the program is, so ``finally`` blocks
   and the atomic writers remove their temporaries; then ``interrupted``, exit 130;
+- an ``OSError`` about a file (permission denied, disk full, a file where a folder should be)
+  is the environment's, not a bug: ``error: <reason>: '<path>'``, exit 2;
 - any other exception is a bug: ``internal error: <type>: <message> (rerun with --debug for
   the traceback)``, exit 1; the global ``--debug`` option prints the traceback as well;
 - a Python warning prints as one line ``warning: <message>`` on stderr, without the source
@@ -105,18 +107,28 @@ def user_errors(func: F) -> F:
             except KeyboardInterrupt:
                 err_console.print("interrupted", highlight=False)
                 raise typer.Exit(code=130) from None
-            except Exception as exc:
+            except OSError as exc:
+                if exc.filename is None:  # not about a path the user gave: treat as a bug
+                    raise _internal(exc) from None
                 if state.debug:
                     traceback.print_exc()
-                message = _one_line(str(exc)) or "(no message)"
-                err_console.print(
-                    f"[bold red]internal error:[/] {escape(type(exc).__name__)}: "
-                    f"{escape(message)} (rerun with --debug for the traceback)",
-                    highlight=False, soft_wrap=True)
-                raise typer.Exit(code=1) from None
+                raise fail(f"{exc.strerror or type(exc).__name__}: '{exc.filename}'") from None
+            except Exception as exc:
+                raise _internal(exc) from None
 
     wrapper._clinisynth_guarded = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def _internal(exc: BaseException) -> typer.Exit:
+    """Report a bug in one line (and its traceback with --debug); return the exit (code 1)."""
+    if state.debug:
+        traceback.print_exception(exc)
+    message = _one_line(str(exc)) or "(no message)"
+    err_console.print(f"[bold red]internal error:[/] {escape(type(exc).__name__)}: "
+                      f"{escape(message)} (rerun with --debug for the traceback)",
+                      highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
 
 
 def _one_line(text: str, limit: int = 500) -> str:
