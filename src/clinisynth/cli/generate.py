@@ -96,7 +96,7 @@ def generate_command(
                   + (f", {len(holdout)} held out for the audit" if audited else ""),
                   highlight=False)
     syn = fit_with_progress(options.synthesizer(), train, target_col, schema)
-    fake = syn.sample(rows)
+    fake = syn.sample(rows, seed=seed)
     write_table(fake, out)
     if save_model is not None:
         syn.save(save_model)
@@ -136,7 +136,7 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
         before = None
         if syn.calibration_ is not None:
             keys = ("ks_mean", "wasserstein_mean", "pair_trend", "detection_auc")
-            raw = fidelity_scores(train, syn.uncalibrated(), schema, seed=seed)
+            raw = fidelity_scores(train, syn.uncalibrated(len(fake), seed), schema, seed=seed)
             before = {k: getattr(raw, k) for k in keys}
             after = {k: getattr(result.fidelity, k) for k in keys}
             sections.append(calibration_section(before, after, syn.calibration_.steps))

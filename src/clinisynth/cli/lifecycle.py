@@ -163,7 +163,12 @@ def print_model(syn: HybridSynthesizer) -> None:
 
 
 def print_guard(syn: HybridSynthesizer) -> None:
-    report: Any = getattr(syn, "guard_report_", None)
-    if report is not None:
-        console.print(f"privacy guard: {report.refused} near-copies refused and redrawn "
-                      f"in {report.rounds} round(s); {report.remaining} left", highlight=False)
+    """What the privacy guard did in the last draw."""
+    g: Any = getattr(syn, "guard_report_", None)
+    if g is None:
+        return
+    rules = ", ".join(f"{rule} {count}" for rule, count in sorted(g.by_rule.items()))
+    console.print(f"privacy guard: {g.refused} refused draw(s) replaced"
+                  + (f" (by rule: {rules})" if rules else "")
+                  + f" in {g.rounds} round(s), {g.fallback} from the last-resort generators; "
+                  "no refused row is written", highlight=False)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from clinisynth.cli.app import app, console
@@ -70,19 +67,6 @@ def _number(label: str) -> Any:
         return label
 
 
-def draw(syn: HybridSynthesizer, rows: int, class_counts: dict[Any, int] | None,
-         seed: int) -> pd.DataFrame:
-    """``rows`` rows from ``syn``, a pure function of (model, rows, class counts, seed)."""
-    if "seed" in inspect.signature(syn.sample).parameters:
-        return syn.sample(rows, class_counts=class_counts, seed=seed)
-    # until HybridSynthesizer.sample takes a seed: restart every random stream from it
-    streams = np.random.SeedSequence(seed).spawn(1 + len(syn.generators_))
-    syn._rng = np.random.default_rng(streams[0])
-    for gen, stream in zip(syn.generators_.values(), streams[1:], strict=True):
-        gen._rng = np.random.default_rng(stream)
-    return syn.sample(rows, class_counts=class_counts)
-
-
 @app.command("sample")
 def sample_command(
     model: Annotated[Path, typer.Option(
@@ -110,7 +94,7 @@ def sample_command(
               if wanted is not None else None)
     console.print(f"model {model} verified (target '{target}', generators "
                   f"{', '.join(syn.weights_)}); drawing {rows} rows", highlight=False)
-    fake = draw(syn, rows, counts, seed)
+    fake = syn.sample(rows, class_counts=counts, seed=seed)
     write_table(fake, out)
     print_rows(fake, target, out)
     print_guard(syn)
