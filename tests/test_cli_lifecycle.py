@@ -120,6 +120,8 @@ def test_sample_refuses_out_in_the_model_and_bad_models(model, tmp_path):
     assert_one_line_error(result, "does not exist")
     result = run("sample", "--model", model, "--rows", 0, "--out", tmp_path / "o.csv")
     assert_one_line_error(result, "--rows must be a positive integer")
+    result = run("sample", "--model", model, "--rows", 5, "--seed", -1, "--out", tmp_path / "o.csv")
+    assert_one_line_error(result, "--seed must be a non-negative integer, got -1")
 
 
 def test_flipping_any_byte_of_any_model_file_makes_sample_exit_2(fitted_model, tmp_path):
@@ -201,6 +203,7 @@ def test_fit_option_errors(table_csv, tmp_path):
     args = ("fit", "--data", table_csv, "--target", "outcome", "--model", tmp_path / "m")
     assert_one_line_error(run(*args, "--weights", "bogus=1"), "unknown generator 'bogus'")
     assert_one_line_error(run(*args, "--calibration", "magic"), "--calibration")
+    assert_one_line_error(run(*args, "--seed", "-3"), "--seed must be a non-negative integer")
     assert_one_line_error(run(*args, "--max-search-seconds", "0"),
                           "--max-search-seconds must be positive")
     assert_one_line_error(run(*args, "--weights", "gmm", "--max-search-seconds", "5"),

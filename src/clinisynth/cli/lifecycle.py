@@ -79,6 +79,7 @@ class FitOptions:
 def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
                 max_search_seconds: float | None) -> FitOptions:
     """Check the fitting options before any data is read."""
+    check_seed(seed)
     spec = parse_weights(weights)
     if spec != "learned":
         resolve_weights(spec)
@@ -90,6 +91,11 @@ def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
             raise ClinisynthError("--max-search-seconds applies only to --weights learned")
     return FitOptions(spec, parse_calibration(calibration), privacy_guard, seed,
                       max_search_seconds)
+
+
+def check_seed(seed: int) -> None:
+    if seed < 0:
+        raise ClinisynthError(f"--seed must be a non-negative integer, got {seed}")
 
 
 def load_fit_input(data: Path | None, dataset: str | None, target: str | None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from clinisynth.cli.app import app, console
-from clinisynth.cli.lifecycle import check_outside, print_guard, print_rows
+from clinisynth.cli.lifecycle import check_outside, check_seed, print_guard, print_rows
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import check_output_path, write_table
 from clinisynth.schema import category_key
@@ -85,6 +85,7 @@ def sample_command(
     start = time.perf_counter()
     if rows < 1:
         raise ClinisynthError(f"--rows must be a positive integer, got {rows}")
+    check_seed(seed)
     out = check_output_path(out)
     check_outside(out, model, "--out", "--model")
     wanted = parse_class_counts(class_counts) if class_counts is not None else None
