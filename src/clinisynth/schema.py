@@ -324,7 +324,8 @@ def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5) -> Tab
     n_classes = tcol.nunique()
     if n_classes < 2:
         raise SchemaError(
-            f"target column '{target}' has a single class ({tcol.iloc[0]!r}); at least two needed"
+            f"target column '{target}' has a single class ({to_native(tcol.iloc[0])!r}); "
+            "at least two needed"
         )
     tschema = by_name[str(target)]
     if tschema.kind not in DISCRETE_KINDS:

@@ -86,7 +86,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
                 series.dtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
             continue
-        risky = series.map(_is_formula, na_action="ignore").fillna(False).astype(bool)
+        risky = series.map(_is_formula).astype(bool)
         if risky.any():
             if out is df:
                 out = df.copy()
