@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from clinisynth import HybridSynthesizer, __version__
-from clinisynth.atomic_dirs import recover_dir
 from clinisynth.errors import ClinisynthError
+from clinisynth.io.atomic import recover_dir
 from clinisynth.persistence import (
     ARRAYS,
     DIGEST,
@@ -254,7 +254,7 @@ def seed_of(path: Path) -> int:
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_interrupt_at_each_rename_leaves_a_whole_model(fitted, model, monkeypatch, step, when):
     """Ctrl-C just before or just after rename ``step`` (1: old aside, 2: new in place)."""
-    import clinisynth.atomic_dirs as atomic_dirs
+    import clinisynth.io.atomic as atomic_dirs
 
     new = HybridSynthesizer(weights="gmm", calibration=None, privacy_guard=False, seed=7).fit(
         make_mixed_table(80, seed=1), "outcome")
@@ -295,7 +295,7 @@ def test_interrupt_while_writing_keeps_the_old_model(fitted, model, monkeypatch)
 KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    import clinisynth.atomic_dirs as atomic_dirs
+    import clinisynth.io.atomic as atomic_dirs
     from clinisynth import persistence
 
     path, point = sys.argv[1], sys.argv[2]
@@ -322,7 +322,7 @@ KILL_SCRIPT = textwrap.dedent("""
 def test_hard_kill_at_each_step_then_recovery(tmp_path, point, survivor):
     """SIGKILL (no cleanup at all) while writing, after moving the old model aside, and after
     moving the new one in: loading finds a whole model (old, old, new), and the next save
-    removes every leftover. This is the recovery rule of ``atomic_dirs.recover_dir``."""
+    removes every leftover. This is the recovery rule of ``clinisynth.io.atomic.recover_dir``."""
     path = tmp_path / "m"
     write_model(path, {"params": {"seed": 1}}, {"a": np.arange(2)})
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}

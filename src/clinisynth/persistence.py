@@ -18,7 +18,7 @@ refused rather than half-used.
 
 Saving never deletes anything that is not a model: an existing ``path`` is replaced only when it
 is empty or holds only a clinisynth model's files; the replacement is atomic
-(:func:`clinisynth.atomic_dirs.atomic_dir`: an interrupted save leaves the old model or the new
+(:func:`clinisynth.io.atomic.atomic_dir`: an interrupted save leaves the old model or the new
 one, whole).
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from clinisynth import __version__
-from clinisynth.atomic_dirs import atomic_dir, recover_dir
 from clinisynth.errors import ClinisynthError
+from clinisynth.io.atomic import atomic_dir, recover_dir
 
 FORMAT = "clinisynth-model"
 #: 2: manifest.sha256 and per-file checksums; 1: manifest.json + arrays.npz, unchecked

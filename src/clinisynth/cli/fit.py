@@ -9,6 +9,13 @@ from typing import Annotated
 import typer
 
 from clinisynth.cli.app import app, console
+from clinisynth.cli.data import (
+    EncodingOption,
+    NaValuesOption,
+    SepOption,
+    SheetOption,
+    read_options,
+)
 from clinisynth.cli.lifecycle import (
     DEFAULT_CALIBRATION_TEXT,
     CalibrationOption,
@@ -41,12 +48,17 @@ def fit_command(
     calibration: CalibrationOption = DEFAULT_CALIBRATION_TEXT,
     privacy_guard: GuardOption = True,
     max_search_seconds: MaxSearchOption = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    na_values: NaValuesOption = None,
+    sheet: SheetOption = None,
 ) -> None:
     """Fit the hybrid generator on every row of a table and save it, for `clinisynth sample`."""
     start = time.perf_counter()
     check_model_target(model)
+    read = read_options(sep, encoding, na_values, sheet)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds)
-    df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file)
+    df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on all rows", highlight=False)
     syn = fit_with_progress(options.synthesizer(), df, target_col, schema)

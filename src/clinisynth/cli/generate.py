@@ -15,6 +15,13 @@ from clinisynth.audit.fidelity import fidelity_scores
 from clinisynth.audit.inputs import MIN_ROWS
 from clinisynth.audit.report import write_html_report
 from clinisynth.cli.app import app, console, user_errors
+from clinisynth.cli.data import (
+    EncodingOption,
+    NaValuesOption,
+    SepOption,
+    SheetOption,
+    read_options,
+)
 from clinisynth.cli.evaluate import check_report_path, print_headline
 from clinisynth.cli.lifecycle import (
     DEFAULT_CALIBRATION_TEXT,
@@ -37,7 +44,7 @@ from clinisynth.cli.lifecycle import (
 )
 from clinisynth.cli.sections import calibration_section, guard_section, weight_sections
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import check_output_path, write_table
+from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, write_table
 from clinisynth.persistence import check_model_target
 from clinisynth.schema import TableSchema
 from clinisynth.synthesizer import HybridSynthesizer
@@ -47,7 +54,8 @@ from clinisynth.synthesizer import HybridSynthesizer
 @user_errors
 def generate_command(
     rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
-    out: Annotated[Path, typer.Option("--out", help="Output table (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}).")],
     data: DataOption = None,
     dataset: DatasetOption = None,
     target: TargetOption = None,
@@ -69,6 +77,10 @@ def generate_command(
     html_out: Annotated[Path | None, typer.Option(
         "--html", help="Audit HTML report path (default: beside --out, ending .report.html).")
     ] = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    na_values: NaValuesOption = None,
+    sheet: SheetOption = None,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -78,6 +90,7 @@ def generate_command(
         raise ClinisynthError(
             f"--holdout-fraction must be in [0, 0.9), got {holdout_fraction}")
     out = check_output_path(out)
+    read = read_options(sep, encoding, na_values, sheet)
     audited = holdout_fraction > 0
     if audited:
         json_out = json_out or out.with_name(out.stem + ".audit.json")
@@ -89,7 +102,8 @@ def generate_command(
             check_outside(path, save_model, option, "--save-model")
         check_model_target(save_model)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds)
-    df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file)
+    df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
+                                                   out=out)
     train, holdout = split_holdout(df, target_col, holdout_fraction, seed)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on {len(train)} rows"

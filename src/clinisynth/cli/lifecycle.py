@@ -16,12 +16,15 @@ from rich.table import Table
 from clinisynth.cli.app import console
 from clinisynth.cli.data import load_input
 from clinisynth.errors import ClinisynthError
+from clinisynth.io import ReadOptions, check_writable
 from clinisynth.mixture import WeightSpec, parse_weights, resolve_weights
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.synthesizer import DEFAULT_CALIBRATION, HybridSynthesizer
 
 # -- the options `generate` and `fit` share ------------------------------------------------------
-DataOption = Annotated[Path | None, typer.Option("--data", help="Input table (.csv or .parquet).")]
+DataOption = Annotated[Path | None, typer.Option(
+    "--data", help="Input table: CSV/TSV (also .gz, .zip), Parquet, Excel .xlsx, SAS "
+    ".sas7bdat/.xpt, Stata .dta, SPSS .sav.")]
 DatasetOption = Annotated[str | None, typer.Option(
     "--dataset", help="A bundled dataset instead of --data (see `clinisynth datasets`).")]
 TargetOption = Annotated[str | None, typer.Option("--target", help="The class (outcome) column.")]
@@ -99,13 +102,16 @@ def check_seed(seed: int) -> None:
 
 
 def load_fit_input(data: Path | None, dataset: str | None, target: str | None,
-                   schema_file: Path | None) -> tuple[pd.DataFrame, str, str, TableSchema]:
+                   schema_file: Path | None, read: ReadOptions | None = None,
+                   out: Path | None = None) -> tuple[pd.DataFrame, str, str, TableSchema]:
     """``(table, target, label, schema)``: the schema given (its target is the default) or
-    inferred, and the table validated against it."""
+    inferred, and the table validated against it (and its names against ``out``'s format)."""
     schema = TableSchema.from_json(schema_file) if schema_file else None
     if schema is not None and target is None:
         target = schema.target
-    df, target_col, label = load_input(data, dataset, target)
+    df, target_col, label = load_input(data, dataset, target, read)
+    if out is not None:
+        check_writable(df, out)
     if schema is None:
         schema = infer_schema(df, target_col)
     schema.validate(df)

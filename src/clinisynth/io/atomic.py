@@ -1,9 +1,11 @@
-"""Writing a directory atomically: build it beside the target, then swap it in by renames.
+"""Writing files and directories atomically: all or nothing, never half-written.
 
-:func:`atomic_dir` writes into ``.name.new-XXXXXXXX`` and swaps it in; an error, Ctrl-C or
-SIGTERM (the CLI turns it into ``KeyboardInterrupt``) at any point leaves the previous
-directory or the new one whole, and no temporary behind. :func:`recover_dir` repairs what a hard
-kill (SIGKILL, power loss) between the renames can leave. Used for model directories.
+A file is written to a hidden temporary sibling (``.name.XXXX.tmp``) and renamed into place
+(:func:`atomic_path`). A directory is written to ``.name.new-XXXXXXXX`` and swapped in by
+renames (:func:`atomic_dir`); :func:`recover_dir` repairs what a hard kill (SIGKILL, power loss)
+between the renames can leave. An error, Ctrl-C or SIGTERM (the CLI turns it into
+``KeyboardInterrupt``) at any point leaves the previous file or directory, or the new one,
+whole, and no temporary behind.
 """
 
 from __future__ import annotations
@@ -18,6 +20,26 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from clinisynth.errors import ClinisynthError
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ""
+    try:  # an interrupt right after mkstemp must not leave the temporary behind either
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+
 
 #: leftovers of :func:`atomic_dir` beside ``name``: ``.name.new-XXXXXXXX`` / ``.name.old-XXXXXXXX``
 _LEFTOVER = r"^\.{name}\.(new|old)-[a-z0-9_]{{8}}$"
@@ -137,3 +159,9 @@ def _fsync_one(path: Path) -> None:
         pass  # some filesystems cannot fsync a directory
     finally:
         os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
