@@ -1,7 +1,8 @@
 """Exceptions raised for user mistakes (bad input, bad options).
 
-The CLI turns any :class:`ClinisynthError` into a one-line message and exit code 2; everything
-else is a bug and keeps its traceback.
+The CLI turns any :class:`ClinisynthError` into a one-line message and exit code 2; anything
+else is a bug, reported as one line ``internal error: ...`` with exit code 1, and with its
+traceback under ``--debug`` (see :mod:`clinisynth.cli.app`).
 """
 
 
