@@ -263,6 +263,9 @@ class PrivacyResult:
     privacy_loss: float
     mia_auc: float
     sizes: dict[str, int]
+    calibrated_dcr: float = float("nan")
+    calibrated_dcr_baseline: float = float("nan")
+    calibrated_dcr_tau: float = float("nan")
     dcr_train: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     dcr_holdout: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
@@ -283,6 +286,9 @@ class PrivacyResult:
             "exact_copies_all_train": self.exact_copies_all_train,
             "nnaa_train": self.nnaa_train, "nnaa_holdout": self.nnaa_holdout,
             "privacy_loss": self.privacy_loss, "mia_auc": self.mia_auc, "sizes": self.sizes,
+            "calibrated_dcr": self.calibrated_dcr,
+            "calibrated_dcr_baseline": self.calibrated_dcr_baseline,
+            "calibrated_dcr_tau": self.calibrated_dcr_tau,
             "dcr_share_if_memorised": self.memorised_share,
             "dcr_quantiles": {
                 "q": list(quantiles),
