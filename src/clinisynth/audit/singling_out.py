@@ -10,9 +10,11 @@ synthetic row, betting that each also isolates exactly one real training patient
   categorical one as equality, a missing cell as "is missing".
 
 A predicate is kept when it selects exactly one row of the de-duplicated synthetic table.
-Thresholds sit half-way between the row's value and the next distinct synthetic value: this
-selects exactly the synthetic rows anonymeter's ``x >= v`` selects, but does not hinge on a
-float being bit-identical to a real one (so a copy with a tiny jitter is still caught).
+Numeric thresholds sit half-way between the row's value and the next distinct synthetic value,
+and at least 0.01 standard deviation beyond the value (``x >= v - 0.01·sd``): anonymeter puts
+them on the value itself, which hinges on a float being bit-identical to a real one, so a copy
+with a tiny jitter would escape; the widened predicate must still single out one synthetic
+row, and the same predicates score train and holdout, so the comparison stays fair.
 
 Success: the predicate selects exactly one row of the (de-duplicated) training table; control:
 exactly one row of the holdout. When the two differ in size the control count is rescaled to
@@ -34,6 +36,10 @@ import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from clinisynth.audit.risk_stats import AttackResult
+
+#: a numeric threshold reaches at least this many standard deviations beyond the row's value
+TOLERANCE = 0.01
+_CHUNK = 1000  # random rows drawn at a time for multivariate predicates
 
 Term = tuple[int, str, float]
 Predicate = tuple[Term, ...]
@@ -97,28 +103,52 @@ def dedup(data: np.ndarray) -> np.ndarray:
 
 
 class _Thresholds:
-    """Half-way thresholds to the next distinct synthetic value, per numeric column."""
+    """Numeric thresholds: half-way to the next distinct synthetic value, and at least
+    ``TOLERANCE`` standard deviations beyond the row's value, per numeric column."""
 
     def __init__(self, syn: np.ndarray, numeric: Sequence[bool]) -> None:
-        self.values = {j: np.unique(syn[:, j][~np.isnan(syn[:, j])])
-                       for j, is_num in enumerate(numeric) if is_num}
+        self.values, self.tol = {}, {}
+        for j, is_num in enumerate(numeric):
+            if is_num:
+                finite = syn[:, j][~np.isnan(syn[:, j])]
+                self.values[j] = np.unique(finite)
+                self.tol[j] = TOLERANCE * float(finite.std()) if len(finite) > 1 else 0.0
 
-    def below(self, j: int, v: float) -> float:
-        """Threshold for ``x >= v``: half-way down to the next smaller value (or ``v``)."""
-        u = self.values[j]
+    def below(self, j: int, v: float | np.ndarray) -> np.ndarray:
+        """Threshold for ``x >= v``: half-way down to the next smaller value, or ``v - tol``."""
+        u, v = self.values[j], np.asarray(v, dtype=float)
         i = np.searchsorted(u, v, side="left")
-        return float((u[i - 1] + v) / 2) if i > 0 else float(v)
+        mid = np.where(i > 0, (u[np.maximum(i - 1, 0)] + v) / 2, v)
+        return np.minimum(mid, v - self.tol[j])
 
-    def above(self, j: int, v: float) -> float:
-        """Threshold for ``x <= v``: half-way up to the next larger value (or ``v``)."""
-        u = self.values[j]
+    def above(self, j: int, v: float | np.ndarray) -> np.ndarray:
+        """Threshold for ``x <= v``: half-way up to the next larger value, or ``v + tol``."""
+        u, v = self.values[j], np.asarray(v, dtype=float)
         i = np.searchsorted(u, v, side="right")
-        return float((u[i] + v) / 2) if i < len(u) else float(v)
+        mid = np.where(i < len(u), (u[np.minimum(i, len(u) - 1)] + v) / 2, v)
+        return np.maximum(mid, v + self.tol[j])
+
+    def matrices(self, syn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every cell's ``below`` and ``above`` threshold (NaN for categorical or missing)."""
+        low, high = np.full(syn.shape, np.nan), np.full(syn.shape, np.nan)
+        for j in self.values:
+            ok = ~np.isnan(syn[:, j])
+            if len(self.values[j]):
+                low[ok, j], high[ok, j] = self.below(j, syn[ok, j]), self.above(j, syn[ok, j])
+        return low, high
+
+
+def _column_sets(rng: np.random.Generator, size: int, n_columns: int, k: int) -> np.ndarray:
+    """``size`` sorted sets of ``k`` distinct columns out of ``n_columns`` (one per row)."""
+    return np.sort(np.argsort(rng.random((size, n_columns)), axis=1)[:, :k], axis=1)
 
 
 def univariate_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int,
                           rng: np.random.Generator) -> list[Predicate]:
-    """Up to ``n`` predicates on one column each that single out one synthetic row."""
+    """Up to ``n`` predicates on one column each that single out one synthetic row.
+
+    Counted per column with sorted values (no per-predicate pass over the rows).
+    """
     th = _Thresholds(syn, numeric)
     candidates: list[Predicate] = []
     for j, is_num in enumerate(numeric):
@@ -127,31 +157,32 @@ def univariate_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int,
         if missing.sum() == 1:
             candidates.append(((j, "isna", math.nan),))
         values, counts = np.unique(col[~missing], return_counts=True)
-        if is_num and len(values):
-            candidates.append(((j, "<=", th.above(j, values[0])),))
-            candidates.append(((j, ">=", th.below(j, values[-1])),))
-        for v in values[counts == 1]:
-            if is_num:
-                candidates.append(((j, ">", th.below(j, v)), (j, "<", th.above(j, v))))
-            else:
-                candidates.append(((j, "==", float(v)),))
-    order = rng.permutation(len(candidates))
-    out: list[Predicate] = []
-    seen: set[Predicate] = set()
-    for i in order:
-        pred = candidates[i]
-        if pred not in seen and count(pred, syn) == 1:
-            seen.add(pred)
-            out.append(pred)
-            if len(out) == n:
-                break
-    return out
+        if not len(values):
+            continue
+        if not is_num:
+            candidates += [((j, "==", float(v)),) for v in values[counts == 1]]
+            continue
+        ordered = np.sort(col[~missing])
+        low, high = float(th.above(j, values[0])), float(th.below(j, values[-1]))
+        if np.searchsorted(ordered, low, side="right") == 1:
+            candidates.append(((j, "<=", low),))
+        if len(ordered) - np.searchsorted(ordered, high, side="left") == 1:
+            candidates.append(((j, ">=", high),))
+        rare = values[counts == 1]
+        lo, hi = th.below(j, rare), th.above(j, rare)
+        inside = (np.searchsorted(ordered, hi, side="left")
+                  - np.searchsorted(ordered, lo, side="right"))
+        candidates += [((j, ">", float(a)), (j, "<", float(b)))
+                       for a, b in zip(lo[inside == 1], hi[inside == 1], strict=True)]
+    order = rng.permutation(len(candidates))[:n]
+    return [candidates[i] for i in order]
 
 
 def multivariate_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int, n_cols: int,
                             max_attempts: int, rng: np.random.Generator) -> list[Predicate]:
     """Up to ``n`` predicates on ``n_cols`` columns of a random synthetic row each."""
     th = _Thresholds(syn, numeric)
+    low, high = th.matrices(syn)
     medians = np.full(syn.shape[1], np.nan)
     for j, is_num in enumerate(numeric):
         finite = syn[:, j][~np.isnan(syn[:, j])]
@@ -160,28 +191,29 @@ def multivariate_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int, n_
     n_cols = min(n_cols, syn.shape[1])
     out: list[Predicate] = []
     seen: set[Predicate] = set()
-    for _ in range(max_attempts):
-        row = syn[rng.integers(len(syn))]
-        terms = []
-        for j in sorted(rng.choice(syn.shape[1], size=n_cols, replace=False).tolist()):
-            v = float(row[j])
-            if math.isnan(v):
-                terms.append((j, "isna", math.nan))
-            elif numeric[j]:
-                if v > medians[j]:
-                    terms.append((j, ">=", th.below(j, v)))
+    for start in range(0, max_attempts, _CHUNK):
+        size = min(_CHUNK, max_attempts - start)
+        rows = rng.integers(len(syn), size=size)
+        for r, cols in zip(rows, _column_sets(rng, size, syn.shape[1], n_cols), strict=True):
+            terms = []
+            for j in cols.tolist():
+                v = float(syn[r, j])
+                if math.isnan(v):
+                    terms.append((j, "isna", math.nan))
+                elif not numeric[j]:
+                    terms.append((j, "==", v))
+                elif v > medians[j]:
+                    terms.append((j, ">=", float(low[r, j])))
                 else:
-                    terms.append((j, "<=", th.above(j, v)))
-            else:
-                terms.append((j, "==", v))
-        pred = tuple(terms)
-        if pred in seen:
-            continue
-        seen.add(pred)
-        if count(pred, syn) == 1:
-            out.append(pred)
-            if len(out) == n:
-                break
+                    terms.append((j, "<=", float(high[r, j])))
+            pred = tuple(terms)
+            if pred in seen:
+                continue
+            seen.add(pred)
+            if count(pred, syn) == 1:
+                out.append(pred)
+                if len(out) == n:
+                    return out
     return out
 
 
@@ -190,17 +222,21 @@ def random_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int, n_cols: 
     """The naive attacker: ``n`` predicates of random columns, values and operators."""
     uniques = [np.unique(syn[:, j]) for j in range(syn.shape[1])]  # NaN kept (once per NaN)
     n_cols = min(n_cols, syn.shape[1])
+    cols = _column_sets(rng, n, syn.shape[1], n_cols)
+    picks = rng.random((n, n_cols))
+    ops = rng.integers(6, size=(n, n_cols))
     out = []
-    for _ in range(n):
+    for i in range(n):
         terms = []
-        for j in sorted(rng.choice(syn.shape[1], size=n_cols, replace=False).tolist()):
-            v = float(rng.choice(uniques[j]))
+        for t, j in enumerate(cols[i].tolist()):
+            u = uniques[j]
+            v = float(u[int(picks[i, t] * len(u))])
             if math.isnan(v):
-                terms.append((j, str(rng.choice(["isna", "notna"])), math.nan))
+                terms.append((j, ("isna", "notna")[ops[i, t] % 2], math.nan))
             elif numeric[j]:
-                terms.append((j, str(rng.choice(["==", "!=", ">", "<", ">=", "<="])), v))
+                terms.append((j, ("==", "!=", ">", "<", ">=", "<=")[ops[i, t]], v))
             else:
-                terms.append((j, str(rng.choice(["==", "!="])), v))
+                terms.append((j, ("==", "!=")[ops[i, t] % 2], v))
         out.append(tuple(terms))
     return out
 
@@ -218,8 +254,8 @@ def size_correction(match_control: np.ndarray, n_target: int, w_guess: float,
     if m == n_target or len(match_control) == 0:
         return 1.0
     sizes, successes = [], []
-    for size in np.unique(np.linspace(max(10, m // 5), m, 8).astype(int)):
-        for _ in range(5 if size < m else 1):
+    for size in np.unique(np.linspace(max(10, m // 5), m, 10).astype(int)):
+        for _ in range(20 if size < m else 1):
             idx = rng.choice(m, size=size, replace=False)
             sizes.append(size)
             successes.append(int((match_control[:, idx].sum(axis=1) == 1).sum()))
