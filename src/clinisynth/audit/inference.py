@@ -29,10 +29,7 @@ def correct(guess: np.ndarray, truth: np.ndarray, numeric: bool,
     """Which guesses are right: equal (categorical) or within ``tolerance`` relative (numeric)."""
     both_missing = np.isnan(guess) & np.isnan(truth)
     with np.errstate(invalid="ignore"):
-        if numeric:
-            hit = np.abs(guess - truth) <= tolerance * np.abs(truth)
-        else:
-            hit = guess == truth
+        hit = np.abs(guess - truth) <= tolerance * np.abs(truth) if numeric else guess == truth
     return both_missing | hit
 
 

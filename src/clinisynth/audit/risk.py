@@ -86,11 +86,19 @@ class RiskResult:
         out["inference_risk"] = self.inference_risk()
         return out
 
+    def headline_low(self) -> dict[str, float]:
+        """The lower ends of the headline risks' 95 % intervals."""
+        out = {key: (self.attacks[name].risk_ci[0] if name in self.attacks else float("nan"))
+               for key, name in HEADLINE_ATTACKS.items()}
+        worst = [a for name, a in self.attacks.items() if name.startswith("inference:")
+                 and math.isfinite(a.risk) and a.risk == self.inference_risk()]
+        out["inference_risk"] = worst[0].risk_ci[0] if worst else float("nan")
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "quasi_identifiers": self.quasi_identifiers, "secrets": self.secrets,
             "columns": self.columns, "n_attacks": self.n_attacks, "notes": self.notes,
-            "seconds": self.seconds,
             "attacks": {name: {**a.to_dict(), "verdict": verdict(a)}
                         for name, a in self.attacks.items()},
         }
