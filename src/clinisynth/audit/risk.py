@@ -189,7 +189,9 @@ def risk_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     linkability and inference (as many of each, capped by the smaller of train and holdout:
     the Wilson estimate shrinks a rate towards ½ by an amount that depends on the count, so
     attack and control must use the same count to be compared). ``max_attempts``
-    caps the random rows tried for multivariate predicates (default ``100 · n_attacks``).
+    caps the random rows tried for multivariate predicates (default ``20 · n_attacks``; on
+    large tables few rows are unique on three columns, so fewer predicates may be found: the
+    result states how many).
     The tables must have the schema's columns (as :func:`clinisynth.audit.audit` checks).
     """
     if int(n_attacks) < 10:
@@ -199,7 +201,7 @@ def risk_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     names = [c.name for c in columns]
     kinds = {c.name: c.is_numeric for c in columns}
     data = _Matrices(train, holdout, synthetic, columns)
-    attempts = int(max_attempts) if max_attempts is not None else 100 * int(n_attacks)
+    attempts = int(max_attempts) if max_attempts is not None else 20 * int(n_attacks)
     out: dict[str, AttackResult] = {}
     seconds: dict[str, float] = {}
     notes: list[str] = []

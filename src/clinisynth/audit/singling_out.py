@@ -33,6 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from clinisynth.audit.risk_stats import AttackResult
@@ -79,6 +80,57 @@ def count(pred: Predicate, data: np.ndarray, stop: int = 2) -> int:
         if len(rows) == 0:
             return 0
     return min(len(rows), stop) if rows is not None else min(len(data), stop)
+
+
+class RowIndex:
+    """Sorted orders and category row lists of a table, so a predicate is counted from its most
+    selective term's rows instead of a pass over the whole table."""
+
+    def __init__(self, data: np.ndarray, numeric: Sequence[bool]) -> None:
+        self.data = data
+        self.cols = [np.ascontiguousarray(data[:, j]) for j in range(data.shape[1])]
+        self.order, self.sorted, self.groups, self.missing = {}, {}, {}, {}
+        for j, is_num in enumerate(numeric):
+            col = data[:, j]
+            nan = np.isnan(col)
+            self.missing[j] = np.flatnonzero(nan)
+            if is_num:
+                order = np.argsort(np.where(nan, np.inf, col), kind="stable")[:int((~nan).sum())]
+                self.order[j], self.sorted[j] = order, col[order]
+            else:
+                codes = col[~nan]
+                rows = np.flatnonzero(~nan)
+                by = np.argsort(codes, kind="stable")
+                values, starts = np.unique(codes[by], return_index=True)
+                self.groups[j] = dict(zip(values.tolist(), np.split(rows[by], starts[1:]),
+                                          strict=True))
+
+    def rows(self, term: Term) -> np.ndarray | None:
+        """Rows matching one term (None when the term has no index)."""
+        j, op, v = term
+        if op == "isna":
+            return self.missing[j]
+        if op == "==" and j in self.groups:
+            return self.groups[j].get(v, np.empty(0, dtype=np.int64))
+        if j in self.order and op in ("<=", ">="):
+            u = self.sorted[j]
+            if op == "<=":
+                return self.order[j][:np.searchsorted(u, v, side="right")]
+            return self.order[j][np.searchsorted(u, v, side="left"):]
+        return None
+
+    def count(self, pred: Predicate, stop: int = 2) -> int:
+        """Rows matching every term, counted from the smallest indexed term's rows."""
+        indexed = [(r, t) for t in pred if (r := self.rows(t)) is not None]
+        if not indexed:
+            return count(pred, self.data, stop)
+        rows, first = min(indexed, key=lambda rt: len(rt[0]))
+        for j, op, v in pred:
+            if len(rows) == 0:
+                return 0
+            if (j, op, v) is not first:
+                rows = rows[_term(self.cols[j][rows], op, v)]
+        return min(len(rows), stop)
 
 
 def matches(preds: Sequence[Predicate], data: np.ndarray) -> np.ndarray:
@@ -189,6 +241,7 @@ def multivariate_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int, n_
         if is_num and len(finite):
             medians[j] = np.median(finite)
     n_cols = min(n_cols, syn.shape[1])
+    index = RowIndex(syn, numeric)
     out: list[Predicate] = []
     seen: set[Predicate] = set()
     for start in range(0, max_attempts, _CHUNK):
@@ -210,7 +263,7 @@ def multivariate_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int, n_
             if pred in seen:
                 continue
             seen.add(pred)
-            if count(pred, syn) == 1:
+            if index.count(pred) == 1:
                 out.append(pred)
                 if len(out) == n:
                     return out
@@ -253,13 +306,15 @@ def size_correction(match_control: np.ndarray, n_target: int, w_guess: float,
     m = match_control.shape[1]
     if m == n_target or len(match_control) == 0:
         return 1.0
-    sizes, successes = [], []
+    sizes, picks = [], []
     for size in np.unique(np.linspace(max(10, m // 5), m, 10).astype(int)):
         for _ in range(20 if size < m else 1):
-            idx = rng.choice(m, size=size, replace=False)
+            pick = np.zeros(m, dtype=np.float32)
+            pick[rng.choice(m, size=size, replace=False)] = 1.0
             sizes.append(size)
-            successes.append(int((match_control[:, idx].sum(axis=1) == 1).sum()))
-    x, y = np.array(sizes, float), np.array(successes, float)
+            picks.append(pick)
+    counts = sparse.csr_matrix(match_control, dtype=np.float32) @ np.column_stack(picks)
+    x, y = np.array(sizes, float), (np.rint(counts) == 1).sum(axis=0).astype(float)
     w0 = min(max(w_guess, 1e-9), 0.5)
     p0 = (w0, max(y.max(), 1.0) / max(float(_model(np.array(m), w0, 1.0)), 1e-12))
     try:
