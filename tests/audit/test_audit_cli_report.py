@@ -140,3 +140,32 @@ def test_evaluate_writes_json_and_a_report_that_renders_in_chromium(csvs, tmp_pa
     red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     blue = (pixels[..., 2] > 150) & (pixels[..., 0] < 80)
     assert red.sum() > 2000 and blue.sum() > 2000
+
+
+def test_report_escapes_markup_in_column_names_and_labels(tmp_path):
+    """Column names and class labels come from the user's file: none may run as markup."""
+    import pandas as pd
+
+    from clinisynth.audit import audit
+
+    evil_col, evil_label = "<img src=x onerror=alert(1)>", "<script>alert('x')</script>"
+    rng = np.random.default_rng(0)
+    n = 160
+    df = pd.DataFrame({
+        evil_col: rng.normal(size=n),
+        "age": rng.integers(20, 80, size=n).astype(float),
+        "<b>group</b>": rng.choice(["a&b", "<i>c</i>"], size=n),
+        "label": rng.choice([evil_label, "ok"], size=n),
+    })
+    train, holdout = df.iloc[:110].reset_index(drop=True), df.iloc[110:].reset_index(drop=True)
+    result = audit(train, holdout, train.sample(110, random_state=1).reset_index(drop=True),
+                   "label", models=("logistic_regression",), n_attacks=20,
+                   quasi_identifiers=[evil_col, "age"], secrets=["<b>group</b>"])
+    path = write_html_report(result, tmp_path / "report.html", train=train,
+                             synthetic=train.sample(110, random_state=1))
+    text = path.read_text()
+    for raw in (evil_col, evil_label, "<b>group</b>", "<i>c</i>", "<script>"):
+        assert raw not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "&lt;script&gt;alert(" in text
+    assert "Risk: attacks on the synthetic data" in text and "linkability" in text

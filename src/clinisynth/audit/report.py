@@ -266,8 +266,8 @@ def _risk_rows(result: AuditResult) -> dict[str, Any] | None:
         rows.append({
             "name": name.replace("_", " ").replace(":", ": "), "meaning": a.meaning,
             "attacks": a.attacks,
-            "attack": f"{fmt(a.attack.value)} {_ci(*a.attack.ci)}",
-            "control": f"{fmt(a.control.value)} {_ci(*a.control.ci)}",
+            "attack": fmt(a.attack.value), "attack_ci": _ci(*a.attack.ci),
+            "control": fmt(a.control.value), "control_ci": _ci(*a.control.ci),
             "baseline": f"{fmt(a.baseline.value)}",
             "risk": fmt(a.risk), "risk_ci": _ci(*a.risk_ci),
             "flag": math.isfinite(a.risk) and a.risk_ci[0] > 0,
