@@ -170,3 +170,22 @@ def test_a_jittered_copy_of_7000_training_rows_is_flagged():
     risk = risk_scores(train, holdout, copy, schema, n_attacks=100, seed=0).headline()
     for key in ("singling_out_risk", "linkability_risk"):
         assert risk[key] > 0.8 > RISK_FLAGS[key]
+
+
+def test_the_audit_skips_identifier_and_text_columns(bc_70):
+    from clinisynth.audit import audit
+
+    train, holdout, target = bc_70
+    cols = ["mean radius", "mean texture", "mean area", target]
+    train, holdout = train[cols].copy(), holdout[cols].copy()
+    train["note"] = [f"seen on day {i}" for i in range(len(train))]
+    holdout["note"] = [f"seen on day {i}" for i in range(1000, 1000 + len(holdout))]
+    schema = infer_schema(train, target)
+    for col in schema.columns:
+        col.role = "text" if col.name == "note" else None
+    result = audit(train, holdout, train.copy(), target, schema=schema, n_attacks=30,
+                   models=("logistic_regression",))
+    assert result.meta["skipped_columns"] == ["note"]
+    assert "note" not in [c.name for c in result.fidelity.columns]
+    assert "note" not in result.risk.columns
+    assert result.headline()["linkability_risk"] > 0.8  # the copy is still caught

@@ -18,7 +18,7 @@ import pandas as pd
 
 from clinisynth import __version__
 from clinisynth.audit.fidelity import fidelity_scores
-from clinisynth.audit.inputs import MIN_ROWS, check_inputs, single_thread
+from clinisynth.audit.inputs import MIN_ROWS, check_inputs, drop_unscored, single_thread
 from clinisynth.audit.privacy import privacy_scores
 from clinisynth.audit.result import (
     DIRECTIONS,
@@ -56,6 +56,8 @@ def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
     check_options(privacy_sample, models, n_attacks)
     train, holdout, synthetic, schema = check_inputs(train, holdout, synthetic, target, schema)
     resolve_columns(schema, quasi_identifiers, secrets)  # bad names fail before any work
+    (train, holdout, synthetic), schema, skipped = drop_unscored(
+        (train, holdout, synthetic), schema)
     with single_thread():
         result = _run(train, holdout, synthetic, schema, seed, privacy_sample, models)
         t0 = time.perf_counter()
@@ -63,6 +65,7 @@ def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
                                   secrets, n_attacks=n_attacks, seed=seed)
         result.meta["seconds"]["risk"] = round(time.perf_counter() - t0, 3)
         result.meta["n_attacks"] = int(n_attacks)
+        result.meta["skipped_columns"] = skipped
     result.meta["seconds"]["total"] = round(time.perf_counter() - start, 3)
     result.flags = make_flags(result)
     return result

@@ -104,6 +104,24 @@ def _check_numeric(df: pd.DataFrame, schema: TableSchema, name: str) -> None:
             )
 
 
+#: schema roles the audit never scores: identifiers are regenerated, free text is dropped
+UNSCORED_ROLES = ("identifier", "text")
+
+
+def drop_unscored(frames: Sequence[pd.DataFrame], schema: TableSchema
+                  ) -> tuple[list[pd.DataFrame], TableSchema, list[str]]:
+    """The frames and schema without identifier and free-text columns (by ``col.role``), and
+    the names left out. Such columns are unique per patient: every score would be noise, and
+    one-hot encoding them costs rows² memory."""
+    skipped = [c.name for c in schema.columns
+               if getattr(c, "role", None) in UNSCORED_ROLES and c.name != schema.target]
+    if not skipped:
+        return list(frames), schema, []
+    kept = [c for c in schema.columns if c.name not in skipped]
+    reduced = TableSchema(columns=kept, target=schema.target, version=schema.version)
+    return [df.drop(columns=skipped) for df in frames], reduced, skipped
+
+
 # -- helpers shared by the metric modules ------------------------------------------------------
 def numeric_names(schema: TableSchema) -> list[str]:
     """Columns of kind continuous or integer."""
