@@ -41,6 +41,9 @@ def evaluate(paths, *extra):
 @pytest.mark.parametrize(("extra", "message"), [
     (("--json", "out.txt"), "--json 'out.txt' should end in .json"),
     (("--privacy-sample", "2"), "privacy_sample must be at least 10"),
+    (("--secret", "nope"), "secrets: column 'nope' is not in the table"),
+    (("--quasi-identifier", "nope"), "quasi_identifiers: column 'nope' is not in the table"),
+    (("--n-attacks", "3"), "n_attacks must be at least 10"),
 ])
 def test_evaluate_bad_options_exit_2_with_one_line(csvs, extra, message):
     res = evaluate(csvs, *extra)
@@ -108,14 +111,27 @@ def screenshot(browser: str, page: Path, shot: Path, profile: Path) -> np.ndarra
 
 def test_evaluate_writes_json_and_a_report_that_renders_in_chromium(csvs, tmp_path):
     out, html = tmp_path / "scores.json", tmp_path / "report.html"
-    res = evaluate(csvs, "--json", str(out), "--html", str(html))
+    res = evaluate(csvs, "--json", str(out), "--html", str(html), "--quasi-identifier",
+                   "mean radius", "--quasi-identifier", "mean texture", "--secret", "mean area",
+                   "--n-attacks", "100")
     assert res.exit_code == 0, res.output
+    for key in ("singling_out_risk", "linkability_risk", "inference_risk", "calibrated_dcr"):
+        assert key in res.output
     assert f"written: {out}" in res.output and f"written: {html}" in res.output
     for key in ("ks_mean", "tstr_trtr_f1_ratio", "dcr_share", "privacy_loss", "mia_auc"):
         assert key in res.output
     data = json.loads(out.read_text())
     assert data["meta"]["rows"]["synthetic"] == 398
     assert data["headline"]["dcr_share"]["direction"] == "closer to 0.5"
+    risk = data["risk"]
+    assert risk["quasi_identifiers"] == ["mean radius", "mean texture"]
+    assert risk["secrets"] == ["target", "mean area"]
+    assert set(risk["attacks"]) == {"singling_out_univariate", "singling_out_multivariate",
+                                    "linkability", "inference:target", "inference:mean area"}
+    link = risk["attacks"]["linkability"]
+    assert (link["columns_a"], link["columns_b"], link["attacks"]) == (
+        ["mean radius"], ["mean texture"], 100)
+    assert link["verdict"] and link["meaning"] and len(link["risk_ci"]) == 2
 
     text = html.read_text()
     images = IMG.findall(text)
