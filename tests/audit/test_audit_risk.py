@@ -189,3 +189,17 @@ def test_the_audit_skips_identifier_and_text_columns(bc_70):
     assert "note" not in [c.name for c in result.fidelity.columns]
     assert "note" not in result.risk.columns
     assert result.headline()["linkability_risk"] > 0.8  # the copy is still caught
+
+
+def test_a_small_discrete_table_with_many_duplicates_runs():
+    rng = np.random.default_rng(0)
+    # at most 8 distinct rows: the de-duplicated holdout is smaller than 10
+    df = pd.DataFrame({"sex": rng.choice(["F", "M"], 60), "smoker": rng.choice(["y", "n"], 60),
+                       "y": rng.choice(["a", "b"], 60)})
+    train, holdout = df.iloc[:40].reset_index(drop=True), df.iloc[40:].reset_index(drop=True)
+    holdout["sex"] = "F"  # 4 distinct holdout rows against 8 in train: sizes differ
+    schema = infer_schema(train, "y")
+    result = risk_scores(train, holdout, train.sample(40, random_state=1), schema,
+                         n_attacks=20, seed=0)
+    assert set(result.attacks) >= {"singling_out_multivariate", "linkability", "inference:y"}
+    assert all(0.0 <= a.risk <= 1.0 or math.isnan(a.risk) for a in result.attacks.values())

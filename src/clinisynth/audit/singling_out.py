@@ -307,7 +307,7 @@ def size_correction(match_control: np.ndarray, n_target: int, w_guess: float,
     if m == n_target or len(match_control) == 0:
         return 1.0
     sizes, picks = [], []
-    for size in np.unique(np.linspace(max(10, m // 5), m, 10).astype(int)):
+    for size in np.unique(np.linspace(min(m, max(10, m // 5)), m, 10).astype(int)):
         for _ in range(20 if size < m else 1):
             pick = np.zeros(m, dtype=np.float32)
             pick[rng.choice(m, size=size, replace=False)] = 1.0
