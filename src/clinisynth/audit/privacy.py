@@ -124,7 +124,8 @@ def _dcr(e: _Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DCR of the synthetic query rows to all of train, to the m-row train and holdout samples."""
     q = e.x_syn[e.syn_q]
     d_all = nearest_distances(q, e.x_train)
-    d_train = nearest_distances(q, e.x_train[e.train_m])
+    # the m-row train sample is every train row (reordered) when holdout >= train
+    d_train = d_all if e.m == len(e.x_train) else nearest_distances(q, e.x_train[e.train_m])
     d_hold = nearest_distances(q, e.x_hold[e.hold_m])
     return d_all, d_train, d_hold
 
