@@ -5,12 +5,17 @@ else is a bug and keeps its traceback.
 """
 
 
+#: every character ``str.splitlines`` breaks at, mapped to its escape (``"\\n"``, ``"\\x0b"``…)
+_ESCAPE_LINE_BREAKS = {ord(c): repr(c)[1:-1]
+                       for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 class ClinisynthError(ValueError):
     """A user-facing error: bad data, bad schema or a bad option. The message is one line:
-    line breaks inside it (from a column name, say) are shown as ``\\n``."""
+    line breaks inside it (from a column name, say) are shown escaped, e.g. ``\\n``."""
 
     def __str__(self) -> str:
-        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+        return super().__str__().translate(_ESCAPE_LINE_BREAKS)
 
 
 class SchemaError(ClinisynthError):
