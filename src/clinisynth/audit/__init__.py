@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -32,6 +33,7 @@ from clinisynth.audit.result import (
     describe,
     make_flags,
 )
+from clinisynth.audit.survival import SurvivalResult, resolve_pair, survival_scores
 from clinisynth.audit.utility import MODELS, make_model, utility_scores
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema
@@ -39,18 +41,30 @@ from clinisynth.schema import TableSchema
 
 def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, target: str,
           schema: TableSchema | None = None, seed: int = 0, privacy_sample: int = 2000,
-          models: Sequence[str] = MODELS) -> AuditResult:
+          models: Sequence[str] = MODELS, survival: Any = None,
+          survival_group: str | None = None) -> AuditResult:
     """Score ``synthetic`` for fidelity (vs train), utility (on holdout) and privacy.
 
     ``schema`` is inferred from ``train`` if not given. ``privacy_sample`` caps the rows per set
     used by the distance-based scores and by detection (seeded subsamples). The same ``seed``
-    gives the same result.
+    gives the same result. Survival scores (:mod:`clinisynth.audit.survival`) are added when
+    the schema has a survival pair or ``survival=(time, event)`` is given; ``survival_group``
+    names a discrete column for per-group Kaplan-Meier curves.
     """
     start = time.perf_counter()
     check_options(privacy_sample, models)
     train, holdout, synthetic, schema = check_inputs(train, holdout, synthetic, target, schema)
+    pair = resolve_pair(schema, survival)
     with single_thread():
         result = _run(train, holdout, synthetic, schema, seed, privacy_sample, models)
+        if pair is not None:
+            t0 = time.perf_counter()
+            result.survival = survival_scores(train, holdout, synthetic, schema, pair,
+                                              group=survival_group)
+            result.meta["seconds"]["survival"] = round(time.perf_counter() - t0, 3)
+            if result.survival is None:
+                result.meta["survival_skipped"] = (
+                    "lifelines is not installed: pip install 'clinisynth[survival]'")
     result.meta["seconds"]["total"] = round(time.perf_counter() - start, 3)
     result.flags = make_flags(result)
     return result
@@ -95,5 +109,5 @@ def _run(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
 
 __all__ = [
     "DIRECTIONS", "HEADLINE_KEYS", "LABELS", "AuditResult", "ColumnScore", "FidelityResult",
-    "PrivacyResult", "UtilityResult", "audit", "describe",
+    "PrivacyResult", "SurvivalResult", "UtilityResult", "audit", "describe",
 ]

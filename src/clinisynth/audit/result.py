@@ -307,6 +307,8 @@ class AuditResult:
     privacy: PrivacyResult
     meta: dict[str, Any]
     flags: list[dict[str, str]] = field(default_factory=list)
+    #: survival fidelity/utility (:class:`clinisynth.audit.survival.SurvivalResult`) or None
+    survival: Any = None
 
     def headline(self) -> dict[str, float]:
         """Flat ``{key: value}`` over :data:`HEADLINE_KEYS`; NaN where a score is undefined."""
@@ -344,6 +346,7 @@ class AuditResult:
             "headline": headline, "flags": self.flags, "meta": self.meta, "legend": legend,
             "fidelity": self.fidelity.to_dict(), "utility": self.utility.to_dict(),
             "privacy": self.privacy.to_dict(),
+            "survival": self.survival.to_dict() if self.survival is not None else None,
         })
 
     def to_json(self, path: str | Path | None = None) -> str:
