@@ -10,7 +10,7 @@ from clinisynth.errors import ClinisynthError
 from clinisynth.schema import infer_schema
 from clinisynth.steps import TABLE_STEPS
 from clinisynth.survival import SurvivalStep
-from tests.conftest import shared_dataset
+from conftest import shared_dataset
 
 
 def cohort(n: int = 400, seed: int = 0) -> pd.DataFrame:
