@@ -212,8 +212,11 @@ def _compare(te: dict[str, tuple[np.ndarray, np.ndarray]], masks: dict[str, np.n
         sup[name], iad[name], horizon[name] = km_distance(fits[name], fits["train"])
     top = max(float(f.survival_function_.index.max()) for f in fits.values())
     grid = np.linspace(0.0, top, GRID_POINTS)
-    curve = {"t": grid, **{name: fits[name].survival_function_at_times(grid).to_numpy()
-                           for name in TABLES}}
+    curve: dict[str, Any] = {"t": grid}
+    for name in TABLES:  # each curve stops at its table's last follow-up (NaN beyond)
+        values = fits[name].survival_function_at_times(grid).to_numpy(dtype=float)
+        values[grid > float(fits[name].survival_function_.index.max())] = np.nan
+        curve[name] = values
     row = {"group": label, "rows": rows, "events": events, "sup": sup, "iad": iad,
            "horizon": horizon,
            "within_baseline": bool(sup["synthetic"] <= sup["holdout"]
