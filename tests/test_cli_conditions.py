@@ -46,3 +46,11 @@ def test_impossible_condition_is_one_line_exit_2_before_fitting(tmp_path, mixed_
     assert "condition 'age>=120': no value of 'age' can satisfy it" in result.output
     assert "Traceback" not in result.output and not out.exists()
     assert "fitting" not in result.output
+
+
+def test_schema_command_reports_the_survival_pair(tmp_path):
+    out = tmp_path / "schema.json"
+    result = run("schema", "--dataset", "flchain", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "survival pair: time 'futime', event 'death' in [1]" in result.stdout
+    assert json.loads(out.read_text())["survival"]["time"] == "futime"

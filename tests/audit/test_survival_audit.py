@@ -122,3 +122,11 @@ def test_audit_wires_survival_into_json_and_html(tables):
     explicit = audit(*renamed, "y", models=("logistic_regression",), privacy_sample=200,
                      survival=("t", "y"))
     assert explicit.survival.headline() == pytest.approx(result.survival.headline())
+
+
+def test_a_synthetic_table_without_events_scores_nan_with_notes(tables):
+    train, holdout, fresh = tables
+    res = scores(train, holdout, fresh.assign(death=0))
+    assert res.overall is None and res.distances == []
+    assert all(np.isnan(v) for k, v in res.headline().items() if k != "cindex_trtr")
+    assert any("no event" in n for n in res.notes) and any("Cox TSTR" in n for n in res.notes)

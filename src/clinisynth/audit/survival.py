@@ -75,15 +75,21 @@ class SurvivalResult:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def overall(self) -> dict[str, Any]:
-        return self.distances[0]
+    def overall(self) -> dict[str, Any] | None:
+        """The all-rows comparison, or None when some table had too few rows or no event."""
+        first = self.distances[0] if self.distances else None
+        return first if first is not None and first["group"] == "all" else None
 
     def headline(self) -> dict[str, float]:
-        """The flat numbers: overall KM distances and their baseline, the two C-indices."""
+        """The flat numbers: overall KM distances and their baseline, the two C-indices (NaN
+        where undefined)."""
         o = self.overall
+        nan = math.nan
         return {
-            "km_sup_synthetic": o["sup"]["synthetic"], "km_sup_holdout": o["sup"]["holdout"],
-            "km_iad_synthetic": o["iad"]["synthetic"], "km_iad_holdout": o["iad"]["holdout"],
+            "km_sup_synthetic": o["sup"]["synthetic"] if o else nan,
+            "km_sup_holdout": o["sup"]["holdout"] if o else nan,
+            "km_iad_synthetic": o["iad"]["synthetic"] if o else nan,
+            "km_iad_holdout": o["iad"]["holdout"] if o else nan,
             "cindex_trtr": self.cindex["TRTR"], "cindex_tstr": self.cindex["TSTR"],
         }
 
