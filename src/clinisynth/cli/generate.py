@@ -139,7 +139,7 @@ def generate_command(
                             seed=seed)
     syn = fit_with_progress(syn, train, target_col, schema)
     fake = (sample_conditioned(syn, rows, conditions, seed=seed) if conditions
-            else syn.sample(rows))
+            else syn.sample(rows, seed=seed))
     write_table(fake, out)
     if save_model is not None:
         syn.save(save_model)
@@ -192,7 +192,7 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
         before = None
         if syn.calibration_ is not None and not conditions:
             keys = ("ks_mean", "wasserstein_mean", "pair_trend", "detection_auc")
-            raw = fidelity_scores(train, syn.uncalibrated(), schema, seed=seed)
+            raw = fidelity_scores(train, syn.uncalibrated(len(fake), seed), schema, seed=seed)
             before = {k: getattr(raw, k) for k in keys}
             after = {k: getattr(result.fidelity, k) for k in keys}
             sections.append(calibration_section(before, after, syn.calibration_.steps))
@@ -226,8 +226,11 @@ def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds:
     console.print(f"calibration: {steps}", highlight=False)
     if syn.guard_report_ is not None:
         g = syn.guard_report_
-        console.print(f"privacy guard: {g.refused} near-copies refused and redrawn "
-                      f"in {g.rounds} round(s); {g.remaining} left", highlight=False)
+        rules = ", ".join(f"{rule} {count}" for rule, count in sorted(g.by_rule.items()))
+        console.print(f"privacy guard: {g.refused} refused draw(s) replaced"
+                      + (f" (by rule: {rules})" if rules else "")
+                      + f" in {g.rounds} round(s), {g.fallback} from the last-resort generators; "
+                      "no refused row is written", highlight=False)
     if model_dir is not None:
         console.print(f"model saved to {model_dir}", highlight=False)
     console.print(f"generated in {seconds:.1f} s", highlight=False)
