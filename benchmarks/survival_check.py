@@ -24,6 +24,7 @@ Writes benchmarks/results/survival_check.csv and survival_check.md.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -127,8 +128,10 @@ def main() -> None:
     results = pd.DataFrame(records)
     args.out.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out / "survival_check.csv", index=False)
+    command = "PYTHONPATH=src .venv/bin/python benchmarks/survival_check.py " + " ".join(
+        sys.argv[1:])
     text = (f"# Survival check (seeds {args.seeds}; weight-search episodes: "
-            f"{episodes or 'default'})\n" + summarise(results) + "\n")
+            f"{episodes or 'default'})\n\n`{command}`\n" + summarise(results) + "\n")
     (args.out / "survival_check.md").write_text(text)
     print(text)
 
