@@ -35,12 +35,15 @@ from clinisynth.guard import GuardReport, PrivacyGuard
 from clinisynth.mixture import WeightSpec, apportion, resolve_weights
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
+from clinisynth.rules.step import RulesStep
 from clinisynth.schema import TableSchema, infer_schema, to_native
 from clinisynth.weighting import DirichletReinforce, SearchResult
 
 StepCallback = Callable[[str, int, int], None]
 #: the fewest rows per class with which ``weights="learned"`` can hold out a validation split
 MIN_ROWS_TO_LEARN = 6
+#: redraw rounds for rows breaking a rule when there is no privacy guard to set them
+RULE_ROUNDS = 10
 #: calibration applied by default (chosen by benchmarks/ablation.py)
 DEFAULT_CALIBRATION: tuple[str, ...] = ("moment", "adaptive_soft")
 
@@ -73,6 +76,10 @@ class HybridSynthesizer:
         The one seed every random choice flows from.
     low_cardinality : int
         Numeric columns with at most this many distinct values are inferred as categorical.
+    rules : bool
+        Fit a :class:`~clinisynth.rules.RulesStep` (discovered or declared rules, recorded
+        precision) before the encoder and apply it after decoding; rows breaking a rule it could
+        not make true by construction are redrawn with the guard's refused rows.
     """
 
     def __init__(self, weights: WeightSpec = "learned",
@@ -83,7 +90,7 @@ class HybridSynthesizer:
                  search: Mapping[str, Any] | None = None,
                  reward: RewardWeights | Mapping[str, float] | None = None,
                  validation_fraction: float = 0.25,
-                 seed: int | None = None, low_cardinality: int = 5) -> None:
+                 seed: int | None = None, low_cardinality: int = 5, rules: bool = True) -> None:
         self.weights = weights
         self.calibration = calibration
         self.privacy_guard = privacy_guard
@@ -94,6 +101,7 @@ class HybridSynthesizer:
         self.validation_fraction = validation_fraction
         self.seed = seed
         self.low_cardinality = low_cardinality
+        self.rules = rules
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, target: str | None = None, *,
@@ -119,6 +127,8 @@ class HybridSynthesizer:
         self._steps = _Steps(on_step)
         self._rng = np.random.default_rng(self.seed)
         self.schema_ = schema
+        # [rules hook] a table step before the encoder (the integrator folds it into the steps)
+        self.rules_ = RulesStep().fit(data, schema) if self.rules else None
         self.search_: SearchResult | None = None
         weights_spec = self.weights
         if isinstance(weights_spec, str) and weights_spec == "learned":
@@ -149,7 +159,8 @@ class HybridSynthesizer:
         """Encoder, the named generators and the calibration chain, fitted on ``data``."""
         schema = self.schema_
         params = dict(self.generator_params or {})
-        self.encoder_ = TableEncoder(schema).fit(data)
+        model_schema, data = self._to_model(schema, data)  # [rules hook]
+        self.encoder_ = TableEncoder(model_schema).fit(data)
         X, y = self.encoder_.transform(data, self._rng)
         self.class_counts_ = np.bincount(y, minlength=len(schema.classes))
         self.generators_: dict[str, BaseGenerator] = {}
@@ -196,7 +207,7 @@ class HybridSynthesizer:
                  for name, gen in self.generators_.items()}
         reward_weights = (self.reward if isinstance(self.reward, RewardWeights)
                           else RewardWeights(**dict(self.reward or {})))
-        reward = PoolReward(pools, counts, self._decode, self.encoder_, self.schema_,
+        reward = PoolReward(pools, counts, self._decode, _UserEncoder(self), self.schema_,
                             search_rows, validation, reward_weights,
                             seed=int(self._rng.integers(2**31 - 1)))
         options = {**dict(self.search or {}), "seed": int(self._rng.integers(2**31 - 1))}
@@ -237,8 +248,10 @@ class HybridSynthesizer:
         X, y = X[order], y[order]
         frame = self._decode(X, y)
         self.guard_report_ = None
-        if self.guard_ is not None:
-            X, frame, self.guard_report_ = self._guard(X, y, frame)
+        self.rules_report_ = {"redrawn": 0, "remaining": 0}  # [rules hook]
+        if self.guard_ is not None or getattr(self, "rules_", None) is not None:
+            X, frame, report = self._guard(X, y, frame)
+            self.guard_report_ = report if self.guard_ is not None else None
         self._last_draw = (X, y)
         return frame
 
@@ -246,26 +259,53 @@ class HybridSynthesizer:
                ) -> tuple[np.ndarray, pd.DataFrame, GuardReport]:
         """Redraw refused rows and decode again, until none is refused or rounds run out."""
         guard = self.guard_
-        assert guard is not None
-        report = GuardReport(threshold=guard.threshold_)
-        refused = guard.refused(frame)
+        report = GuardReport(threshold=guard.threshold_ if guard is not None else float("nan"))
+        max_rounds = guard.max_rounds if guard is not None else RULE_ROUNDS
+        refused = self._refused(frame)
         while refused.any():
             report.refused += int(refused.sum())
-            if report.rounds == guard.max_rounds:
+            if report.rounds == max_rounds:
                 report.remaining = int(refused.sum())
+                self.rules_report_["remaining"] = int(self._broken(frame).sum())
                 break
             report.rounds += 1
             X = self._redraw(X, y, np.flatnonzero(refused))
             frame = self._decode(X, y)
-            refused = guard.refused(frame)
+            refused = self._refused(frame)
         return X, frame, report
+
+    def _refused(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows the guard refuses or that break a rule (counted in ``rules_report_``)."""
+        refused = (self.guard_.refused(frame) if self.guard_ is not None
+                   else np.zeros(len(frame), dtype=bool))
+        broken = self._broken(frame)
+        self.rules_report_["redrawn"] += int(broken.sum())
+        return refused | broken
+
+    def _broken(self, frame: pd.DataFrame) -> np.ndarray:
+        # [rules hook] rows breaking a rule the rules step could not make true by construction
+        rules = getattr(self, "rules_", None)
+        return rules.violations(frame) if rules is not None else np.zeros(len(frame), bool)
+
+    def _to_model(self, schema: TableSchema, data: pd.DataFrame
+                  ) -> tuple[TableSchema, pd.DataFrame]:
+        """[rules hook] The user table as the encoder sees it, and its schema."""
+        rules = getattr(self, "rules_", None)
+        if rules is None:
+            return schema, data
+        return rules.model_schema_, rules.transform(data)
+
+    def _from_model(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """[rules hook] A decoded model table back to the user's columns."""
+        rules = getattr(self, "rules_", None)
+        return frame if rules is None else rules.inverse_transform(frame, self._rng)
 
     def uncalibrated(self) -> pd.DataFrame:
         """The rows of the last :meth:`sample` call decoded without calibration (for reports)."""
         if getattr(self, "_last_draw", None) is None:
             raise NotFittedError("call sample first")
         X, y = self._last_draw
-        return self.encoder_.inverse_transform(X, y)
+        return self._from_model(self.encoder_.inverse_transform(X, y))
 
     def _redraw(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Replace ``rows`` of ``X`` by fresh draws of the same classes.
@@ -282,7 +322,7 @@ class HybridSynthesizer:
 
     def _decode(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         """Calibration on the encoded rows, then decoding to a table."""
-        return self.encoder_.inverse_transform(self._calibrate(X, y), y)
+        return self._from_model(self.encoder_.inverse_transform(self._calibrate(X, y), y))
 
     def _class_counts(self, n: int, class_counts: Mapping[Any, int] | None) -> np.ndarray:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -344,6 +384,7 @@ class HybridSynthesizer:
             "validation_fraction": self.validation_fraction,
             "seed": self.seed,
             "low_cardinality": self.low_cardinality,
+            "rules": self.rules,
         }
 
     def save(self, path: str | Path) -> None:
@@ -373,6 +414,10 @@ class HybridSynthesizer:
         if self.guard_ is not None:
             manifest["guard"], garrays = self.guard_.get_state()
             arrays.update({f"guard.{k}": v for k, v in garrays.items()})
+        manifest["rules"] = None  # [rules hook]
+        if getattr(self, "rules_", None) is not None:
+            manifest["rules"], rarrays = self.rules_.get_state()
+            arrays.update({f"rules.{k}": v for k, v in rarrays.items()})
         write_model(path, manifest, arrays)
 
     @classmethod
@@ -381,7 +426,11 @@ class HybridSynthesizer:
         manifest, arrays = read_model(path)
         syn = cls(**manifest["params"])
         syn.schema_ = TableSchema.from_dict(manifest["schema"])
-        syn.encoder_ = TableEncoder.from_state(syn.schema_, manifest["encoder"])
+        syn.rules_ = None  # [rules hook]
+        if manifest.get("rules") is not None:
+            syn.rules_ = RulesStep.from_state(manifest["rules"], split_arrays(arrays, "rules"))
+        model_schema = syn.rules_.model_schema_ if syn.rules_ is not None else syn.schema_
+        syn.encoder_ = TableEncoder.from_state(model_schema, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}
         syn.search_ = SearchResult.from_dict(manifest["search"]) if manifest["search"] else None
         syn.class_counts_ = arrays["class_counts"]
@@ -400,6 +449,18 @@ class HybridSynthesizer:
         syn._rng = np.random.default_rng()
         syn._rng.bit_generator.state = manifest["rng"]
         return syn
+
+
+class _UserEncoder:
+    """[rules hook] The encoder as the reward sees it: user tables in, model matrices out."""
+
+    def __init__(self, syn: HybridSynthesizer) -> None:
+        self.syn = syn
+
+    def transform(self, frame: pd.DataFrame, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        _, model = self.syn._to_model(self.syn.schema_, frame)
+        return self.syn.encoder_.transform(model, rng)
 
 
 class _Steps:
