@@ -108,15 +108,17 @@ def discover_rules(frame: pd.DataFrame, schema: TableSchema,
     numeric = [c.name for c in schema.columns if c.is_numeric and not c.is_constant]
     discrete = [c.name for c in schema.columns if c.kind in DISCRETE_KINDS and not c.is_constant]
     derived: set[str] = set()
+    codes = {c: _codes(frame[c]) for c in schema.names}
     searches = [
         ("range", lambda: _ranges(frame, schema, numeric)),
         ("formula", lambda: _formulas(frame, numeric, steps, opts, found, derived)),
-        ("mapping", lambda: _mappings(frame, schema, discrete, numeric, opts, found, derived)),
-        ("binning", lambda: _binnings(frame, schema, numeric, opts, found, derived)),
+        ("mapping", lambda: _mappings(frame, schema, discrete, numeric, opts, found, derived,
+                                            codes)),
+        ("binning", lambda: _binnings(frame, schema, numeric, opts, found, derived, codes)),
         ("inequality", lambda: _inequalities(frame, numeric, derived, opts, found)),
         ("conditional_missing", lambda: _conditional_missing(frame, schema, opts, found,
-                                                             derived)),
-        ("forbidden_combination", lambda: _forbidden(frame, discrete, opts, found)),
+                                                             derived, codes)),
+        ("forbidden_combination", lambda: _forbidden(frame, discrete, opts, found, codes)),
     ]
     for family, search in searches:
         if family not in opts.families:
@@ -136,10 +138,24 @@ def _floats(series: pd.Series) -> np.ndarray:
 
 
 def _codes(series: pd.Series) -> np.ndarray:
-    """Integer codes of a column's values under :func:`category_key` (-1 for missing)."""
-    keys = pd.Series([None if pd.isna(v) else category_key(v) for v in series], dtype=object)
-    codes, _ = pd.factorize(keys, use_na_sentinel=True)
-    return codes
+    """Integer codes of a column's values (-1 for missing); 1, 1.0 and True share a code."""
+    raw, uniques = pd.factorize(series, use_na_sentinel=True)
+    keys: dict[Any, int] = {}
+    per_unique = [keys.setdefault(category_key(u), len(keys)) for u in uniques]
+    return np.array(per_unique + [-1], dtype=np.int64)[raw]
+
+
+def _first_rows(codes: np.ndarray) -> dict[int, int]:
+    """Code -> the first row holding it."""
+    values, rows = np.unique(codes, return_index=True)
+    return dict(zip(values.tolist(), rows.tolist(), strict=True))
+
+
+def _functional(keys: np.ndarray, values: np.ndarray) -> tuple[bool, int]:
+    """Whether ``values`` is a function of ``keys`` (both integer codes), and how many keys."""
+    n_keys = np.unique(keys).size
+    pairs = np.unique(keys * (values.max() + 2) + (values + 1)).size
+    return pairs == n_keys, n_keys
 
 
 def _screen_index(n: int, size: int) -> np.ndarray:
@@ -309,11 +325,11 @@ def _outputs(frame: pd.DataFrame, schema: TableSchema, numeric: list[str],
 
 
 def _mappings(frame: pd.DataFrame, schema: TableSchema, discrete: list[str], numeric: list[str],
-              opts: DiscoveryOptions, found: Discovery, derived: set[str]) -> list[Rule]:
-    codes = {c: _codes(frame[c]) for c in set(discrete) | set(
-        _outputs(frame, schema, numeric, discrete, opts))}
-    outputs = [c for c in _outputs(frame, schema, numeric, discrete, opts) if c not in derived]
+              opts: DiscoveryOptions, found: Discovery, derived: set[str],
+              codes: dict[str, np.ndarray]) -> list[Rule]:
     n = len(frame)
+    screen = _screen_index(n, 8 * opts.screen_rows)
+    outputs = [c for c in _outputs(frame, schema, numeric, discrete, opts) if c not in derived]
     rules: list[Rule] = []
     for out in outputs:
         for width in (1, 2):
@@ -324,12 +340,13 @@ def _mappings(frame: pd.DataFrame, schema: TableSchema, discrete: list[str], num
                 keys = np.zeros(n, dtype=np.int64)
                 for i in inputs:
                     keys = keys * (codes[i].max() + 2) + (codes[i] + 1)
-                pairs = pd.DataFrame({"k": keys, "v": codes[out]})
-                groups = pairs.groupby("k")["v"].nunique(dropna=False)
-                if (groups > 1).any():
+                if not _functional(keys[screen], codes[out][screen])[0]:
+                    continue
+                holds, groups = _functional(keys, codes[out])
+                if not holds:
                     continue
                 what = f"{quote(out)} = g({', '.join(quote(i) for i in inputs)})"
-                if n < opts.min_group_rows * len(groups) or len(groups) < 2:
+                if n < opts.min_group_rows * groups or groups < 2:
                     found.skip("mapping: too few rows per input value", what)
                     continue
                 hit = inputs
@@ -345,7 +362,8 @@ def _mappings(frame: pd.DataFrame, schema: TableSchema, discrete: list[str], num
 
 # -- binnings (a grouping that is a step function of a numeric value) --------------------------
 def _binnings(frame: pd.DataFrame, schema: TableSchema, numeric: list[str],
-              opts: DiscoveryOptions, found: Discovery, derived: set[str]) -> list[Rule]:
+              opts: DiscoveryOptions, found: Discovery, derived: set[str],
+              all_codes: dict[str, np.ndarray]) -> list[Rule]:
     discrete = [c.name for c in schema.columns if c.kind in DISCRETE_KINDS and not c.is_constant]
     outputs = [c for c in _outputs(frame, schema, numeric, discrete, opts) if c not in derived]
     if not outputs or not numeric:
@@ -358,7 +376,7 @@ def _binnings(frame: pd.DataFrame, schema: TableSchema, numeric: list[str],
     sidx = _screen_index(len(frame), 4 * opts.screen_rows)
     rules: list[Rule] = []
     for out in outputs:
-        codes = _codes(frame[out])
+        codes = all_codes[out]
         for text, inputs, x in sources:
             if out in inputs or any(_reaches(rules, out, {i}) for i in inputs):
                 continue
@@ -413,7 +431,8 @@ def _step_function(x: np.ndarray, codes: np.ndarray, opts: DiscoveryOptions
 
 # -- conditional missingness ------------------------------------------------------------------
 def _conditional_missing(frame: pd.DataFrame, schema: TableSchema, opts: DiscoveryOptions,
-                         found: Discovery, derived: set[str]) -> list[Rule]:
+                         found: Discovery, derived: set[str],
+                         all_codes: dict[str, np.ndarray]) -> list[Rule]:
     n = len(frame)
     isna = frame.isna()
     gappy = [c for c in schema.names if 0 < isna[c].sum() < n and c not in derived]
@@ -427,7 +446,7 @@ def _conditional_missing(frame: pd.DataFrame, schema: TableSchema, opts: Discove
             if a == b:
                 continue
             if schema[a].kind in DISCRETE_KINDS:
-                codes = _codes(frame[a])
+                codes = all_codes[a]
             else:
                 codes = np.where(isna[a].to_numpy(), -1, 0)
             counts = np.bincount(codes + 1)
@@ -480,20 +499,25 @@ def _conditional_missing(frame: pd.DataFrame, schema: TableSchema, opts: Discove
 
 # -- forbidden combinations -------------------------------------------------------------------
 def _forbidden(frame: pd.DataFrame, discrete: list[str], opts: DiscoveryOptions,
-               found: Discovery) -> list[Rule]:
+               found: Discovery, codes: dict[str, np.ndarray]) -> list[Rule]:
     n = len(frame)
     rules: list[Rule] = []
     for a, b in itertools.combinations(discrete, 2):
-        table = pd.crosstab(frame[a], frame[b])
-        if table.shape[0] < 2 or table.shape[1] < 2:
+        ca, cb = codes[a], codes[b]
+        both = (ca >= 0) & (cb >= 0)
+        ka, kb = ca.max() + 1, cb.max() + 1
+        if ka < 2 or kb < 2:
             continue
-        total = table.to_numpy().sum()
-        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / max(total, 1)
-        zero = table.to_numpy() == 0
-        if zero.sum() and (zero.sum(axis=0) == table.shape[0] - 1).all():
+        table = np.bincount(ca[both] * kb + cb[both], minlength=ka * kb).reshape(ka, kb)
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / max(table.sum(), 1)
+        zero = table == 0
+        if zero.sum() and (zero.sum(axis=0) == ka - 1).all():
             continue  # a one-to-one relation: a mapping, not forbidden pairs
+        first_a = _first_rows(ca)
+        first_b = _first_rows(cb)
         for r, c in zip(*np.nonzero(zero), strict=True):
-            va, vb = jsonable(table.index[r]), jsonable(table.columns[c])
+            va = jsonable(frame[a].iloc[first_a[r]])
+            vb = jsonable(frame[b].iloc[first_b[c]])
             what = f"{quote(a)} = {va!r} and {quote(b)} = {vb!r}"
             if expected[r, c] < opts.forbidden_expected:
                 found.skip("forbidden_combination: too few rows expected", what)

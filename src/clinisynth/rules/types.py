@@ -73,8 +73,29 @@ def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
 
-def _keys(series: pd.Series) -> list[Any]:
-    return [None if pd.isna(v) else category_key(v) for v in series]
+def _ids(series: pd.Series, index: dict[Any, int]) -> np.ndarray:
+    """Per row, ``index[category_key(value)]``: -1 for a missing cell, -2 for a key not in
+    ``index`` (a ``None`` key in ``index`` stands for missing). Keys are made per distinct value
+    only, so this is fast on long columns."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    per_unique = [index.get(category_key(u), -2) for u in uniques]
+    lookup = np.array(per_unique + [index.get(None, -1)], dtype=np.int64)
+    return lookup[codes]
+
+
+def _match(series: pd.Series, values: list[Any]) -> np.ndarray:
+    """Rows whose value is one of ``values`` (``None`` matches a missing cell)."""
+    index = {None if v is None else category_key(v): 0 for v in values}
+    return _ids(series, index) == 0
+
+
+def _same(want: np.ndarray, series: pd.Series) -> np.ndarray:
+    """Rows where the object array ``want`` (None = missing) equals the column's value."""
+    keys: dict[Any, int] = {}
+    for v in pd.unique(pd.Series(want, dtype=object).dropna()):
+        keys.setdefault(category_key(v), len(keys))
+    w = _ids(pd.Series(want, dtype=object), keys)
+    return w == _ids(series, keys)
 
 
 @dataclass
@@ -143,8 +164,7 @@ class ForbiddenCombination(Rule):
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
         bad = np.ones(len(frame), dtype=bool)
         for col, value in self.values.items():
-            key = category_key(value)
-            bad &= np.array([k == key for k in _keys(frame[col])], dtype=bool)
+            bad &= _match(frame[col], [value])
         return bad
 
 
@@ -167,8 +187,7 @@ class ConditionalMissing(Rule):
 
     def condition(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows where ``when`` takes one of ``values`` (None matches a missing cell)."""
-        wanted = {None if v is None else category_key(v) for v in self.values}
-        return np.array([k in wanted for k in _keys(frame[self.when])], dtype=bool)
+        return _match(frame[self.when], list(self.values))
 
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
         cond = self.condition(frame)
@@ -248,10 +267,7 @@ class BinningRule(Rule):
         return out
 
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
-        want = self.compute(frame)
-        got = _keys(frame[self.column])
-        return np.array([(w is None) != (g is None) or (w is not None and category_key(w) != g)
-                         for w, g in zip(want, got, strict=True)], dtype=bool)
+        return ~_same(self.compute(frame), frame[self.column])
 
 
 @dataclass
@@ -276,16 +292,31 @@ class MappingRule(Rule):
     def compute(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The mapped values and a mask of rows whose input combination is not in the table."""
         table = self.lookup()
-        keys = list(zip(*[_keys(frame[c]) for c in self.inputs], strict=True))
-        unknown = np.array([k not in table for k in keys], dtype=bool)
-        return np.array([table.get(k) for k in keys], dtype=object), unknown
+        ids, radix = np.zeros(len(frame), dtype=np.int64), 1
+        per_input = []
+        for pos, col in enumerate(self.inputs):
+            index: dict[Any, int] = {}
+            for key in table:
+                index.setdefault(key[pos], len(index))
+            per_input.append(index)
+            part = _ids(frame[col], index)
+            ids = np.where((part < 0) | (ids < 0), -1, ids * (len(index) + 1) + part)
+            radix *= len(index) + 1
+        outputs: dict[int, Any] = {}
+        for key, value in table.items():
+            code = 0
+            for pos, index in enumerate(per_input):
+                code = code * (len(index) + 1) + index[key[pos]]
+            outputs[code] = value
+        distinct, inverse = np.unique(ids, return_inverse=True)
+        known = np.array([int(d) in outputs for d in distinct], dtype=bool)
+        values = np.array([outputs.get(int(d)) for d in distinct] + [None], dtype=object)
+        unknown = ~known[inverse]
+        return values[np.where(unknown, len(distinct), inverse)], unknown
 
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
         want, unknown = self.compute(frame)
-        got = _keys(frame[self.column])
-        return unknown | np.array(
-            [(w is None) != (g is None) or (w is not None and category_key(w) != g)
-             for w, g in zip(want, got, strict=True)], dtype=bool)
+        return unknown | ~_same(want, frame[self.column])
 
 
 RULE_TYPES: dict[str, type[Rule]] = {cls.type: cls for cls in (
