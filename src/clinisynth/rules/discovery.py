@@ -118,7 +118,8 @@ def discover_rules(frame: pd.DataFrame, schema: TableSchema,
         ("inequality", lambda: _inequalities(frame, numeric, derived, opts, found)),
         ("conditional_missing", lambda: _conditional_missing(frame, schema, opts, found,
                                                              derived, codes)),
-        ("forbidden_combination", lambda: _forbidden(frame, discrete, opts, found, codes)),
+        ("forbidden_combination", lambda: _forbidden(frame, discrete, opts, found, codes,
+                                                      found.rules)),
     ]
     for family, search in searches:
         if family not in opts.families:
@@ -248,7 +249,7 @@ def _formulas(frame: pd.DataFrame, numeric: list[str], steps: dict[str, float],
                  priority: int) -> None:
         cname = numeric[c]
         x = X[:, c]
-        slack = tol[c] + 1e-9 * np.maximum(1.0, np.abs(values))
+        slack = (tol[c] if usable[c] else 0.0) + 1e-9 * np.maximum(1.0, np.abs(values))
         miss_in = np.isnan(values)
         if not np.array_equal(np.isnan(x), miss_in):
             found.skip("formula: missingness differs from the inputs'", f"{quote(cname)} = {text}")
@@ -257,15 +258,19 @@ def _formulas(frame: pd.DataFrame, numeric: list[str], steps: dict[str, float],
         if ok.sum() < opts.min_support or not np.all(np.abs(x[ok] - values[ok]) <= slack[ok]):
             return
         cols = frozenset([cname, *(numeric[i] for i in inputs)])
-        rule = FormulaRule(column=cname, expression=text, tolerance=float(tol[c]),
+        rule = FormulaRule(column=cname, expression=text,
+                           tolerance=float(tol[c]) if usable[c] else 0.0,
                            support=int(ok.sum()))
         candidates.append((priority, -c, cols, rule))
 
     def screen_hits(values: np.ndarray, exclude: tuple[int, ...]) -> np.ndarray:
-        slack = tol + 1e-9 * np.maximum(1.0, np.abs(values))[:, None]
+        noise = 1e-9 * np.maximum(1.0, np.abs(values))[:, None]
         with np.errstate(invalid="ignore"):
-            close = (np.abs(screen - values[:, None]) <= slack) | np.isnan(values)[:, None]
-        hits = close.all(axis=0) & usable & ~np.isnan(screen).all(axis=0)
+            gap = np.abs(screen - values[:, None])
+            gap[np.isnan(values)] = 0.0
+            exact = (gap <= noise).all(axis=0)
+            rounded = (gap <= tol + noise).all(axis=0) & usable
+        hits = (exact | rounded) & ~np.isnan(screen).all(axis=0)
         hits[list(exclude)] = False
         return np.flatnonzero(hits)
 
@@ -499,10 +504,14 @@ def _conditional_missing(frame: pd.DataFrame, schema: TableSchema, opts: Discove
 
 # -- forbidden combinations -------------------------------------------------------------------
 def _forbidden(frame: pd.DataFrame, discrete: list[str], opts: DiscoveryOptions,
-               found: Discovery, codes: dict[str, np.ndarray]) -> list[Rule]:
+               found: Discovery, codes: dict[str, np.ndarray], kept: list[Rule]) -> list[Rule]:
     n = len(frame)
     rules: list[Rule] = []
+    linked = {frozenset((r.column, i)) for r in kept  # type: ignore[attr-defined]
+              if isinstance(r, MappingRule | BinningRule) for i in r.inputs}
     for a, b in itertools.combinations(discrete, 2):
+        if frozenset((a, b)) in linked:
+            continue  # one is derived from the other: its mapping already rules out the rest
         ca, cb = codes[a], codes[b]
         both = (ca >= 0) & (cb >= 0)
         ka, kb = ca.max() + 1, cb.max() + 1

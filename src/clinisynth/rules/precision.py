@@ -6,7 +6,8 @@ from -9 to 4) such that (all but 0.1 % of) the observed values ``x`` are multipl
 within float noise: ``|x - s·round(x/s)| <= min(1e-6·max(1, |x|), s/100)``. Powers of ten
 (decimal places) need no further evidence; a step of 2, 2.5 or 5 times a power of ten, or a
 power of ten above 1, needs at least :data:`MIN_DISTINCT` distinct values (else a few even
-numbers would pass for a step of 2). A column with no such step (measured to full float
+numbers would pass for a step of 2); a step below ``1e-7·max|x|`` is float repr, not a
+recording. A column with no such step (measured to full float
 precision) has step 0 and is never rounded.
 """
 
@@ -19,6 +20,9 @@ import numpy as np
 #: share of values that must be multiples of the step (a few strays, e.g. one value in 7,874
 #: written with an extra digit, do not make a column "unrounded")
 MIN_SHARE = 0.999
+#: a step finer than this times the largest magnitude is float repr, not a recording (about
+#: seven significant digits)
+MAX_DIGITS_SCALE = 1e-7
 #: distinct values needed before a step other than 10^-k (k >= 0) is believed
 MIN_DISTINCT = 20
 _MANTISSAS = (5.0, 2.5, 2.0, 1.0)
@@ -40,7 +44,10 @@ def learn_step(values: np.ndarray) -> float:
     distinct, counts = np.unique(x, return_counts=True)
     noise = _REL_TOL * np.maximum(1.0, np.abs(distinct))
     allowed = int(np.floor((1.0 - MIN_SHARE) * x.size))  # stray values tolerated
+    finest = MAX_DIGITS_SCALE * float(np.abs(distinct).max())
     for step in candidates():
+        if step < finest:
+            break
         tol = np.minimum(noise, 0.01 * step)
         plain = step <= 1.0 and float(Decimal(str(step)).as_tuple().digits[0]) == 1.0
         if not plain and distinct.size < MIN_DISTINCT:
