@@ -89,7 +89,7 @@ def test_hostile_or_bad_input_is_one_line_error(text: str, fragment: str) -> Non
 
 
 def test_error_position_points_at_the_culprit() -> None:
-    with pytest.raises(ExpressionError, match="position 13"):
+    with pytest.raises(ExpressionError, match="position 14"):
         parse("x + `a b` + y.z")
     with pytest.raises(ExpressionError, match="unknown column 'c'"):
         parse("a + c", {"a", "b"})

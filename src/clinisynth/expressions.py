@@ -140,7 +140,10 @@ def parse(text: str, known: set[str] | None = None, where: str = "expression") -
 def _check(node: ast.AST, names: dict[str, str], used: list[str],
            position: Callable[[int], int], where: str, depth: int) -> None:
     """Raise unless every node under ``node`` is whitelisted; collect column names."""
-    pos = position(getattr(node, "col_offset", 0))
+    offset = getattr(node, "col_offset", 0)
+    if isinstance(node, ast.Attribute):  # point at the dot, not at the start of the value
+        offset = getattr(node.value, "end_col_offset", offset) or offset
+    pos = position(offset)
     if depth > MAX_DEPTH:
         raise ExpressionError(f"{where}: expression is nested more than {MAX_DEPTH} deep "
                               f"(position {pos})")
