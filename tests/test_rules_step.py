@@ -203,3 +203,33 @@ def test_state_round_trip_and_registry(planted, fitted, tmp_path) -> None:
     syn.save(tmp_path / "model")
     loaded = HybridSynthesizer.load(tmp_path / "model")
     pd.testing.assert_frame_equal(loaded.sample(50), syn.sample(50))
+
+
+def test_cli_schema_writes_rules_and_generate_honours_edits(planted, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from clinisynth.cli import app
+
+    runner = CliRunner()
+    data, path, out = tmp_path / "in.csv", tmp_path / "schema.json", tmp_path / "out.csv"
+    planted.to_csv(data, index=False)
+    result = runner.invoke(app, ["schema", "--data", str(data), "--target", "died",
+                                 "--out", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "rule: inequality: dbp <= sbp" in result.output
+    schema = json.loads(path.read_text())
+    schema["rules"] = [r for r in schema["rules"] if r["type"] != "forbidden_combination"]
+    path.write_text(json.dumps(schema))
+    args = ["generate", "--data", str(data), "--schema", str(path), "--rows", "80",
+            "--weights", "noise=1,interpolation=1", "--holdout-fraction", "0", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "true by construction" in result.output
+    fake = pd.read_csv(out)
+    assert (fake["sbp"] >= fake["dbp"]).all() and fake["total"].equals(fake["first"] +
+                                                                       fake["second"])
+    schema["rules"].append({"type": "formula", "column": "bmi", "expression": "weight.real"})
+    path.write_text(json.dumps(schema))
+    result = runner.invoke(app, args[:-2] + ["--out", str(tmp_path / "bad.csv")])
+    assert result.exit_code == 2 and "attribute access is not allowed" in result.output
+    assert not (tmp_path / "bad.csv").exists()

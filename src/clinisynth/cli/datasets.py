@@ -11,6 +11,8 @@ from rich.table import Table
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import load_input
 from clinisynth.datasets import DATASETS
+from clinisynth.rules import RulesStep
+from clinisynth.rules.types import rule_from_dict
 from clinisynth.schema import infer_schema
 
 
@@ -34,9 +36,13 @@ def schema_command(
     dataset: Annotated[str | None, typer.Option("--dataset", help="A bundled dataset.")] = None,
     target: Annotated[str | None, typer.Option("--target", help="The class column.")] = None,
 ) -> None:
-    """Infer a table's schema and write it as JSON, to edit and pass to `generate --schema`."""
+    """Infer a table's schema and write it as JSON, to edit and pass to `generate --schema`.
+
+    The file also holds the rules discovered in the table and each numeric column's recorded
+    precision: delete or add rules there (an empty ``"rules"`` list turns rules off).
+    """
     df, target_col, _ = load_input(data, dataset, target)
-    schema = infer_schema(df, target_col)
+    schema = RulesStep().fit(df, infer_schema(df, target_col)).schema_
     schema.to_json(out)
     table = Table(title=f"schema ({len(schema.columns)} columns, target '{schema.target}')")
     for name in ("column", "kind", "range / categories", "missing"):
@@ -46,4 +52,6 @@ def schema_command(
             map(str, (col.categories or [])[:6]))
         table.add_row(col.name, col.kind, span, f"{col.missing_rate:.1%}")
     console.print(table)
-    console.print(f"schema written to {out}")
+    for rule in schema.rules or []:
+        console.print(f"rule: {rule_from_dict(rule).describe()}", highlight=False)
+    console.print(f"schema written to {out} ({len(schema.rules or [])} rules)")

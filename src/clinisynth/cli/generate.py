@@ -208,6 +208,12 @@ def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds:
         g = syn.guard_report_
         console.print(f"privacy guard: {g.refused} near-copies refused and redrawn "
                       f"in {g.rounds} round(s); {g.remaining} left", highlight=False)
+    if getattr(syn, "rules_", None) is not None:  # [rules hook]
+        rules = syn.rules_.report()["rules"]
+        built = sum(not r["enforced"].startswith("checked") for r in rules)
+        console.print(f"rules: {len(rules)} ({built} true by construction); "
+                      f"{syn.rules_report_['redrawn']} rows redrawn for breaking one, "
+                      f"{syn.rules_report_['remaining']} left", highlight=False)
     if model_dir is not None:
         console.print(f"model saved to {model_dir}", highlight=False)
     console.print(f"generated in {seconds:.1f} s", highlight=False)
