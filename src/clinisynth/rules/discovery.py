@@ -264,30 +264,49 @@ def _formulas(frame: pd.DataFrame, numeric: list[str], steps: dict[str, float],
         candidates.append((priority, -c, cols, rule))
 
     def screen_hits(values: np.ndarray, exclude: tuple[int, ...]) -> np.ndarray:
-        noise = 1e-9 * np.maximum(1.0, np.abs(values))[:, None]
-        with np.errstate(invalid="ignore"):
-            gap = np.abs(screen - values[:, None])
-            gap[np.isnan(values)] = 0.0
+        """Columns equal to ``values`` on the screen rows (8 rows first: most fail there)."""
+        cols = np.setdiff1d(np.arange(len(numeric)), exclude)
+        for rows in (slice(0, 8), slice(None)):
+            part, v = screen[rows][:, cols], values[rows][:, None]
+            noise = 1e-9 * np.maximum(1.0, np.abs(v))
+            with np.errstate(invalid="ignore"):
+                gap = np.abs(part - v)
+            gap[np.isnan(v[:, 0])] = 0.0
             exact = (gap <= noise).all(axis=0)
-            rounded = (gap <= tol + noise).all(axis=0) & usable
-        hits = (exact | rounded) & ~np.isnan(screen).all(axis=0)
-        hits[list(exclude)] = False
-        return np.flatnonzero(hits)
+            rounded = (gap <= tol[cols] + noise).all(axis=0) & usable[cols]
+            cols = cols[exact | rounded]
+            if cols.size == 0:
+                break
+        return cols[~np.isnan(screen[:, cols]).all(axis=0)]
 
     for i in range(len(numeric)):
         for c in screen_hits(screen[:, i], (i,)):
             if c > i:
                 consider(c, (i,), quote(numeric[i]), X[:, i], 0)
-    for i, j in itertools.permutations(range(len(numeric)), 2):
-        for form, template, priority in _FORMS:
-            if form in ("sum", "product") and j < i:
-                continue  # symmetric
-            sv = _form_values(form, screen[:, i], screen[:, j])
-            if not np.isfinite(sv[~np.isnan(sv)]).all():
-                continue
-            for c in screen_hits(sv, (i, j)):
+    head = screen[:8]
+    p = len(numeric)
+    for form, template, priority in _FORMS:
+        for i in range(p):
+            # form(a_i, a_j) for every j at once, against every column c: (rows, j, c)
+            values = _form_values(form, head[:, [i]], head)
+            with np.errstate(invalid="ignore"):
+                gap = np.abs(head[:, None, :] - values[:, :, None])
+            gap[np.broadcast_to(np.isnan(values)[:, :, None], gap.shape)] = 0.0
+            noise = 1e-9 * np.maximum(1.0, np.abs(np.nan_to_num(values)))[:, :, None]
+            with np.errstate(invalid="ignore"):
+                ok = (gap <= noise).all(axis=0) | ((gap <= tol + noise).all(axis=0) & usable)
+            ok[i, :] = False
+            ok[:, i] = False
+            np.fill_diagonal(ok, False)
+            if form in ("sum", "product"):
+                ok[:i, :] = False  # symmetric: each pair once
+            for j, c in zip(*np.nonzero(ok), strict=True):
+                sv = _form_values(form, screen[:, i], screen[:, j])
+                if not np.isfinite(sv[~np.isnan(sv)]).all() or c not in screen_hits(sv, (i, j)):
+                    continue
                 text = template.format(a=quote(numeric[i]), b=quote(numeric[j]))
-                consider(c, (i, j), text, _form_values(form, X[:, i], X[:, j]), priority)
+                consider(int(c), (i, int(j)), text, _form_values(form, X[:, i], X[:, j]),
+                         priority)
     rules: list[Rule] = []
     taken: set[frozenset[str]] = set()
     for _, _, cols, rule in sorted(candidates, key=lambda t: (t[0], t[1])):
