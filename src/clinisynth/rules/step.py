@@ -300,8 +300,13 @@ class RulesStep(TableStep):
                        "holds_on_training": round(self.held_[i], 4), "enforced": self.how_[i]}
                       for i, r in enumerate(self.rules_)],
             "precision": self.steps_,
-            "discovery": self.discovery_.to_dict() if self.discovery_ else None,
+            "discovery": self._discovery_dict(),
         }
+
+    def _discovery_dict(self) -> dict[str, Any] | None:
+        if self.discovery_ is not None:
+            return self.discovery_.to_dict()
+        return getattr(self, "_saved_discovery", None)
 
     # -- persistence --------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
@@ -314,7 +319,7 @@ class RulesStep(TableStep):
             "held": self.held_, "post": [list(p) for p in self.post_], "pools": self.pools_,
             "gaps": self.gaps_, "order": self.order_, "bounds": self.bounds_,
             "how": {str(k): v for k, v in self.how_.items()},
-            "discovery": self.discovery_.to_dict() if self.discovery_ else None,
+            "discovery": self._discovery_dict(),
         }
         return copy.deepcopy(meta), {}
 
