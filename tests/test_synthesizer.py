@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
@@ -37,7 +38,7 @@ def test_weight_specs():
 def test_rows_split_by_weight(mixed_table):
     syn = HybridSynthesizer(weights={"gmm": 3, "smote": 1}, privacy_guard=False, seed=0)
     syn.fit(mixed_table, "outcome")
-    X, y = syn._draw(np.array([40, 60]))
+    X, y = syn._draw(np.array([40, 60]), np.random.default_rng(0))
     assert len(y) == 100
     assert np.bincount(y).tolist() == [40, 60]
     assert set(syn.generators_) == {"gmm", "smote"}  # zero-weight generators are not fitted
@@ -81,13 +82,44 @@ def test_guard_refuses_copies_and_reports(mixed_table):
     assert syn.guard_.refused(mixed_table).mean() > 0.9
 
 
-def test_guard_reports_rows_it_could_not_replace(mixed_table):
-    """SMOTE alone keeps landing beside patients: what is left after max_rounds is counted."""
+def test_guard_never_ships_a_refused_row(mixed_table):
+    """SMOTE alone keeps landing beside patients: after max_rounds the rows still refused are
+    redrawn from a generator that does not resample patients (GMM, fitted for that purpose);
+    none is returned."""
     syn = HybridSynthesizer(weights="smote", privacy_guard={"max_rounds": 2}, seed=0)
     fake = syn.fit(mixed_table, "outcome").sample(600)
+    assert "gmm" in syn.generators_ and "gmm" not in syn.weights_
     report = syn.guard_report_
-    assert report.rounds == 2
-    assert report.remaining == int(syn.guard_.refused(fake).sum()) > 0
+    assert report.rounds == 2 and report.fallback > 0 and report.remaining == 0
+    assert sum(report.by_rule.values()) == report.refused
+    assert len(fake) == 600
+    assert not syn.guard_.refused(fake).any()
+
+
+def test_guard_stops_rather_than_ship_refused_rows(mixed_table, monkeypatch):
+    """A guard that refuses everything makes sample fail with one line, never return rows."""
+    syn = HybridSynthesizer(weights="gmm", calibration=None, privacy_guard={"max_rounds": 1},
+                            seed=0).fit(mixed_table, "outcome")
+    monkeypatch.setattr(syn.guard_, "refused", lambda frame: np.ones(len(frame), dtype=bool))
+    with pytest.raises(ClinisynthError, match="still refused"):
+        syn.sample(50)
+
+
+def test_sample_is_a_pure_function_of_the_seed_and_chunks_concatenate(mixed_table, monkeypatch):
+    """Same seed, same rows; produced in several chunks, the table equals the chunks joined."""
+    import clinisynth.synthesizer as synthesizer
+
+    syn = HybridSynthesizer(weights={"gmm": 1, "smote": 1}, calibration=None, seed=0)
+    syn.fit(mixed_table, "outcome")
+    a = syn.sample(250, seed=7)
+    pd.testing.assert_frame_equal(a, syn.sample(250, seed=7))
+    assert not a.equals(syn.sample(250, seed=8))
+    monkeypatch.setattr(synthesizer, "CHUNK_ROWS", 100)
+    plan = syn.chunk_plan(syn._class_counts(250, None))
+    assert len(plan) == 3 and sum(int(c.sum()) for c in plan) == 250
+    backwards = {i: syn.sample_chunk(plan[i], 7, i)[0] for i in reversed(range(len(plan)))}
+    joined = pd.concat([backwards[i] for i in range(len(plan))], ignore_index=True)
+    pd.testing.assert_frame_equal(syn.sample(250, seed=7), joined)
 
 
 def test_hybrid_beats_the_accuracy_bar_without_copies(breast_cancer):

@@ -20,7 +20,7 @@ against 5, the default hybrid's privacy loss fell from 0.145 to 0.034 on the liv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,15 +35,38 @@ from clinisynth.schema import TableSchema
 
 @dataclass
 class GuardReport:
-    """What the guard did in one ``sample`` call."""
+    """What the guard did in one ``sample`` call (summed over its chunks).
+
+    Refused rows are never returned: they are redrawn from the mixture for up to ``max_rounds``
+    rounds, then from the generators that do not resample real rows (``fallback``); if any row
+    is still refused after that, ``sample`` raises instead of returning it.
+    """
 
     threshold: float
     refused: int = 0  # rows refused over all rounds (each redraw counted again if refused again)
-    rounds: int = 0  # redraw rounds used
-    remaining: int = 0  # refused rows still present when max_rounds ran out
+    rounds: int = 0  # most redraw rounds any chunk used
+    fallback: int = 0  # refused rows redrawn from the non-resampling generators
+    remaining: int = 0  # refused rows left (always 0 in a returned sample)
+    by_rule: dict[str, int] = field(default_factory=dict)  # refusals per guard rule
+
+    def add(self, other: GuardReport) -> None:
+        """Fold another chunk's report into this one."""
+        self.refused += other.refused
+        self.rounds = max(self.rounds, other.rounds)
+        self.fallback += other.fallback
+        self.remaining += other.remaining
+        for rule, count in other.by_rule.items():
+            self.by_rule[rule] = self.by_rule.get(rule, 0) + count
+
+    def count(self, rules: np.ndarray) -> None:
+        """Count one round's refusals by rule (``rules``: the rule name of each refused row)."""
+        names, counts = np.unique(rules, return_counts=True)
+        self.refused += int(counts.sum())
+        for rule, c in zip(names, counts, strict=True):
+            self.by_rule[str(rule)] = self.by_rule.get(str(rule), 0) + int(c)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {**vars(self), "by_rule": dict(self.by_rule)}
 
 
 class PrivacyGuard:
@@ -75,6 +98,11 @@ class PrivacyGuard:
         _, inverse, counts = np.unique(records, axis=0, return_inverse=True, return_counts=True)
         self.multiplicity_ = counts[inverse.ravel()]
         self._nn = NearestNeighbors(n_neighbors=1).fit(records)
+
+    def check(self, synthetic: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(refused, rule)``: a mask of refused rows and, per refused row, the rule's name."""
+        refused = self.refused(synthetic)
+        return refused, np.full(int(refused.sum()), "distance", dtype=object)
 
     def refused(self, synthetic: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the synthetic rows the guard refuses."""

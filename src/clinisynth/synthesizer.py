@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sklearn.model_selection import train_test_split
 
 from clinisynth import __version__
 from clinisynth.calibration import CalibrationChain
+from clinisynth.calibration.fitted import FittedCalibration
 from clinisynth.encoding import NUMERIC, TableEncoder
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import BaseGenerator, get_generator, list_generators
@@ -42,10 +43,20 @@ from clinisynth.weighting import DirichletReinforce, SearchResult
 StepCallback = Callable[[str, int, int], None]
 #: the fewest rows per class with which ``weights="learned"`` can hold out a validation split
 MIN_ROWS_TO_LEARN = 6
-#: redraw rounds for rows breaking a rule when there is no privacy guard to set them
+#: redraw rounds for rows breaking a rule (the rules step makes most rules true by construction)
 RULE_ROUNDS = 10
 #: calibration applied by default (chosen by benchmarks/ablation.py)
 DEFAULT_CALIBRATION: tuple[str, ...] = ("moment", "adaptive_soft")
+#: rows per class of the reference draw the calibration maps are learned on: a multiple of the
+#: class's training rows, within bounds
+REFERENCE_ROWS_FACTOR, REFERENCE_ROWS_MIN, REFERENCE_ROWS_MAX = 20, 5_000, 50_000
+#: most rows one chunk of ``sample`` draws, calibrates, guards and decodes at once
+CHUNK_ROWS = 50_000
+#: fitted with weight 0 when every weighted generator resamples real rows, so the guard always
+#: has a generator that does not to redraw refused rows from
+FALLBACK_GENERATOR = "gmm"
+#: least number of last-resort redraw rounds from the non-resampling generators
+FALLBACK_ROUNDS = 10
 
 
 class HybridSynthesizer:
@@ -79,7 +90,8 @@ class HybridSynthesizer:
     rules : bool
         Fit a :class:`~clinisynth.rules.RulesStep` (discovered or declared rules, recorded
         precision) before the encoder and apply it after decoding; rows breaking a rule it could
-        not make true by construction are redrawn with the guard's refused rows.
+        not make true by construction are redrawn (at most ``RULE_ROUNDS`` rounds, with the
+        guard's refused rows) and counted in ``rules_report_``.
     """
 
     def __init__(self, weights: WeightSpec = "learned",
@@ -144,7 +156,11 @@ class HybridSynthesizer:
         weights = resolve_weights(weights_spec)
         self._check_class_sizes(data[schema.target], list(weights))
         self.weights_ = weights
-        self._fit_pipeline(data, list(weights), "fitting")
+        names = list(weights)
+        if self.privacy_guard and all(get_generator(nm).resamples_rows for nm in names):
+            names.append(FALLBACK_GENERATOR)  # weight 0: only redraws rows the guard refused
+        self._fit_pipeline(data, names, "fitting")
+        self._freeze_calibration()
         self.guard_ = None
         if self.privacy_guard:
             options = {} if self.privacy_guard is True else dict(self.privacy_guard)
@@ -159,6 +175,7 @@ class HybridSynthesizer:
         """Encoder, the named generators and the calibration chain, fitted on ``data``."""
         schema = self.schema_
         params = dict(self.generator_params or {})
+        self.calibration_map_: FittedCalibration | None = None
         model_schema, data = self._to_model(schema, data)  # [rules hook]
         self.encoder_ = TableEncoder(model_schema).fit(data)
         X, y = self.encoder_.transform(data, self._rng)
@@ -191,6 +208,17 @@ class HybridSynthesizer:
         columns = [b.start for b in self.encoder_.blocks_ if b.kind == NUMERIC]
         chain = CalibrationChain(steps, self.calibration_params)
         return chain.fit(X, y, columns) if columns else None
+
+    def _freeze_calibration(self) -> None:
+        """Learn the chain's maps once on a large draw from the fitted mixture (see
+        :mod:`clinisynth.calibration.fitted`), so sampling calibrates every batch alike."""
+        if self.calibration_ is None:
+            return
+        self._steps("calibration maps", 0, 1)
+        per_class = np.clip(REFERENCE_ROWS_FACTOR * self.class_counts_, REFERENCE_ROWS_MIN,
+                            REFERENCE_ROWS_MAX)
+        X_ref, y_ref = self._draw(per_class, self._rng)
+        self.calibration_map_ = FittedCalibration.learn(self.calibration_, X_ref, y_ref)
 
     def _learn_weights(self, data: pd.DataFrame) -> SearchResult:
         """Fit every generator on a search split; learn weights on the validation split."""
@@ -234,58 +262,97 @@ class HybridSynthesizer:
             raise NotFittedError("HybridSynthesizer is not fitted; call fit first")
 
     # -- sample -------------------------------------------------------------------------------
-    def sample(self, n: int, class_counts: Mapping[Any, int] | None = None) -> pd.DataFrame:
+    def sample(self, n: int, class_counts: Mapping[Any, int] | None = None,
+               seed: int | None = None) -> pd.DataFrame:
         """``n`` synthetic rows; by default classes keep their training proportions.
 
         ``class_counts`` maps target labels to row counts (they must sum to ``n``); classes left
-        out get no rows.
+        out get no rows. With ``seed`` the result is a pure function of the fitted model and
+        ``seed``; without it a seed is drawn from the model's own stream (so successive calls
+        differ, reproducibly). Rows are produced in chunks of at most ``CHUNK_ROWS`` (see
+        :meth:`iter_chunks`), so the same ``(n, class_counts, seed)`` gives the same table
+        however it is computed.
+        """
+        frames = list(self.iter_chunks(n, class_counts, seed))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def iter_chunks(self, n: int, class_counts: Mapping[Any, int] | None = None,
+                    seed: int | None = None) -> Iterator[pd.DataFrame]:
+        """The rows of :meth:`sample`, chunk by chunk (bounded memory; write each as it comes).
+
+        Chunk ``i`` holds ``plan[i]`` rows per class (:meth:`chunk_plan`) and draws all its
+        randomness from ``numpy.random.default_rng([seed, i])``, so chunks can be produced in any
+        order, on any worker, and concatenate to the same table. ``guard_report_`` sums the
+        chunks' guard reports once the last chunk is out.
         """
         self._check_fitted()
-        self._last_draw: tuple[np.ndarray, np.ndarray] | None = None
         counts = self._class_counts(n, class_counts)
-        X, y = self._draw(counts)
-        order = self._rng.permutation(len(y))
-        X, y = X[order], y[order]
-        frame = self._decode(X, y)
-        self.guard_report_ = None
+        seed = self.next_seed() if seed is None else _check_seed(seed)
+        self.guard_report_ = (GuardReport(threshold=self.guard_.threshold_)
+                              if self.guard_ is not None else None)
         self.rules_report_ = {"redrawn": 0, "remaining": 0}  # [rules hook]
-        if self.guard_ is not None or getattr(self, "rules_", None) is not None:
-            X, frame, report = self._guard(X, y, frame)
-            self.guard_report_ = report if self.guard_ is not None else None
-        self._last_draw = (X, y)
+        for index, chunk_counts in enumerate(self.chunk_plan(counts)):
+            frame, report = self.sample_chunk(chunk_counts, seed, index)
+            if report is not None and self.guard_report_ is not None:
+                self.guard_report_.add(report)
+            yield frame
+
+    def next_seed(self) -> int:
+        """A fresh seed from the model's own stream (saved with the model)."""
+        self._check_fitted()
+        return int(self._rng.integers(2**63 - 1))
+
+    def chunk_plan(self, counts: np.ndarray, chunk_rows: int | None = None) -> list[np.ndarray]:
+        """Per-class row counts of each chunk: ``ceil(n / chunk_rows)`` chunks, each class spread
+        over them by largest remainder (earlier chunks take the extra rows)."""
+        counts = np.asarray(counts, dtype=int)
+        size = CHUNK_ROWS if chunk_rows is None else int(chunk_rows)
+        n_chunks = max(1, -(-int(counts.sum()) // size))
+        per_class = [apportion(int(c), np.ones(n_chunks)) for c in counts]
+        return [np.array([pc[i] for pc in per_class]) for i in range(n_chunks)]
+
+    def sample_chunk(self, counts: np.ndarray, seed: int, index: int
+                     ) -> tuple[pd.DataFrame, GuardReport | None]:
+        """One chunk: ``counts[k]`` rows of class ``k``, drawn, calibrated, decoded and guarded,
+        with randomness from ``default_rng([seed, index])`` only."""
+        self._check_fitted()
+        rng = np.random.default_rng([int(seed), int(index)])
+        return self._sample_rows(np.asarray(counts, dtype=int), rng, calibrate=True)
+
+    def _sample_rows(self, counts: np.ndarray, rng: np.random.Generator, calibrate: bool
+                     ) -> tuple[pd.DataFrame, GuardReport | None]:
+        X, y = self._draw(counts, rng)
+        order = rng.permutation(len(y))
+        X, y = X[order], y[order]
+        frame = self._decode(X, y, calibrate)
+        if self.guard_ is None:
+            return self._enforce_rules(X, y, frame, rng, calibrate), None  # [rules hook]
+        return self._guard(X, y, frame, rng, calibrate)
+
+    def _enforce_rules(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
+                       rng: np.random.Generator, calibrate: bool) -> pd.DataFrame:
+        """[rules hook] Without a guard: redraw rows breaking a rule, at most ``RULE_ROUNDS``."""
+        broken = self._broken(frame)
+        for _ in range(RULE_ROUNDS):
+            if not broken.any():
+                break
+            self._count_rules(broken)
+            X = self._redraw(X, y, np.flatnonzero(broken), rng, self._weight_shares())
+            frame = self._decode(X, y, calibrate)
+            broken = self._broken(frame)
+        self._count_rules(broken, remaining=True)
         return frame
 
-    def _guard(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame
-               ) -> tuple[np.ndarray, pd.DataFrame, GuardReport]:
-        """Redraw refused rows and decode again, until none is refused or rounds run out."""
-        guard = self.guard_
-        report = GuardReport(threshold=guard.threshold_ if guard is not None else float("nan"))
-        max_rounds = guard.max_rounds if guard is not None else RULE_ROUNDS
-        refused = self._refused(frame)
-        while refused.any():
-            report.refused += int(refused.sum())
-            if report.rounds == max_rounds:
-                report.remaining = int(refused.sum())
-                self.rules_report_["remaining"] = int(self._broken(frame).sum())
-                break
-            report.rounds += 1
-            X = self._redraw(X, y, np.flatnonzero(refused))
-            frame = self._decode(X, y)
-            refused = self._refused(frame)
-        return X, frame, report
-
-    def _refused(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows the guard refuses or that break a rule (counted in ``rules_report_``)."""
-        refused = (self.guard_.refused(frame) if self.guard_ is not None
-                   else np.zeros(len(frame), dtype=bool))
-        broken = self._broken(frame)
-        self.rules_report_["redrawn"] += int(broken.sum())
-        return refused | broken
-
     def _broken(self, frame: pd.DataFrame) -> np.ndarray:
-        # [rules hook] rows breaking a rule the rules step could not make true by construction
+        """[rules hook] Rows breaking a rule the rules step could not make true by construction."""
         rules = getattr(self, "rules_", None)
         return rules.violations(frame) if rules is not None else np.zeros(len(frame), bool)
+
+    def _count_rules(self, broken: np.ndarray, remaining: bool = False) -> None:
+        report = getattr(self, "rules_report_", None)
+        if report is None:
+            report = self.rules_report_ = {"redrawn": 0, "remaining": 0}
+        report["remaining" if remaining else "redrawn"] += int(broken.sum())
 
     def _to_model(self, schema: TableSchema, data: pd.DataFrame
                   ) -> tuple[TableSchema, pd.DataFrame]:
@@ -295,34 +362,100 @@ class HybridSynthesizer:
             return schema, data
         return rules.model_schema_, rules.transform(data)
 
-    def _from_model(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _from_model(self, frame: pd.DataFrame, rng: np.random.Generator | None = None
+                    ) -> pd.DataFrame:
         """[rules hook] A decoded model table back to the user's columns."""
         rules = getattr(self, "rules_", None)
-        return frame if rules is None else rules.inverse_transform(frame, self._rng)
+        if rules is None:
+            return frame
+        return rules.inverse_transform(frame, rng if rng is not None else np.random.default_rng(0))
 
-    def uncalibrated(self) -> pd.DataFrame:
-        """The rows of the last :meth:`sample` call decoded without calibration (for reports)."""
-        if getattr(self, "_last_draw", None) is None:
-            raise NotFittedError("call sample first")
-        X, y = self._last_draw
-        return self._from_model(self.encoder_.inverse_transform(X, y))
+    def _guard(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
+               rng: np.random.Generator, calibrate: bool) -> tuple[pd.DataFrame, GuardReport]:
+        """Redraw refused rows until the guard accepts every row; never return a refused row.
 
-    def _redraw(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        Up to ``max_rounds`` rounds redraw from the whole mixture (generator picked at random by
+        weight); then up to ``max_rounds`` more from the generators that do not resample real
+        rows. A row still refused after that is an error, not an output.
+        """
+        guard = self.guard_
+        assert guard is not None
+        report = GuardReport(threshold=guard.threshold_)
+        refused, rules = guard.check(frame)
+        broken = self._broken(frame)  # [rules hook] redrawn with the refused rows, bounded
+        rule_rounds = 0
+        fallback_rounds = 0
+        while refused.any() or (broken.any() and rule_rounds < RULE_ROUNDS):
+            if broken.any() and rule_rounds < RULE_ROUNDS:
+                rule_rounds += 1
+                self._count_rules(broken)
+                refused = refused | broken
+            report.count(rules)
+            rows = np.flatnonzero(refused)
+            if report.rounds < guard.max_rounds:
+                report.rounds += 1
+                X = self._redraw(X, y, rows, rng, self._weight_shares())
+            elif fallback_rounds < max(guard.max_rounds, FALLBACK_ROUNDS):
+                fallback_rounds += 1
+                report.fallback += len(rows)
+                X = self._redraw(X, y, rows, rng, self._fallback_shares())
+            else:
+                raise ClinisynthError(
+                    f"privacy guard: {len(rows)} synthetic row(s) were still refused after "
+                    f"{guard.max_rounds} redraw rounds from the mixture and {fallback_rounds} "
+                    "from the generators that do not resample patients; refusing to write them "
+                    "(try more privacy_guard max_rounds, or more weight on gmm/cvae)")
+            frame = self._decode(X, y, calibrate)
+            refused, rules = guard.check(frame)
+            broken = self._broken(frame)
+        self._count_rules(broken, remaining=True)
+        return frame, report
+
+    def uncalibrated(self, n: int, seed: int) -> pd.DataFrame:
+        """The rows ``sample(n, seed=seed)`` draws, decoded without calibration (for reports).
+
+        The guard checks them like any output (refused rows are redrawn), so no row it would
+        refuse is ever exposed; where the guard redrew rows, they differ from the calibrated
+        sample's.
+        """
+        self._check_fitted()
+        counts = self._class_counts(n, None)
+        frames = [self._sample_rows(c, np.random.default_rng([int(seed), i]), calibrate=False)[0]
+                  for i, c in enumerate(self.chunk_plan(counts))]
+        return pd.concat(frames, ignore_index=True)
+
+    def _weight_shares(self) -> dict[str, float]:
+        return {name: self.weights_[name] for name in self.generators_ if name in self.weights_}
+
+    def _fallback_shares(self) -> dict[str, float]:
+        """Weights of the generators that do not resample real rows (uniform if all are 0)."""
+        names = [nm for nm, gen in self.generators_.items() if not gen.resamples_rows]
+        if not names:
+            raise ClinisynthError("privacy guard: no generator that does not resample patients "
+                                  "is fitted; cannot replace refused rows")
+        shares = {nm: self.weights_.get(nm, 0.0) for nm in names}
+        total = sum(shares.values())
+        return {nm: (w / total if total > 0 else 1.0 / len(names)) for nm, w in shares.items()}
+
+    def _redraw(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray, rng: np.random.Generator,
+                shares: Mapping[str, float]) -> np.ndarray:
         """Replace ``rows`` of ``X`` by fresh draws of the same classes.
 
-        Each replacement picks its generator at random by weight (multinomial), so a handful of
-        refused rows is not always redrawn from the same generator, as exact apportionment would.
+        Each replacement picks its generator at random by ``shares`` (multinomial), so a handful
+        of refused rows is not always redrawn from the same generator, as exact apportionment
+        would.
         """
         X = X.copy()
         counts = np.bincount(y[rows], minlength=len(self.schema_.classes))
-        Xn, yn = self._draw(counts, random_split=True)
+        Xn, yn = self._draw(counts, rng, shares=shares)
         for k in np.unique(y[rows]):
             X[rows[y[rows] == k]] = Xn[yn == k]
         return X
 
-    def _decode(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-        """Calibration on the encoded rows, then decoding to a table."""
-        return self._from_model(self.encoder_.inverse_transform(self._calibrate(X, y), y))
+    def _decode(self, X: np.ndarray, y: np.ndarray, calibrate: bool = True) -> pd.DataFrame:
+        """Calibration on the encoded rows (unless ``calibrate`` is False), then decoding."""
+        frame = self.encoder_.inverse_transform(self._calibrate(X, y) if calibrate else X, y)
+        return self._from_model(frame)  # [rules hook]
 
     def _class_counts(self, n: int, class_counts: Mapping[Any, int] | None) -> np.ndarray:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -342,27 +475,37 @@ class HybridSynthesizer:
             raise ClinisynthError(f"class_counts sum to {counts.sum()} but {n} rows were asked")
         return counts
 
-    def _draw(self, counts: np.ndarray, random_split: bool = False
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """Rows from each generator: class ``k``'s count split by weight among generators
-        (exactly, by largest remainder; or at random, multinomially, with ``random_split``)."""
-        names = list(self.generators_)
-        shares = np.array([self.weights_[nm] for nm in names])
-        shares = shares / shares.sum()
-        split = ((lambda c: self._rng.multinomial(c, shares)) if random_split
-                 else (lambda c: apportion(c, shares)))
+    def _draw(self, counts: np.ndarray, rng: np.random.Generator,
+              shares: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows from each generator, grouped by generator.
+
+        Without ``shares``, class ``k``'s count is split among the generators by weight exactly
+        (largest remainder); with ``shares`` (a redraw), each row picks its generator at random
+        by ``shares`` (multinomial).
+        """
+        if shares is None:
+            names = list(self.generators_)
+            p = np.array([self.weights_.get(nm, 0.0) for nm in names])
+            split = lambda c: apportion(c, p / p.sum())  # noqa: E731
+        else:
+            names = list(shares)
+            p = np.array([shares[nm] for nm in names])
+            split = lambda c: rng.multinomial(c, p / p.sum())  # noqa: E731
         per_gen = np.array([split(int(c)) for c in counts])  # (classes, generators)
         Xs, ys = [], []
         for j, name in enumerate(names):
             want = {k: int(per_gen[k, j]) for k in range(len(counts)) if per_gen[k, j] > 0}
             if want:
-                X, y = self.generators_[name].sample(want)
+                X, y = self.generators_[name].sample(want, rng)
                 Xs.append(X)
                 ys.append(y)
         return np.vstack(Xs), np.concatenate(ys)
 
     def _calibrate(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per class, monotone maps of each numeric column toward the real class."""
+        """Per class, monotone maps of each numeric column toward the real class: the frozen
+        maps once fitted, the chain itself on a batch during the weight search."""
+        if self.calibration_map_ is not None:
+            return self.calibration_map_.transform(X, y)
         return X if self.calibration_ is None else self.calibration_.transform(X, y)
 
     # -- persistence --------------------------------------------------------------------------
@@ -411,6 +554,9 @@ class HybridSynthesizer:
         if self.calibration_ is not None:
             manifest["calibration"], carrays = self.calibration_.get_state()
             arrays.update({f"calibration.{k}": v for k, v in carrays.items()})
+        if self.calibration_map_ is not None:
+            manifest["calibration_map"], marrays = self.calibration_map_.get_state()
+            arrays.update({f"calibration_map.{k}": v for k, v in marrays.items()})
         if self.guard_ is not None:
             manifest["guard"], garrays = self.guard_.get_state()
             arrays.update({f"guard.{k}": v for k, v in garrays.items()})
@@ -442,6 +588,10 @@ class HybridSynthesizer:
         if manifest["calibration"] is not None:
             syn.calibration_ = CalibrationChain.from_state(
                 manifest["calibration"], split_arrays(arrays, "calibration"))
+        syn.calibration_map_ = None
+        if manifest.get("calibration_map") is not None:
+            syn.calibration_map_ = FittedCalibration.from_state(
+                manifest["calibration_map"], split_arrays(arrays, "calibration_map"))
         syn.guard_ = None
         if manifest["guard"] is not None:
             syn.guard_ = PrivacyGuard.from_state(syn.schema_, manifest["guard"],
@@ -472,6 +622,12 @@ class _Steps:
     def __call__(self, label: str, done: int, total: int) -> None:
         if self.callback is not None:
             self.callback(label, done, total)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ClinisynthError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
 def _calibration_steps(calibration: str | Sequence[str] | None) -> list[str]:

@@ -132,7 +132,7 @@ def generate_command(
     syn = HybridSynthesizer(weights=spec, calibration=steps, privacy_guard=privacy_guard,
                             seed=seed)
     syn = fit_with_progress(syn, train, target_col, schema)
-    fake = syn.sample(rows)
+    fake = syn.sample(rows, seed=seed)
     write_table(fake, out)
     if save_model is not None:
         syn.save(save_model)
@@ -172,7 +172,7 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
         before = None
         if syn.calibration_ is not None:
             keys = ("ks_mean", "wasserstein_mean", "pair_trend", "detection_auc")
-            raw = fidelity_scores(train, syn.uncalibrated(), schema, seed=seed)
+            raw = fidelity_scores(train, syn.uncalibrated(len(fake), seed), schema, seed=seed)
             before = {k: getattr(raw, k) for k in keys}
             after = {k: getattr(result.fidelity, k) for k in keys}
             sections.append(calibration_section(before, after, syn.calibration_.steps))
@@ -206,8 +206,11 @@ def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds:
     console.print(f"calibration: {steps}", highlight=False)
     if syn.guard_report_ is not None:
         g = syn.guard_report_
-        console.print(f"privacy guard: {g.refused} near-copies refused and redrawn "
-                      f"in {g.rounds} round(s); {g.remaining} left", highlight=False)
+        rules = ", ".join(f"{rule} {count}" for rule, count in sorted(g.by_rule.items()))
+        console.print(f"privacy guard: {g.refused} refused draw(s) replaced"
+                      + (f" (by rule: {rules})" if rules else "")
+                      + f" in {g.rounds} round(s), {g.fallback} from the last-resort generators; "
+                      "no refused row is written", highlight=False)
     if getattr(syn, "rules_", None) is not None:  # [rules hook]
         rules = syn.rules_.report()["rules"]
         built = sum(not r["enforced"].startswith("checked") for r in rules)

@@ -68,11 +68,15 @@ def calibration_section(before: dict[str, float], after: dict[str, float],
 
 
 def guard_section(report: Any) -> dict[str, str]:
-    text = ("The privacy guard refuses a synthetic row that is closer to a distinguishable "
-            "training row than real patients are to each other (threshold "
-            f"{report.threshold:.3f}, the low percentile of real leave-one-out distances). "
-            f"Refused and redrawn: <b>{report.refused}</b> rows in {report.rounds} round(s); "
-            f"left after the last round: <b>{report.remaining}</b>.")
+    rules = ", ".join(f"{html.escape(str(rule))}: {count}"
+                      for rule, count in sorted(report.by_rule.items())) or "none"
+    text = ("The privacy guard refuses a synthetic row that singles out a training patient "
+            f"(distance threshold {report.threshold:.3f}). Refused draws are replaced, first "
+            "from the mixture, then from the generators that do not resample patients; a row "
+            "still refused after that stops the run, so none is ever written. "
+            f"Refused and replaced: <b>{report.refused}</b> draws in {report.rounds} round(s) "
+            f"(by rule: {rules}); replaced by the last-resort generators: "
+            f"<b>{report.fallback}</b>.")
     return {"title": "Privacy guard", "html": f"<p>{text}</p>"}
 
 

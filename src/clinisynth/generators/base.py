@@ -27,6 +27,9 @@ class BaseGenerator(ABC):
     name: ClassVar[str]
     #: the fewest training rows a class needs for this generator
     min_class_rows: ClassVar[int] = 2
+    #: whether sampled rows are built from stored training rows (noise, interpolation, SMOTE);
+    #: the privacy guard's last-resort redraws use only generators where this is False
+    resamples_rows: ClassVar[bool] = False
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
@@ -65,8 +68,14 @@ class BaseGenerator(ABC):
         self._fit(X, y)
         return self
 
-    def sample(self, counts: Mapping[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``counts[k]`` rows of class ``k``; return ``(X, y)`` grouped by class."""
+    def sample(self, counts: Mapping[int, int], rng: np.random.Generator | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``counts[k]`` rows of class ``k``; return ``(X, y)`` grouped by class.
+
+        Randomness comes from ``rng`` when given (sampling is then a pure function of the fitted
+        generator and ``rng``, so chunks can be drawn anywhere); otherwise from the generator's
+        own stream, seeded in ``fit``.
+        """
         if not hasattr(self, "classes_"):
             raise NotFittedError(f"{self.name} generator is not fitted; call fit first")
         counts = {int(k): int(n) for k, n in counts.items() if int(n) > 0}
@@ -77,17 +86,17 @@ class BaseGenerator(ABC):
         y = np.repeat(np.array(order, dtype=np.int64), [counts[k] for k in order])
         if not len(y):
             return np.empty((0, self.n_features_)), y
-        X = self._sample({k: counts[k] for k in order})
+        X = self._sample({k: counts[k] for k in order}, self._rng if rng is None else rng)
         return np.asarray(X, dtype=np.float64), y
 
-    def _sample(self, counts: dict[int, int]) -> np.ndarray:
+    def _sample(self, counts: dict[int, int], rng: np.random.Generator) -> np.ndarray:
         """Rows for every class in ``counts`` (ascending class order), stacked."""
-        return np.vstack([self._sample_class(k, n) for k, n in counts.items()])
+        return np.vstack([self._sample_class(k, n, rng) for k, n in counts.items()])
 
     @abstractmethod
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None: ...
 
-    def _sample_class(self, k: int, n: int) -> np.ndarray:
+    def _sample_class(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
     # -- persistence ----------------------------------------------------------------------------
@@ -125,6 +134,8 @@ class TrainingRowsMixin:
     A saved model of such a generator contains training rows; share the synthetic data,
     never the model directory.
     """
+
+    resamples_rows: ClassVar[bool] = True
 
     def _store_rows(self, X: np.ndarray, y: np.ndarray) -> None:
         self.X_ = X

@@ -136,10 +136,10 @@ class CVAEGenerator(BaseGenerator):
         self.n_epochs_ = len(self.history_)
 
     # -- sampling -------------------------------------------------------------------------------
-    def _sample_class(self, k: int, n: int) -> np.ndarray:
+    def _sample_class(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         gaussian, blocks = self._layout()
         n_classes = int(self.classes_.max()) + 1
-        z = self._rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+        z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         c = np.zeros((n, n_classes), dtype=np.float32)
         c[:, k] = 1.0
         with torch.no_grad():
@@ -147,13 +147,13 @@ class CVAEGenerator(BaseGenerator):
             sigma = torch.exp(self.net_.log_sigma).numpy().astype(np.float64)
         out = out.numpy().astype(np.float64)
         X = np.zeros((n, self.n_features_))
-        X[:, gaussian] = out[:, gaussian] + sigma[gaussian] * self._rng.standard_normal(
+        X[:, gaussian] = out[:, gaussian] + sigma[gaussian] * rng.standard_normal(
             (n, len(gaussian)))
         for start, stop in blocks:
             logits = out[:, start:stop]
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
-            choice = (p.cumsum(axis=1) < self._rng.random((n, 1))).sum(axis=1)
+            choice = (p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
             X[np.arange(n), start + np.minimum(choice, stop - start - 1)] = 1.0
         return X
 

@@ -53,10 +53,10 @@ class GMMGenerator(BaseGenerator):
         assert best is not None
         return best
 
-    def _sample_class(self, k: int, n: int) -> np.ndarray:
+    def _sample_class(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         weights, means, chol = self.weights_[k], self.means_[k], self.chol_[k]
-        comp = self._rng.choice(len(weights), size=n, p=weights / weights.sum())
-        z = self._rng.standard_normal((n, means.shape[1]))
+        comp = rng.choice(len(weights), size=n, p=weights / weights.sum())
+        z = rng.standard_normal((n, means.shape[1]))
         return means[comp] + np.einsum("nij,nj->ni", chol[comp], z)
 
     def _get_state(self) -> tuple[dict[str, Any], Arrays]:

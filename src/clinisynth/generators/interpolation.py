@@ -24,9 +24,9 @@ class InterpolationGenerator(TrainingRowsMixin, BaseGenerator):
             raise ValueError("interpolation: alpha must be positive")
         self._store_rows(X, y)
 
-    def _sample_class(self, k: int, n: int) -> np.ndarray:
+    def _sample_class(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         rows = self._rows(k)
-        i = self._rng.integers(0, len(rows), size=n)
-        j = (i + self._rng.integers(1, len(rows), size=n)) % len(rows)  # j != i
-        lam = self._rng.beta(self.alpha, self.alpha, size=(n, 1))
+        i = rng.integers(0, len(rows), size=n)
+        j = (i + rng.integers(1, len(rows), size=n)) % len(rows)  # j != i
+        lam = rng.beta(self.alpha, self.alpha, size=(n, 1))
         return lam * rows[i] + (1.0 - lam) * rows[j]

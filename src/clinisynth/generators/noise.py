@@ -24,8 +24,8 @@ class NoiseGenerator(TrainingRowsMixin, BaseGenerator):
             raise ValueError("noise: scale must be positive")
         self._store_rows(X, y)
 
-    def _sample_class(self, k: int, n: int) -> np.ndarray:
+    def _sample_class(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         rows = self._rows(k)
         sigma = rows.std(axis=0)
-        base = rows[self._rng.integers(0, len(rows), size=n)]
-        return base + self.scale * sigma * self._rng.standard_normal((n, rows.shape[1]))
+        base = rows[rng.integers(0, len(rows), size=n)]
+        return base + self.scale * sigma * rng.standard_normal((n, rows.shape[1]))

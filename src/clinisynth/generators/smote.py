@@ -28,12 +28,12 @@ class SMOTEGenerator(TrainingRowsMixin, BaseGenerator):
             raise ValueError("smote: k_neighbors must be at least 1")
         self._store_rows(X, y)
 
-    def _sample(self, counts: dict[int, int]) -> np.ndarray:
+    def _sample(self, counts: dict[int, int], rng: np.random.Generator) -> np.ndarray:
         X, y = self.X_, self.y_
         present = np.bincount(y, minlength=int(y.max()) + 1)
         k = max(1, min(self.k_neighbors, int(present[self.classes_].min()) - 1))
         strategy = {int(c): int(present[c]) + counts.get(int(c), 0) for c in self.classes_}
-        seed = int(self._rng.integers(2**31 - 1))
+        seed = int(rng.integers(2**31 - 1))
         onehots = [b for b in self.blocks_ if b.kind == ONEHOT]
         if onehots:
             Xc, cat_idx = _collapse(X, onehots)
