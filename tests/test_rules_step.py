@@ -233,3 +233,11 @@ def test_cli_schema_writes_rules_and_generate_honours_edits(planted, tmp_path) -
     result = runner.invoke(app, args[:-2] + ["--out", str(tmp_path / "bad.csv")])
     assert result.exit_code == 2 and "attribute access is not allowed" in result.output
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_seeded_chunks_are_reproducible_with_rules(fitted) -> None:
+    a = fitted.sample(120, seed=11)
+    b = fitted.sample(120, seed=11)
+    pd.testing.assert_frame_equal(a, b)
+    check_rules_hold(fitted.rules_, a)
+    assert set(fitted.rules_report_) == {"redrawn", "remaining"}
