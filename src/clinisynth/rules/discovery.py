@@ -21,7 +21,7 @@ Each family is searched with vectorised numpy/pandas and kept only when it passe
   depth-limited tree with zero training error); cuts at the midpoints between runs.
 * **conditional_missing**: ``b`` is missing for every row where ``a`` takes one of a set of
   values (or is itself missing), each value seen ``min_group_rows`` times, and chance cannot
-  explain it (``rate_b ** rows < 1e-3``); ``exact`` when ``b`` is never missing otherwise.
+  explain it (``rate_b ** rows < 1e-3``), and ``b`` is never missing otherwise (``exact``).
 * **forbidden_combination** of two discrete values never seen together although
   ``n·p_a·p_b >= forbidden_expected`` rows were expected under independence.
 """
@@ -498,6 +498,9 @@ def _conditional_missing(frame: pd.DataFrame, schema: TableSchema, opts: Discove
                 else:
                     values.append(jsonable(frame[a].iloc[int(np.flatnonzero(codes == code)[0])]))
             exact = bool(np.array_equal(cond, miss))
+            if not exact:  # re-imposing a partial pattern on top of the encoder's own gaps
+                found.skip("conditional_missing: not exact", what)  # would inflate the rate
+                continue
             rule = ConditionalMissing(column=b, when=a, values=values, exact=exact, support=rows)
             held = best.get(b)
             if held is None or (exact, rows) > (held.exact, held.support or 0):

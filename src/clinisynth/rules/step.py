@@ -7,10 +7,10 @@ numeric column's recorded step is the schema's ``precision`` when set, else lear
 * **derived columns** (``formula``, ``binning``, ``mapping``): dropped from the model table and
   recomputed from their inputs after sampling (a column is derived by at most one rule, and the
   rules form no cycle);
-* **conditional missingness**: in the model table the dependent column's cells that the rule
-  blanks are filled with observed values (a fixed, seeded draw), so the generators never see
-  those gaps; after sampling they are blanked again wherever the condition holds (one rule per
-  column, no cycles);
+* **conditional missingness**: for an ``exact`` rule the dependent column's cells that the rule
+  blanks are filled in the model table with observed values (a fixed, seeded draw), so the
+  generators never see those gaps; after sampling, every rule blanks the column again wherever
+  its condition holds (one rule per column, no cycles);
 * **inequalities** ``a <= b`` (``a < b``): ``b`` is replaced by the gap ``b - a`` and restored
   as ``b = a + max(gap, 0)`` (``max(gap, g)`` with ``g`` the smallest positive gap seen, when
   strict). Each column is rewritten at most once and the rewrites form a forest, chosen greedily
@@ -212,6 +212,8 @@ class RulesStep(TableStep):
                 continue
             rule = self.rules_[i]
             assert isinstance(rule, ConditionalMissing)
+            if not rule.exact:  # other gaps stay for the encoder, which keeps the missing rate
+                continue
             holes = rule.condition(frame) & frame[rule.column].isna().to_numpy()
             if holes.any():
                 pool = np.array(self.pools_[rule.column], dtype=object)
