@@ -67,6 +67,9 @@ class ColumnSchema:
     max: float | None = None
     categories: list[Any] | None = None
     missing_rate: float = 0.0
+    #: recorded resolution of a numeric column (0.1, 1, 5...); 0 = not rounded; None = learn
+    #: it at fit time (see :mod:`clinisynth.rules.precision`)
+    precision: float | None = None
 
     @property
     def is_numeric(self) -> bool:
@@ -87,6 +90,11 @@ class ColumnSchema:
             )
         if not 0.0 <= self.missing_rate < 1.0:
             raise SchemaError(f"column '{self.name}': missing_rate must be in [0, 1)")
+        if self.precision is not None and (
+                isinstance(self.precision, bool) or not isinstance(self.precision, int | float)
+                or not self.precision >= 0 or not self.is_numeric):
+            raise SchemaError(f"column '{self.name}': precision must be a number >= 0 "
+                              "(numeric columns only) or null")
         if self.is_numeric:
             if self.min is None or self.max is None or not self.min <= self.max:
                 raise SchemaError(f"column '{self.name}': needs numeric min <= max")
@@ -101,13 +109,19 @@ class ColumnSchema:
 
 @dataclass
 class TableSchema:
-    """The columns of a table, in order, and which one is the target (the class label)."""
+    """The columns of a table, in order, and which one is the target (the class label).
+
+    ``rules`` is the list of rules in JSON form (see :mod:`clinisynth.rules.types`): ``None``
+    means "discover them at fit time"; a list (even empty) is used as given and nothing is
+    discovered.
+    """
 
     columns: list[ColumnSchema]
     target: str
     version: int = field(default=SCHEMA_VERSION)
     #: the survival pair ``{"time", "event", "event_values"}`` or None (see the module doc)
     survival: dict[str, Any] | None = None
+    rules: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -125,6 +139,10 @@ class TableSchema:
             )
         if self.survival is not None:
             self.survival = check_survival(self, self.survival)
+        if self.rules is not None:  # checked here so a bad edit fails when the file is read
+            from clinisynth.rules.types import parse_rules
+
+            parse_rules(self.rules, self)
 
     # -- access -------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> ColumnSchema:
@@ -148,8 +166,11 @@ class TableSchema:
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "target": self.target,
-                "columns": [asdict(c) for c in self.columns], "survival": self.survival}
+        out = {"version": self.version, "target": self.target,
+               "columns": [asdict(c) for c in self.columns], "survival": self.survival}
+        if self.rules is not None:
+            out["rules"] = self.rules
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TableSchema:
@@ -157,7 +178,7 @@ class TableSchema:
             columns = [ColumnSchema(**c) for c in data["columns"]]
             return cls(columns=columns, target=data["target"],
                        version=int(data.get("version", SCHEMA_VERSION)),
-                       survival=data.get("survival"))
+                       survival=data.get("survival"), rules=data.get("rules"))
         except (KeyError, TypeError) as exc:
             raise SchemaError(f"schema is malformed: {exc}") from None
 

@@ -80,5 +80,6 @@ class TableStep(ABC):
 
 #: table steps by name; built-ins are registered by the modules that define them
 TABLE_STEPS: Registry[TableStep] = Registry("table step", TableStep, {
+    "rules": "clinisynth.rules.step:RulesStep",
     "survival": "clinisynth.survival:SurvivalStep",
 })

@@ -36,12 +36,15 @@ from clinisynth.guard import GuardReport, PrivacyGuard
 from clinisynth.mixture import WeightSpec, apportion, resolve_weights
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
+from clinisynth.rules.step import RulesStep
 from clinisynth.schema import TableSchema, infer_schema, to_native
 from clinisynth.weighting import DirichletReinforce, SearchResult
 
 StepCallback = Callable[[str, int, int], None]
 #: the fewest rows per class with which ``weights="learned"`` can hold out a validation split
 MIN_ROWS_TO_LEARN = 6
+#: redraw rounds for rows breaking a rule (the rules step makes most rules true by construction)
+RULE_ROUNDS = 10
 #: calibration applied by default (chosen by benchmarks/ablation.py)
 DEFAULT_CALIBRATION: tuple[str, ...] = ("moment", "adaptive_soft")
 #: rows per class of the reference draw the calibration maps are learned on: a multiple of the
@@ -84,6 +87,11 @@ class HybridSynthesizer:
         The one seed every random choice flows from.
     low_cardinality : int
         Numeric columns with at most this many distinct values are inferred as categorical.
+    rules : bool
+        Fit a :class:`~clinisynth.rules.RulesStep` (discovered or declared rules, recorded
+        precision) before the encoder and apply it after decoding; rows breaking a rule it could
+        not make true by construction are redrawn (at most ``RULE_ROUNDS`` rounds, with the
+        guard's refused rows) and counted in ``rules_report_``.
     """
 
     def __init__(self, weights: WeightSpec = "learned",
@@ -94,7 +102,7 @@ class HybridSynthesizer:
                  search: Mapping[str, Any] | None = None,
                  reward: RewardWeights | Mapping[str, float] | None = None,
                  validation_fraction: float = 0.25,
-                 seed: int | None = None, low_cardinality: int = 5) -> None:
+                 seed: int | None = None, low_cardinality: int = 5, rules: bool = True) -> None:
         self.weights = weights
         self.calibration = calibration
         self.privacy_guard = privacy_guard
@@ -105,6 +113,7 @@ class HybridSynthesizer:
         self.validation_fraction = validation_fraction
         self.seed = seed
         self.low_cardinality = low_cardinality
+        self.rules = rules
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, target: str | None = None, *,
@@ -130,6 +139,8 @@ class HybridSynthesizer:
         self._steps = _Steps(on_step)
         self._rng = np.random.default_rng(self.seed)
         self.schema_ = schema
+        # [rules hook] a table step before the encoder (the integrator folds it into the steps)
+        self.rules_ = RulesStep().fit(data, schema) if self.rules else None
         self.search_: SearchResult | None = None
         weights_spec = self.weights
         if isinstance(weights_spec, str) and weights_spec == "learned":
@@ -165,7 +176,8 @@ class HybridSynthesizer:
         schema = self.schema_
         params = dict(self.generator_params or {})
         self.calibration_map_: FittedCalibration | None = None
-        self.encoder_ = TableEncoder(schema).fit(data)
+        model_schema, data = self._to_model(schema, data)  # [rules hook]
+        self.encoder_ = TableEncoder(model_schema).fit(data)
         X, y = self.encoder_.transform(data, self._rng)
         self.class_counts_ = np.bincount(y, minlength=len(schema.classes))
         self.generators_: dict[str, BaseGenerator] = {}
@@ -223,7 +235,7 @@ class HybridSynthesizer:
                  for name, gen in self.generators_.items()}
         reward_weights = (self.reward if isinstance(self.reward, RewardWeights)
                           else RewardWeights(**dict(self.reward or {})))
-        reward = PoolReward(pools, counts, self._decode, self.encoder_, self.schema_,
+        reward = PoolReward(pools, counts, self._decode, _UserEncoder(self), self.schema_,
                             search_rows, validation, reward_weights,
                             seed=int(self._rng.integers(2**31 - 1)))
         options = {**dict(self.search or {}), "seed": int(self._rng.integers(2**31 - 1))}
@@ -278,6 +290,7 @@ class HybridSynthesizer:
         seed = self.next_seed() if seed is None else _check_seed(seed)
         self.guard_report_ = (GuardReport(threshold=self.guard_.threshold_)
                               if self.guard_ is not None else None)
+        self.rules_report_ = {"redrawn": 0, "remaining": 0}  # [rules hook]
         for index, chunk_counts in enumerate(self.chunk_plan(counts)):
             frame, report = self.sample_chunk(chunk_counts, seed, index)
             if report is not None and self.guard_report_ is not None:
@@ -313,8 +326,49 @@ class HybridSynthesizer:
         X, y = X[order], y[order]
         frame = self._decode(X, y, calibrate)
         if self.guard_ is None:
-            return frame, None
+            return self._enforce_rules(X, y, frame, rng, calibrate), None  # [rules hook]
         return self._guard(X, y, frame, rng, calibrate)
+
+    def _enforce_rules(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
+                       rng: np.random.Generator, calibrate: bool) -> pd.DataFrame:
+        """[rules hook] Without a guard: redraw rows breaking a rule, at most ``RULE_ROUNDS``."""
+        broken = self._broken(frame)
+        for _ in range(RULE_ROUNDS):
+            if not broken.any():
+                break
+            self._count_rules(broken)
+            X = self._redraw(X, y, np.flatnonzero(broken), rng, self._weight_shares())
+            frame = self._decode(X, y, calibrate)
+            broken = self._broken(frame)
+        self._count_rules(broken, remaining=True)
+        return frame
+
+    def _broken(self, frame: pd.DataFrame) -> np.ndarray:
+        """[rules hook] Rows breaking a rule the rules step could not make true by construction."""
+        rules = getattr(self, "rules_", None)
+        return rules.violations(frame) if rules is not None else np.zeros(len(frame), bool)
+
+    def _count_rules(self, broken: np.ndarray, remaining: bool = False) -> None:
+        report = getattr(self, "rules_report_", None)
+        if report is None:
+            report = self.rules_report_ = {"redrawn": 0, "remaining": 0}
+        report["remaining" if remaining else "redrawn"] += int(broken.sum())
+
+    def _to_model(self, schema: TableSchema, data: pd.DataFrame
+                  ) -> tuple[TableSchema, pd.DataFrame]:
+        """[rules hook] The user table as the encoder sees it, and its schema."""
+        rules = getattr(self, "rules_", None)
+        if rules is None:
+            return schema, data
+        return rules.model_schema_, rules.transform(data)
+
+    def _from_model(self, frame: pd.DataFrame, rng: np.random.Generator | None = None
+                    ) -> pd.DataFrame:
+        """[rules hook] A decoded model table back to the user's columns."""
+        rules = getattr(self, "rules_", None)
+        if rules is None:
+            return frame
+        return rules.inverse_transform(frame, rng if rng is not None else np.random.default_rng(0))
 
     def _guard(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
                rng: np.random.Generator, calibrate: bool) -> tuple[pd.DataFrame, GuardReport]:
@@ -328,8 +382,14 @@ class HybridSynthesizer:
         assert guard is not None
         report = GuardReport(threshold=guard.threshold_)
         refused, rules = guard.check(frame)
+        broken = self._broken(frame)  # [rules hook] redrawn with the refused rows, bounded
+        rule_rounds = 0
         fallback_rounds = 0
-        while refused.any():
+        while refused.any() or (broken.any() and rule_rounds < RULE_ROUNDS):
+            if broken.any() and rule_rounds < RULE_ROUNDS:
+                rule_rounds += 1
+                self._count_rules(broken)
+                refused = refused | broken
             report.count(rules)
             rows = np.flatnonzero(refused)
             if report.rounds < guard.max_rounds:
@@ -347,6 +407,8 @@ class HybridSynthesizer:
                     "(try more privacy_guard max_rounds, or more weight on gmm/cvae)")
             frame = self._decode(X, y, calibrate)
             refused, rules = guard.check(frame)
+            broken = self._broken(frame)
+        self._count_rules(broken, remaining=True)
         return frame, report
 
     def uncalibrated(self, n: int, seed: int) -> pd.DataFrame:
@@ -392,7 +454,8 @@ class HybridSynthesizer:
 
     def _decode(self, X: np.ndarray, y: np.ndarray, calibrate: bool = True) -> pd.DataFrame:
         """Calibration on the encoded rows (unless ``calibrate`` is False), then decoding."""
-        return self.encoder_.inverse_transform(self._calibrate(X, y) if calibrate else X, y)
+        frame = self.encoder_.inverse_transform(self._calibrate(X, y) if calibrate else X, y)
+        return self._from_model(frame)  # [rules hook]
 
     def _class_counts(self, n: int, class_counts: Mapping[Any, int] | None) -> np.ndarray:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -464,6 +527,7 @@ class HybridSynthesizer:
             "validation_fraction": self.validation_fraction,
             "seed": self.seed,
             "low_cardinality": self.low_cardinality,
+            "rules": self.rules,
         }
 
     def save(self, path: str | Path) -> None:
@@ -498,6 +562,10 @@ class HybridSynthesizer:
         if self.guard_ is not None:
             manifest["guard"], garrays = self.guard_.get_state()
             arrays.update({f"guard.{k}": v for k, v in garrays.items()})
+        manifest["rules"] = None  # [rules hook]
+        if getattr(self, "rules_", None) is not None:
+            manifest["rules"], rarrays = self.rules_.get_state()
+            arrays.update({f"rules.{k}": v for k, v in rarrays.items()})
         write_model(path, manifest, arrays)
 
     @classmethod
@@ -526,7 +594,11 @@ class HybridSynthesizer:
             raise ClinisynthError("it was fitted with the privacy guard but holds no guard "
                                   "state; refusing to sample without the guard")
         syn.schema_ = TableSchema.from_dict(manifest["schema"])
-        syn.encoder_ = TableEncoder.from_state(syn.schema_, manifest["encoder"])
+        syn.rules_ = None  # [rules hook]
+        if manifest.get("rules") is not None:
+            syn.rules_ = RulesStep.from_state(manifest["rules"], split_arrays(arrays, "rules"))
+        model_schema = syn.rules_.model_schema_ if syn.rules_ is not None else syn.schema_
+        syn.encoder_ = TableEncoder.from_state(model_schema, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}
         syn.search_ = SearchResult.from_dict(manifest["search"]) if manifest["search"] else None
         syn.class_counts_ = arrays["class_counts"]
@@ -549,6 +621,18 @@ class HybridSynthesizer:
         syn._rng = np.random.default_rng()
         syn._rng.bit_generator.state = manifest["rng"]
         return syn
+
+
+class _UserEncoder:
+    """[rules hook] The encoder as the reward sees it: user tables in, model matrices out."""
+
+    def __init__(self, syn: HybridSynthesizer) -> None:
+        self.syn = syn
+
+    def transform(self, frame: pd.DataFrame, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        _, model = self.syn._to_model(self.syn.schema_, frame)
+        return self.syn.encoder_.transform(model, rng)
 
 
 class _Steps:

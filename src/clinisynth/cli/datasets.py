@@ -18,6 +18,8 @@ from clinisynth.cli.data import (
     read_options,
 )
 from clinisynth.datasets import DATASETS
+from clinisynth.rules import RulesStep
+from clinisynth.rules.types import rule_from_dict
 from clinisynth.schema import infer_schema
 
 
@@ -47,10 +49,14 @@ def schema_command(
     na_values: NaValuesOption = None,
     sheet: SheetOption = None,
 ) -> None:
-    """Infer a table's schema and write it as JSON, to edit and pass to `generate --schema`."""
+    """Infer a table's schema and write it as JSON, to edit and pass to `generate --schema`.
+
+    The file also holds the rules discovered in the table and each numeric column's recorded
+    precision: delete or add rules there (an empty ``"rules"`` list turns rules off).
+    """
     options = read_options(sep, encoding, na_values, sheet)
     df, target_col, _ = load_input(data, dataset, target, options)
-    schema = infer_schema(df, target_col)
+    schema = RulesStep().fit(df, infer_schema(df, target_col)).schema_
     schema.to_json(out)
     table = Table(title=f"schema ({len(schema.columns)} columns, target '{schema.target}')")
     for name in ("column", "kind", "range / categories", "missing"):
@@ -65,4 +71,6 @@ def schema_command(
         console.print(f"survival pair: time '{pair['time']}', event '{pair['event']}' in "
                       f"{pair['event_values']} (edit or set to null in the JSON)",
                       highlight=False)
-    console.print(f"schema written to {out}")
+    for rule in schema.rules or []:
+        console.print(f"rule: {rule_from_dict(rule).describe()}", highlight=False)
+    console.print(f"schema written to {out} ({len(schema.rules or [])} rules)")

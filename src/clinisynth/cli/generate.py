@@ -194,6 +194,13 @@ def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds:
     print_rows(fake, target, out)
     print_model(syn)
     print_guard(syn)
+    if getattr(syn, "rules_", None) is not None:  # [rules hook]
+        rules = syn.rules_.report()["rules"]
+        built = sum(not r["enforced"].startswith("checked") for r in rules)
+        report = getattr(syn, "rules_report_", {"redrawn": 0, "remaining": 0})
+        console.print(f"rules: {len(rules)} ({built} true by construction); "
+                      f"{report['redrawn']} rows redrawn for breaking one, "
+                      f"{report['remaining']} left", highlight=False)
     if model_dir is not None:
         console.print(f"model saved to {model_dir}", highlight=False)
     console.print(f"generated in {seconds:.1f} s", highlight=False)
