@@ -153,3 +153,28 @@ def test_same_output_whatever_the_threads(mixed_table):
     two = HybridSynthesizer(n_jobs=2, **params).fit(mixed_table, "outcome")
     assert one.weights_ == two.weights_
     pd.testing.assert_frame_equal(one.sample(400, seed=5), two.sample(400, seed=5))
+
+
+def test_partitioned_dataset_is_the_same_on_dask_as_locally(mixed_table, tmp_path):
+    from clinisynth.sampling_engines import write_partitioned
+
+    syn = HybridSynthesizer(weights="gmm", seed=0).fit(mixed_table, "outcome")
+    local = write_partitioned(syn, 250, tmp_path / "local", seed=4, engine="local")
+    with pytest.MonkeyPatch.context() as mp:  # three partitions of at most 100 rows
+        mp.setattr("clinisynth.synthesizer.CHUNK_ROWS", 100)
+        small = write_partitioned(syn, 250, tmp_path / "small", seed=4, engine="local")
+        dask = write_partitioned(syn, 250, tmp_path / "dask", seed=4, engine="dask", workers=2)
+    assert local["partitions"] == 1 and small["partitions"] == dask["partitions"] == 3
+    read = lambda d: pd.concat([pd.read_parquet(p) for p in sorted(d.glob("part-*.parquet"))],  # noqa: E731
+                               ignore_index=True)
+    pd.testing.assert_frame_equal(read(tmp_path / "small"), read(tmp_path / "dask"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("clinisynth.synthesizer.CHUNK_ROWS", 100)
+        pd.testing.assert_frame_equal(read(tmp_path / "dask"), syn.sample(250, seed=4),
+                                      check_dtype=False)
+    assert len(read(tmp_path / "local")) == 250
+    with pytest.raises(ClinisynthError, match="already exists"):
+        write_partitioned(syn, 10, tmp_path / "local", seed=4)
+    with pytest.raises(ClinisynthError, match="engine"):
+        write_partitioned(syn, 10, tmp_path / "new", seed=4, engine="spark")
+    assert not (tmp_path / "new").exists()
