@@ -27,11 +27,13 @@ def resolve_threads(n_jobs: int | None) -> int | None:
     if n_jobs is None:
         return None
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
-        raise ClinisynthError(f"n_jobs must be a positive integer, -1 or None, got {n_jobs!r}")
+        raise ClinisynthError(f"n_jobs (--threads) must be a positive integer or -1, got "
+                              f"{n_jobs!r}")
     if n_jobs == -1:
         return os.cpu_count() or 1
     if n_jobs < 1:
-        raise ClinisynthError(f"n_jobs must be a positive integer, -1 or None, got {n_jobs}")
+        raise ClinisynthError(f"n_jobs (--threads) must be a positive integer or -1, got "
+                              f"{n_jobs}")
     return n_jobs
 
 

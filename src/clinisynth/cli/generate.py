@@ -32,6 +32,7 @@ from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, check_writable, wr
 from clinisynth.mixture import parse_weights, resolve_weights
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.synthesizer import DEFAULT_CALIBRATION, HybridSynthesizer
+from clinisynth.threads import resolve_threads
 
 
 def parse_calibration(text: str) -> list[str]:
@@ -107,6 +108,10 @@ def generate_command(
     html_out: Annotated[Path | None, typer.Option(
         "--html", help="Audit HTML report path (default: beside --out, ending .report.html).")
     ] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", help="Threads for BLAS, scikit-learn and PyTorch while fitting and "
+        "sampling (-1: every core; default: the libraries' own). Output does not depend on it.")
+    ] = None,
     sep: SepOption = None,
     encoding: EncodingOption = None,
     na_values: NaValuesOption = None,
@@ -131,6 +136,7 @@ def generate_command(
     if spec != "learned":
         resolve_weights(spec)  # fail on a bad spec before reading any data
     steps = parse_calibration(calibration)
+    resolve_threads(threads)
     schema = TableSchema.from_json(schema_file) if schema_file else None
     if schema is not None and target is None:
         target = schema.target
@@ -145,7 +151,7 @@ def generate_command(
                   + (f", {len(holdout)} held out for the audit" if audited else ""),
                   highlight=False)
     syn = HybridSynthesizer(weights=spec, calibration=steps, privacy_guard=privacy_guard,
-                            seed=seed)
+                            seed=seed, n_jobs=threads)
     syn = fit_with_progress(syn, train, target_col, schema)
     fake = syn.sample(rows, seed=seed)
     write_table(fake, out)
