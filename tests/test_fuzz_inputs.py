@@ -1,7 +1,7 @@
 """Property-based fuzzing of the input path: any file -> a valid table or one clear error line.
 
 Each example is a hostile table (see ``fuzz_tables.py``) run through ``clinisynth generate``
-with fast settings. Profiles: ``ci`` (default, 30 examples, derandomized so every run tests the
+with fast settings. Profiles: ``ci`` (default, 25 examples, derandomized so every run tests the
 same cases) and ``large`` (500 examples), chosen with ``HYPOTHESIS_PROFILE=large``. The tally of
 outcomes is printed at the end of the test (``pytest -s``); ``benchmarks/fuzz_inputs.py`` runs
 the same strategy and prints the tally too.
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from fuzz_tables import Case, hostile_cases, run_case
 
 settings.register_profile(
-    "ci", max_examples=30, deadline=None, derandomize=True, database=None,
+    "ci", max_examples=25, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile(
     "large", max_examples=500, deadline=None, derandomize=True, database=None,

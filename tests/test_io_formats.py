@@ -257,3 +257,14 @@ def test_schema_and_evaluate_take_the_read_options(tmp_path, table):
                                       "--synthetic", str(data), "--target", "outcome",
                                       "--encoding", "no-such"])
     one_error_line(result, "--encoding 'no-such'")
+
+
+def test_stray_line_breaks_give_one_error_line(tmp_path):
+    """Found by the fuzzer: a lone CR inside an unquoted field, and a header holding \\x0b."""
+    cr = tmp_path / "cr.csv"
+    cr.write_bytes(b"a,b,y\n1,x\ry,0\n2,z,1\n")
+    # pandas, like a spreadsheet, ends a row at the CR: the target then has gaps
+    one_error_line(generate(cr, tmp_path / "o.csv", "--target", "y"), "missing values")
+    vt = tmp_path / "vt.csv"
+    vt.write_bytes(b"a\x0bb,c\n1,2\n3,4\n")
+    one_error_line(generate(vt, tmp_path / "o.csv", "--target", "outcome"), "a\\x0bb")

@@ -179,15 +179,3 @@ def test_partitioned_dataset_is_the_same_on_dask_as_locally(mixed_table, tmp_pat
         write_partitioned(syn, 10, tmp_path / "new", seed=4, engine="spark")
     assert not (tmp_path / "new").exists()
 
-
-def test_generate_rejects_bad_threads(tmp_path):
-    from typer.testing import CliRunner
-
-    from clinisynth.cli import app
-
-    out = tmp_path / "out.csv"
-    result = CliRunner().invoke(app, ["generate", "--dataset", "breast_cancer", "--rows", "10",
-                                      "--out", str(out), "--threads", "0"])
-    assert result.exit_code == 2
-    assert "--threads" in result.output and "Traceback" not in result.output
-    assert not out.exists()

@@ -490,7 +490,9 @@ class HybridSynthesizer:
         }
 
     def save(self, path: str | Path) -> None:
-        """Write the fitted model to directory ``path`` (JSON + npz arrays; no pickle)."""
+        """Write the fitted model to directory ``path`` (JSON + npz arrays, checksummed; no
+        pickle). ``path`` must be new, empty or hold a model, which is replaced atomically (see
+        :mod:`clinisynth.persistence`)."""
         self._check_fitted()
         arrays: dict[str, np.ndarray] = {"class_counts": self.class_counts_}
         gens = {}
@@ -523,9 +525,29 @@ class HybridSynthesizer:
 
     @classmethod
     def load(cls, path: str | Path) -> HybridSynthesizer:
-        """Rebuild a model saved by :meth:`save`; only registered generators can be loaded."""
+        """Rebuild a model saved by :meth:`save`, after verifying every file's checksum.
+
+        Only registered generators can be loaded. A model fitted with the privacy guard is
+        refused if its guard state is missing; any inconsistency is a :class:`ClinisynthError`.
+        """
         manifest, arrays = read_model(path)
+        try:
+            return cls._from_manifest(manifest, arrays)
+        except ClinisynthError as exc:
+            raise ClinisynthError(f"model '{path}': {exc}") from None
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+            what = what.strip().splitlines()[0] if what.strip() else type(exc).__name__
+            raise ClinisynthError(f"model '{path}' is inconsistent ({what}); fit it again"
+                                  ) from None
+
+    @classmethod
+    def _from_manifest(cls, manifest: dict[str, Any], arrays: dict[str, np.ndarray]
+                       ) -> HybridSynthesizer:
         syn = cls(**manifest["params"])
+        if syn.privacy_guard and manifest["guard"] is None:
+            raise ClinisynthError("it was fitted with the privacy guard but holds no guard "
+                                  "state; refusing to sample without the guard")
         syn.schema_ = TableSchema.from_dict(manifest["schema"])
         syn.encoder_ = TableEncoder.from_state(syn.schema_, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}

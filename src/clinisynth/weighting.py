@@ -75,10 +75,11 @@ class DirichletReinforce:
     ----------
     episodes : int
         Most reward evaluations.
-    seconds : float
-        Wall-clock cap; the search stops after the batch that crosses it. Results are
-        reproducible from the seed as long as the episode budget, not this cap, ends the search
-        (``SearchResult.stopped_by`` says which did).
+    seconds : float, optional
+        Wall-clock cap, off by default: the budget is counted in episodes only, so the learned
+        weights are a function of the seed and the data, not of the machine's speed or load.
+        When given, the search stops after the batch that crosses it, and the result then
+        depends on timing (``SearchResult.stopped_by`` says which budget ended the search).
     batch_size : int
         Weight vectors per policy update.
     learning_rate : float
@@ -87,12 +88,13 @@ class DirichletReinforce:
         ``sum(alpha)`` at the start (uniform mean); small means broad exploration.
     """
 
-    def __init__(self, episodes: int = 60, seconds: float = 60.0, batch_size: int = 6,
+    def __init__(self, episodes: int = 60, seconds: float | None = None, batch_size: int = 6,
                  learning_rate: float = 0.25, initial_concentration: float = 5.0,
                  seed: int | None = None) -> None:
         if episodes < batch_size or batch_size < 2:
             raise ClinisynthError("weight search: need batch_size >= 2 and episodes >= batch_size")
-        if seconds <= 0 or learning_rate <= 0 or initial_concentration <= 0:
+        if (seconds is not None and not seconds > 0) or learning_rate <= 0 \
+                or initial_concentration <= 0:
             raise ClinisynthError(
                 "weight search: seconds, learning_rate and concentration must be positive")
         self.episodes = episodes
@@ -132,7 +134,7 @@ class DirichletReinforce:
                 advantage = (rewards - rewards.mean()) / spread
                 score = np.log(batch) - digamma(alpha) + digamma(alpha.sum())
                 theta += self.learning_rate * (advantage[:, None] * score * alpha).mean(axis=0)
-            if time.perf_counter() - start > self.seconds:
+            if self.seconds is not None and time.perf_counter() - start > self.seconds:
                 stopped_by = "time"
                 break
         alpha = np.exp(theta)

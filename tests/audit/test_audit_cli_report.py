@@ -41,6 +41,9 @@ def evaluate(paths, *extra):
 @pytest.mark.parametrize(("extra", "message"), [
     (("--json", "out.txt"), "--json 'out.txt' should end in .json"),
     (("--privacy-sample", "2"), "privacy_sample must be at least 10"),
+    (("--secret", "nope"), "secrets: column 'nope' is not in the table"),
+    (("--quasi-identifier", "nope"), "quasi_identifiers: column 'nope' is not in the table"),
+    (("--n-attacks", "3"), "n_attacks must be at least 10"),
 ])
 def test_evaluate_bad_options_exit_2_with_one_line(csvs, extra, message):
     res = evaluate(csvs, *extra)
@@ -108,14 +111,27 @@ def screenshot(browser: str, page: Path, shot: Path, profile: Path) -> np.ndarra
 
 def test_evaluate_writes_json_and_a_report_that_renders_in_chromium(csvs, tmp_path):
     out, html = tmp_path / "scores.json", tmp_path / "report.html"
-    res = evaluate(csvs, "--json", str(out), "--html", str(html))
+    res = evaluate(csvs, "--json", str(out), "--html", str(html), "--quasi-identifier",
+                   "mean radius", "--quasi-identifier", "mean texture", "--secret", "mean area",
+                   "--n-attacks", "100")
     assert res.exit_code == 0, res.output
+    for key in ("singling_out_risk", "linkability_risk", "inference_risk", "calibrated_dcr"):
+        assert key in res.output
     assert f"written: {out}" in res.output and f"written: {html}" in res.output
     for key in ("ks_mean", "tstr_trtr_f1_ratio", "dcr_share", "privacy_loss", "mia_auc"):
         assert key in res.output
     data = json.loads(out.read_text())
     assert data["meta"]["rows"]["synthetic"] == 398
     assert data["headline"]["dcr_share"]["direction"] == "closer to 0.5"
+    risk = data["risk"]
+    assert risk["quasi_identifiers"] == ["mean radius", "mean texture"]
+    assert risk["secrets"] == ["target", "mean area"]
+    assert set(risk["attacks"]) == {"singling_out_univariate", "singling_out_multivariate",
+                                    "linkability", "inference:target", "inference:mean area"}
+    link = risk["attacks"]["linkability"]
+    assert (link["columns_a"], link["columns_b"], link["attacks"]) == (
+        ["mean radius"], ["mean texture"], 100)
+    assert link["verdict"] and link["meaning"] and len(link["risk_ci"]) == 2
 
     text = html.read_text()
     images = IMG.findall(text)
@@ -140,3 +156,32 @@ def test_evaluate_writes_json_and_a_report_that_renders_in_chromium(csvs, tmp_pa
     red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     blue = (pixels[..., 2] > 150) & (pixels[..., 0] < 80)
     assert red.sum() > 2000 and blue.sum() > 2000
+
+
+def test_report_escapes_markup_in_column_names_and_labels(tmp_path):
+    """Column names and class labels come from the user's file: none may run as markup."""
+    import pandas as pd
+
+    from clinisynth.audit import audit
+
+    evil_col, evil_label = "<img src=x onerror=alert(1)>", "<script>alert('x')</script>"
+    rng = np.random.default_rng(0)
+    n = 160
+    df = pd.DataFrame({
+        evil_col: rng.normal(size=n),
+        "age": rng.integers(20, 80, size=n).astype(float),
+        "<b>group</b>": rng.choice(["a&b", "<i>c</i>"], size=n),
+        "label": rng.choice([evil_label, "ok"], size=n),
+    })
+    train, holdout = df.iloc[:110].reset_index(drop=True), df.iloc[110:].reset_index(drop=True)
+    result = audit(train, holdout, train.sample(110, random_state=1).reset_index(drop=True),
+                   "label", models=("logistic_regression",), n_attacks=20,
+                   quasi_identifiers=[evil_col, "age"], secrets=["<b>group</b>"])
+    path = write_html_report(result, tmp_path / "report.html", train=train,
+                             synthetic=train.sample(110, random_state=1))
+    text = path.read_text()
+    for raw in (evil_col, evil_label, "<b>group</b>", "<i>c</i>", "<script>"):
+        assert raw not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "&lt;script&gt;alert(" in text
+    assert "Risk: attacks on the synthetic data" in text and "linkability" in text

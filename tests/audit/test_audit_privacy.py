@@ -110,6 +110,8 @@ def test_same_seed_same_scores_and_sampling_is_stated(bc_70, bc_gmm):
     a = priv.privacy_scores(train, holdout, bc_gmm, schema, seed=3, sample=100)
     b = priv.privacy_scores(train, holdout, bc_gmm, schema, seed=3, sample=100)
     assert a.to_dict() == b.to_dict()
-    assert a.sizes == {"synthetic": 100, "train": 100, "equal_samples": 100,
-                       "nnaa_train": 100, "nnaa_holdout": 100, "train_rows": 398}
+    # ``sample`` caps the query rows only; references stay whole (or equal-size samples)
+    assert a.sizes == {"synthetic": 100, "train": 398, "equal_samples": 171,
+                       "nnaa_train": 398, "nnaa_holdout": 171, "train_rows": 398,
+                       "holdout": 100, "query_cap": 100}
     assert priv.dcr_share(train, holdout, bc_gmm, schema, seed=3, sample=100) == a.dcr_share

@@ -80,3 +80,19 @@ def test_summary_bolds_best_by_direction_and_states_it():
     assert "| fit_seconds | seconds | lower is better |" in text
     timing = text.split("## Time to fit + sample")[1].split("##")[0]
     assert "| ctgan | 60.5 |" in timing and "| hybrid | 3.50 |" in timing
+
+
+def test_summary_has_the_risk_columns_with_the_audits_directions():
+    from clinisynth.audit import DIRECTIONS
+
+    frame = records()
+    ok = frame["status"] == "ok"
+    frame.loc[ok, "singling_out_risk"] = [0.2, 0.1, 0.0, 0.05, 0.3, 0.4]
+    frame.loc[ok, "calibrated_dcr"] = [0.02, 0.03, 0.10, 0.08, 0.90, 0.80]
+    text = render_summary(frame, None, [TableSpec(name="t", target="y", path="t.csv")],
+                          directions={**DIRS, **DIRECTIONS})
+    assert "#### Risk" in text
+    so, cal = "singling_out_risk ↓", "calibrated_dcr →0.02"
+    assert row_of(text, so, "ctgan")[so].startswith("**0.025")  # lowest risk
+    assert row_of(text, so, "smote")[cal] == "0.850 ± 0.071"
+    assert row_of(text, so, "hybrid")[cal].startswith("**0.025")  # nearest 0.02

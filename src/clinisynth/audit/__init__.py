@@ -18,7 +18,7 @@ import pandas as pd
 
 from clinisynth import __version__
 from clinisynth.audit.fidelity import fidelity_scores
-from clinisynth.audit.inputs import MIN_ROWS, check_inputs, single_thread
+from clinisynth.audit.inputs import MIN_ROWS, check_inputs, drop_unscored, single_thread
 from clinisynth.audit.privacy import privacy_scores
 from clinisynth.audit.result import (
     DIRECTIONS,
@@ -32,6 +32,7 @@ from clinisynth.audit.result import (
     describe,
     make_flags,
 )
+from clinisynth.audit.risk import N_ATTACKS, RiskResult, resolve_columns, risk_scores
 from clinisynth.audit.utility import MODELS, make_model, utility_scores
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema
@@ -39,25 +40,42 @@ from clinisynth.schema import TableSchema
 
 def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, target: str,
           schema: TableSchema | None = None, seed: int = 0, privacy_sample: int = 2000,
-          models: Sequence[str] = MODELS) -> AuditResult:
-    """Score ``synthetic`` for fidelity (vs train), utility (on holdout) and privacy.
+          models: Sequence[str] = MODELS, quasi_identifiers: Sequence[str] | None = None,
+          secrets: Sequence[str] | None = None, n_attacks: int = N_ATTACKS) -> AuditResult:
+    """Score ``synthetic`` for fidelity (vs train), utility (on holdout), privacy and risk.
 
-    ``schema`` is inferred from ``train`` if not given. ``privacy_sample`` caps the rows per set
-    used by the distance-based scores and by detection (seeded subsamples). The same ``seed``
-    gives the same result.
+    ``schema`` is inferred from ``train`` if not given. ``privacy_sample`` caps the query rows
+    per set of the distance-based scores (their reference sets are always whole, so a copy is
+    flagged at any size) and the rows per side of detection (seeded subsamples).
+    ``quasi_identifiers``: the columns an attacker may know (default: the schema's
+    ``quasi_identifier`` roles, else none); ``secrets``: columns whose inference is attacked
+    besides the target; ``n_attacks``: attacks per risk score (:mod:`clinisynth.audit.risk`).
+    The same ``seed`` gives the same result.
     """
     start = time.perf_counter()
-    check_options(privacy_sample, models)
+    check_options(privacy_sample, models, n_attacks)
     train, holdout, synthetic, schema = check_inputs(train, holdout, synthetic, target, schema)
+    resolve_columns(schema, quasi_identifiers, secrets)  # bad names fail before any work
+    (train, holdout, synthetic), schema, skipped = drop_unscored(
+        (train, holdout, synthetic), schema)
     with single_thread():
         result = _run(train, holdout, synthetic, schema, seed, privacy_sample, models)
+        t0 = time.perf_counter()
+        result.risk = risk_scores(train, holdout, synthetic, schema, quasi_identifiers,
+                                  secrets, n_attacks=n_attacks, seed=seed)
+        result.meta["seconds"]["risk"] = round(time.perf_counter() - t0, 3)
+        result.meta["n_attacks"] = int(n_attacks)
+        result.meta["skipped_columns"] = skipped
     result.meta["seconds"]["total"] = round(time.perf_counter() - start, 3)
     result.flags = make_flags(result)
     return result
 
 
-def check_options(privacy_sample: int, models: Sequence[str]) -> None:
-    """Reject a bad ``privacy_sample`` or model name before any work is done."""
+def check_options(privacy_sample: int, models: Sequence[str], n_attacks: int = N_ATTACKS
+                  ) -> None:
+    """Reject a bad ``privacy_sample``, ``n_attacks`` or model name before any work is done."""
+    if int(n_attacks) < 10:
+        raise ClinisynthError(f"n_attacks must be at least 10, got {n_attacks}")
     if isinstance(models, str):
         raise ClinisynthError("models must be a sequence of names, not one string")
     if not models:
@@ -95,5 +113,5 @@ def _run(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
 
 __all__ = [
     "DIRECTIONS", "HEADLINE_KEYS", "LABELS", "AuditResult", "ColumnScore", "FidelityResult",
-    "PrivacyResult", "UtilityResult", "audit", "describe",
+    "PrivacyResult", "RiskResult", "UtilityResult", "audit", "describe",
 ]

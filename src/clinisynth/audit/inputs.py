@@ -104,6 +104,24 @@ def _check_numeric(df: pd.DataFrame, schema: TableSchema, name: str) -> None:
             )
 
 
+#: schema roles the audit never scores: identifiers are regenerated, free text is dropped
+UNSCORED_ROLES = ("identifier", "text")
+
+
+def drop_unscored(frames: Sequence[pd.DataFrame], schema: TableSchema
+                  ) -> tuple[list[pd.DataFrame], TableSchema, list[str]]:
+    """The frames and schema without identifier and free-text columns (by ``col.role``), and
+    the names left out. Such columns are unique per patient: every score would be noise, and
+    one-hot encoding them costs rows² memory."""
+    skipped = [c.name for c in schema.columns
+               if getattr(c, "role", None) in UNSCORED_ROLES and c.name != schema.target]
+    if not skipped:
+        return list(frames), schema, []
+    kept = [c for c in schema.columns if c.name not in skipped]
+    reduced = TableSchema(columns=kept, target=schema.target, version=schema.version)
+    return [df.drop(columns=skipped) for df in frames], reduced, skipped
+
+
 # -- helpers shared by the metric modules ------------------------------------------------------
 def numeric_names(schema: TableSchema) -> list[str]:
     """Columns of kind continuous or integer."""
@@ -126,7 +144,7 @@ def category_codes(values: Sequence[pd.Series]) -> tuple[list[np.ndarray], int]:
     Values are compared by :func:`clinisynth.schema.category_key` (so ``1``, ``1.0`` and
     ``np.int64(1)`` are one category); a missing cell is a category of its own.
     """
-    keys = [pd.Series([_key_text(v) for v in s], dtype=object) for s in values]
+    keys = [category_key_text(s) for s in values]
     codes, uniques = pd.factorize(pd.concat(keys, ignore_index=True))
     out, start = [], 0
     for s in keys:
@@ -135,10 +153,36 @@ def category_codes(values: Sequence[pd.Series]) -> tuple[list[np.ndarray], int]:
     return out, len(uniques)
 
 
+def category_key_text(series: pd.Series) -> pd.Series:
+    """One string per cell, equal exactly when :func:`clinisynth.schema.category_key` is.
+
+    Vectorised by column type (numbers ``n:<float>``, booleans ``b:<bool>``, text ``s:<str>``,
+    missing ``<NA>``); only a column mixing those types falls back to a per-cell loop.
+    """
+    series = pd.Series(series).reset_index(drop=True)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    missing = series.isna().to_numpy()
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if pd.api.types.is_bool_dtype(series.dtype) or kind == "boolean":
+        body = "b:" + series.map({True: "True", False: "False"}, na_action="ignore").astype(str)
+    elif kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        numbers = pd.to_numeric(series, errors="coerce").astype(float) + 0.0  # -0.0 -> 0.0
+        body = "n:" + numbers.astype(str)
+    elif kind in ("string", "empty"):
+        body = "s:" + series.astype(str)
+    else:
+        body = pd.Series([_key_text(v) for v in series], dtype=object)
+    return pd.Series(np.where(missing, "<NA>", body.to_numpy(dtype=object)), dtype=object)
+
+
 def _key_text(value: object) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "<NA>"
-    return repr(category_key(value))
+    key = category_key(value)
+    if key[0] == "n":
+        return "n:" + str(float(key[1]) + 0.0)
+    return f"{key[0]}:{key[1]}"
 
 
 def rng_for(seed: int, purpose: int) -> np.random.Generator:

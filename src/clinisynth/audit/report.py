@@ -8,7 +8,6 @@ the string the template embeds, so other sections (weights, reward traces) can r
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -38,6 +37,7 @@ GROUPS = {
                 "tstr_trtr_f1_ratio"),
     "Privacy": ("dcr_median", "dcr_share", "exact_copies", "holdout_exact_copies", "nnaa_train",
                 "nnaa_holdout", "privacy_loss", "mia_auc"),
+    "Risk": ("calibrated_dcr", "singling_out_risk", "linkability_risk", "inference_risk"),
 }
 
 
@@ -251,6 +251,52 @@ def _column_rows(result: AuditResult) -> list[dict[str, str]]:
             for c in result.fidelity.columns]
 
 
+def _ci(low: float, high: float) -> str:
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def _risk_rows(result: AuditResult) -> dict[str, Any] | None:
+    """The attacks as display rows: rates with intervals, risk, meaning and verdict."""
+    if result.risk is None:
+        return None
+    from clinisynth.audit.risk import verdict
+
+    rows = []
+    for name, a in result.risk.attacks.items():
+        rows.append({
+            "name": name.replace("_", " ").replace(":", ": "), "meaning": a.meaning,
+            "attacks": a.attacks,
+            "attack": fmt(a.attack.value), "attack_ci": _ci(*a.attack.ci),
+            "control": fmt(a.control.value), "control_ci": _ci(*a.control.ci),
+            "baseline": f"{fmt(a.baseline.value)}",
+            "risk": fmt(a.risk), "risk_ci": _ci(*a.risk_ci),
+            "flag": math.isfinite(a.risk) and a.risk_ci[0] > 0,
+            "verdict": verdict(a),
+        })
+    r = result.risk
+    return {"rows": rows, "quasi_identifiers": r.quasi_identifiers, "secrets": r.secrets,
+            "n_attacks": r.n_attacks, "notes": r.notes,
+            "linkability": r.attacks["linkability"].details if "linkability" in r.attacks
+            else None}
+
+
+def _calibrated(result: AuditResult) -> dict[str, str]:
+    pri = result.privacy
+    value, base = pri.calibrated_dcr, pri.calibrated_dcr_baseline
+    if not math.isfinite(value):
+        verdict = "Not measured."
+    elif value <= base + 0.01:
+        verdict = ("Like fresh patients: synthetic rows come as close to training patients as "
+                   "unseen real patients do.")
+    elif value <= base + 0.03:
+        verdict = "Slightly closer to training patients than unseen patients are."
+    else:
+        verdict = (f"Too close: {value:.1%} of synthetic rows sit nearer a training patient than "
+                   f"98 % of unseen patients do ({base:.1%} expected).")
+    return {"value": fmt(value), "baseline": fmt(base), "tau": fmt(pri.calibrated_dcr_tau),
+            "verdict": verdict}
+
+
 def check_sections(sections: Sequence[dict[str, str]] | None) -> list[dict[str, str]]:
     """Extra sections: each ``{"title", "html"}`` or ``{"title", "image_png_b64"}``."""
     out = []
@@ -295,14 +341,17 @@ def render_html(result: AuditResult, train: pd.DataFrame | None = None,
     if train is not None and synthetic is not None:
         names = [c.name for c in fid.columns]
         overlays = list(zip(names, column_figures(result, train, synthetic), strict=True))
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    # every value is escaped (column names and labels come from the user's file); only the
+    # extra sections' own "html" is inserted as is, and callers escape what they put in it
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
     template = env.get_template("report.html.j2")
     return template.render(
         meta=result.meta, groups=_cards(result), flags=result.flags,
         columns=_column_rows(result), overlays=overlays, corr_png=corr_png, dcr_png=dcr_png,
         utility_rows=_utility_rows(result), ratios=result.utility.ratios,
         importance=result.utility.importance, privacy=pri.to_dict(), fidelity=fid,
-        sections=sections, describe=describe, fmt=fmt, escape=html.escape,
+        sections=sections, describe=describe, fmt=fmt, risk=_risk_rows(result),
+        calibrated=_calibrated(result),
     )
 
 

@@ -1,8 +1,9 @@
 """Typed results of an audit, the headline scores, and the range and direction of every score.
 
 :data:`DIRECTIONS` maps each headline key to ``(range_text, direction)`` where direction is one
-of ``"higher"``, ``"lower"``, ``"closer to 0.5"`` or ``"baseline"`` (a reference value, not a
-score). :data:`LEGEND` does the same for every other score name that appears in the JSON.
+of ``"higher"``, ``"lower"``, ``"closer to 0.5"``, ``"closer to 0.02"`` or ``"baseline"`` (a
+reference value, not a score). :data:`LEGEND` does the same for every other score name that
+appears in the JSON.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from clinisynth.audit.risk import RiskResult
 
 HEADLINE_KEYS: tuple[str, ...] = (
     "ks_mean", "wasserstein_mean", "tv_mean", "pair_trend", "contingency_similarity",
     "corr_frobenius", "detection_auc", "trtr_accuracy", "tstr_accuracy", "trtr_f1", "tstr_f1",
     "trtr_auc", "tstr_auc", "tstr_trtr_f1_ratio", "dcr_median", "dcr_share", "exact_copies",
     "holdout_exact_copies", "nnaa_train", "nnaa_holdout", "privacy_loss", "mia_auc",
+    "calibrated_dcr", "singling_out_risk", "linkability_risk", "inference_risk",
 )
 
 #: headline key -> (range, direction)
@@ -46,6 +51,10 @@ DIRECTIONS: dict[str, tuple[str, str]] = {
     "nnaa_holdout": ("0 to 1, 0.5 = indistinguishable", "closer to 0.5"),
     "privacy_loss": ("-1 to 1, 0 = no leak", "lower"),
     "mia_auc": ("0 to 1, 0.5 = no leakage", "closer to 0.5"),
+    "calibrated_dcr": ("0 to 1, 0.02 = like fresh patients", "closer to 0.02"),
+    "singling_out_risk": ("0 to 1, 0 = no leak", "lower"),
+    "linkability_risk": ("0 to 1, 0 = no leak", "lower"),
+    "inference_risk": ("0 to 1, 0 = no leak", "lower"),
 }
 
 #: headline key -> what it measures, one line (for the report and the CLI)
@@ -72,6 +81,14 @@ LABELS: dict[str, str] = {
     "nnaa_holdout": "nearest-neighbour adversarial accuracy, synthetic vs holdout",
     "privacy_loss": "NNAA holdout - NNAA train (positive = leak)",
     "mia_auc": "distance-based membership-inference attack AUC",
+    "calibrated_dcr": "share of synthetic rows closer to train than the 2nd percentile of "
+                      "holdout-to-train distances",
+    "singling_out_risk": "multivariate singling out: predicates isolating one training patient, "
+                         "beyond the holdout control",
+    "linkability_risk": "linking two column sets of a training patient through the synthetic "
+                        "rows, beyond the holdout control",
+    "inference_risk": "inferring a secret column from the nearest synthetic row, beyond the "
+                      "holdout control (worst secret)",
 }
 
 #: every non-headline score name in the JSON -> (range, direction)
@@ -95,6 +112,11 @@ LEGEND: dict[str, tuple[str, str]] = {
     "dcr_holdout_median": ("0 upward", "baseline"),
     "exact_copies_all_train": ("count, 0 upward", "lower"),
     "dcr_share_if_memorised": ("0.5 to 1", "baseline"),
+    "calibrated_dcr_baseline": ("0 to 1, about 0.02", "baseline"),
+    "risk": ("0 to 1, 0 = no leak", "lower"),
+    "attack_rate": ("0 to 1", "lower"),
+    "control_rate": ("0 to 1", "baseline"),
+    "baseline_rate": ("0 to 1", "baseline"),
 }
 
 
@@ -112,12 +134,19 @@ PRIVACY_LOSS_FLAG = 0.1
 MIA_AUC_FLAG = 0.6
 DETECTION_HIGH_FLAG = 0.9
 DETECTION_LOW_FLAG = 0.3
+#: risk flags: above the issue's targets and with a 95 % interval that excludes 0
+RISK_FLAGS = {"singling_out_risk": 0.10, "linkability_risk": 0.05, "inference_risk": 0.10}
+CALIBRATED_DCR_MARGIN = 0.03
 
 
-def headline_flags(h: dict[str, float], m: int | None = None) -> list[dict[str, str]]:
+def headline_flags(h: dict[str, float], m: int | None = None,
+                   risk_low: dict[str, float] | None = None,
+                   dcr_baseline: float | None = None) -> list[dict[str, str]]:
     """``[{"key", "message"}]`` for each headline score past its stated threshold.
 
-    ``m`` is the size of the equal train and holdout samples the copies were counted in.
+    ``m`` is the size of the equal train and holdout samples the copies were counted in;
+    ``risk_low`` the lower ends of the risks' intervals; ``dcr_baseline`` the holdout's own
+    calibrated-DCR share.
     """
     out = []
 
@@ -147,6 +176,18 @@ def headline_flags(h: dict[str, float], m: int | None = None) -> list[dict[str, 
         add("detection_auc", f"detection: AUC {h['detection_auc']:.2f} is far below 0.5, so "
             "synthetic rows sit on top of training rows (flag below "
             f"{DETECTION_LOW_FLAG})")
+    base = 0.02 if dcr_baseline is None or not math.isfinite(dcr_baseline) else dcr_baseline
+    cal = h.get("calibrated_dcr", float("nan"))
+    if math.isfinite(cal) and cal > base + CALIBRATED_DCR_MARGIN:
+        add("calibrated_dcr", f"calibrated DCR: {cal:.1%} of synthetic rows sit closer to a "
+            f"training row than 98 % of holdout patients do ({base:.1%} expected, flag above "
+            f"{base + CALIBRATED_DCR_MARGIN:.1%})")
+    for key, limit in RISK_FLAGS.items():
+        value = h.get(key, float("nan"))
+        low = (risk_low or {}).get(key, 0.0)
+        if math.isfinite(value) and value > limit and low > 0:
+            add(key, f"{key.replace('_', ' ')}: {value:.2f} (interval from {low:.2f}; "
+                f"0 expected, flag above {limit} when the interval excludes 0)")
     return out
 
 
@@ -154,7 +195,9 @@ def make_flags(result: AuditResult) -> list[dict[str, str]]:
     """Headline warnings plus the utility notes (e.g. a single-class synthetic table)."""
     notes = [{"key": "utility", "message": n} for n in result.utility.notes]
     m = result.privacy.sizes.get("equal_samples")
-    return headline_flags(result.headline(), m) + notes
+    risk_low = result.risk.headline_low() if result.risk is not None else None
+    return headline_flags(result.headline(), m, risk_low,
+                          result.privacy.calibrated_dcr_baseline) + notes
 
 
 def clean(value: Any) -> Any:
@@ -263,6 +306,9 @@ class PrivacyResult:
     privacy_loss: float
     mia_auc: float
     sizes: dict[str, int]
+    calibrated_dcr: float = float("nan")
+    calibrated_dcr_baseline: float = float("nan")
+    calibrated_dcr_tau: float = float("nan")
     dcr_train: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     dcr_holdout: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
@@ -283,6 +329,9 @@ class PrivacyResult:
             "exact_copies_all_train": self.exact_copies_all_train,
             "nnaa_train": self.nnaa_train, "nnaa_holdout": self.nnaa_holdout,
             "privacy_loss": self.privacy_loss, "mia_auc": self.mia_auc, "sizes": self.sizes,
+            "calibrated_dcr": self.calibrated_dcr,
+            "calibrated_dcr_baseline": self.calibrated_dcr_baseline,
+            "calibrated_dcr_tau": self.calibrated_dcr_tau,
             "dcr_share_if_memorised": self.memorised_share,
             "dcr_quantiles": {
                 "q": list(quantiles),
@@ -307,6 +356,7 @@ class AuditResult:
     privacy: PrivacyResult
     meta: dict[str, Any]
     flags: list[dict[str, str]] = field(default_factory=list)
+    risk: RiskResult | None = None
 
     def headline(self) -> dict[str, float]:
         """Flat ``{key: value}`` over :data:`HEADLINE_KEYS`; NaN where a score is undefined."""
@@ -326,7 +376,11 @@ class AuditResult:
             "exact_copies": pri.exact_copies, "holdout_exact_copies": pri.holdout_exact_copies,
             "nnaa_train": pri.nnaa_train, "nnaa_holdout": pri.nnaa_holdout,
             "privacy_loss": pri.privacy_loss, "mia_auc": pri.mia_auc,
+            "calibrated_dcr": pri.calibrated_dcr,
         }
+        nan = float("nan")
+        values.update(self.risk.headline() if self.risk is not None else
+                      {"singling_out_risk": nan, "linkability_risk": nan, "inference_risk": nan})
         return {key: float(values[key]) for key in HEADLINE_KEYS}
 
     def to_dict(self) -> dict[str, Any]:
@@ -344,6 +398,7 @@ class AuditResult:
             "headline": headline, "flags": self.flags, "meta": self.meta, "legend": legend,
             "fidelity": self.fidelity.to_dict(), "utility": self.utility.to_dict(),
             "privacy": self.privacy.to_dict(),
+            "risk": self.risk.to_dict() if self.risk is not None else None,
         })
 
     def to_json(self, path: str | Path | None = None) -> str:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from clinisynth.audit import DIRECTIONS, AuditResult, audit
 from clinisynth.audit.report import GROUPS, fmt, write_html_report
+from clinisynth.audit.risk import N_ATTACKS
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import (
     EncodingOption,
@@ -51,8 +52,18 @@ def evaluate_command(
         "--schema", help="A schema JSON to use instead of inferring one from --train.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for every subsample and model.")] = 0,
     privacy_sample: Annotated[int, typer.Option(
-        "--privacy-sample", help="At most this many rows per set for distance-based scores.")
+        "--privacy-sample", help="At most this many query rows per set for the distance-based "
+        "scores (searched against whole tables) and rows per side for detection.")
     ] = 2000,
+    quasi_identifier: Annotated[list[str] | None, typer.Option(
+        "--quasi-identifier", help="A column an attacker may know (repeat for several); "
+        "default: the schema's quasi_identifier columns, else every other column.")] = None,
+    secret: Annotated[list[str] | None, typer.Option(
+        "--secret", help="A column whose inference is attacked besides the target (repeat for "
+        "several).")] = None,
+    n_attacks: Annotated[int, typer.Option(
+        "--n-attacks", help="Attacks per risk score (targets capped by the holdout size).")
+    ] = N_ATTACKS,
     sep: SepOption = None,
     encoding: EncodingOption = None,
     na_values: NaValuesOption = None,
@@ -66,7 +77,8 @@ def evaluate_command(
     options = read_options(sep, encoding, na_values, sheet)
     frames = [read_input(p, options) for p in (train, holdout, synthetic)]
     result = audit(*frames, target=target, schema=schema, seed=seed,
-                   privacy_sample=privacy_sample)
+                   privacy_sample=privacy_sample, quasi_identifiers=quasi_identifier or None,
+                   secrets=secret or None, n_attacks=n_attacks)
     if json_out is not None:
         result.to_json(json_out)
     if html_out is not None:

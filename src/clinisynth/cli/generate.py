@@ -8,8 +8,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sklearn.model_selection import train_test_split
 
 from clinisynth.audit import audit
@@ -22,50 +20,34 @@ from clinisynth.cli.data import (
     NaValuesOption,
     SepOption,
     SheetOption,
-    load_input,
     read_options,
 )
 from clinisynth.cli.evaluate import check_report_path, print_headline
+from clinisynth.cli.lifecycle import (
+    DEFAULT_CALIBRATION_TEXT,
+    CalibrationOption,
+    DataOption,
+    DatasetOption,
+    GuardOption,
+    MaxSearchOption,
+    SchemaOption,
+    SeedOption,
+    TargetOption,
+    WeightsOption,
+    check_outside,
+    fit_options,
+    fit_with_progress,
+    load_fit_input,
+    print_guard,
+    print_model,
+    print_rows,
+)
 from clinisynth.cli.sections import calibration_section, guard_section, weight_sections
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, check_writable, write_table
-from clinisynth.mixture import parse_weights, resolve_weights
-from clinisynth.schema import TableSchema, infer_schema
-from clinisynth.synthesizer import DEFAULT_CALIBRATION, HybridSynthesizer
-from clinisynth.threads import resolve_threads
-
-
-def parse_calibration(text: str) -> list[str]:
-    """``"moment,adaptive_soft"`` -> steps; ``"none"`` -> no calibration. Names are checked."""
-    from clinisynth.calibration import get_calibrator
-
-    if text.strip().lower() in ("", "none"):
-        return []
-    steps = [part.strip() for part in text.split(",") if part.strip()]
-    for step in steps:
-        try:
-            get_calibrator(step)
-        except ClinisynthError as exc:
-            raise ClinisynthError(f"--calibration: {exc}") from None
-    return steps
-
-
-def progress_bar() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                    console=console, transient=False)
-
-
-def fit_with_progress(syn: HybridSynthesizer, df, target: str,
-                      schema: TableSchema | None = None) -> HybridSynthesizer:
-    """Fit ``syn`` with a rich progress bar over its generators."""
-    with progress_bar() as bar:
-        task = bar.add_task("fitting", total=None)
-
-        def on_step(label: str, i: int, total: int) -> None:
-            bar.update(task, description=label, completed=i, total=total)
-
-        return syn.fit(df, target, schema=schema, on_step=on_step)
+from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, write_table
+from clinisynth.persistence import check_model_target
+from clinisynth.schema import TableSchema
+from clinisynth.synthesizer import HybridSynthesizer
 
 
 @app.command("generate")
@@ -74,31 +56,18 @@ def generate_command(
     rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
     out: Annotated[Path, typer.Option(
         "--out", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}).")],
-    data: Annotated[Path | None, typer.Option(
-        "--data", help="Input table: CSV/TSV (also .gz, .zip), Parquet, Excel .xlsx, SAS "
-        ".sas7bdat/.xpt, Stata .dta, SPSS .sav.")] = None,
-    dataset: Annotated[str | None, typer.Option(
-        "--dataset", help="A bundled dataset instead of --data (see `clinisynth datasets`).")
-    ] = None,
-    target: Annotated[str | None, typer.Option("--target", help="The class (outcome) column.")
-                      ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for every random choice.")] = 0,
-    weights: Annotated[str, typer.Option(
-        "--weights", help="'learned' (reinforcement-learning search), 'uniform', one generator "
-        "name, or name=weight pairs: noise=1,gmm=2.")
-    ] = "learned",
-    calibration: Annotated[str, typer.Option(
-        "--calibration", help="Calibration chain, comma-separated (moment, histogram, soft, "
-        "adaptive_soft, iterative_soft), or 'none'.")
-    ] = ",".join(DEFAULT_CALIBRATION),
-    privacy_guard: Annotated[bool, typer.Option(
-        "--privacy-guard/--no-privacy-guard", help="Refuse rows too close to a patient.")
-    ] = True,
-    schema_file: Annotated[Path | None, typer.Option(
-        "--schema", help="A schema JSON (from `clinisynth schema`) to use instead of inferring.")
-    ] = None,
+    data: DataOption = None,
+    dataset: DatasetOption = None,
+    target: TargetOption = None,
+    seed: SeedOption = 0,
+    weights: WeightsOption = "learned",
+    calibration: CalibrationOption = DEFAULT_CALIBRATION_TEXT,
+    privacy_guard: GuardOption = True,
+    schema_file: SchemaOption = None,
+    max_search_seconds: MaxSearchOption = None,
     save_model: Annotated[Path | None, typer.Option(
-        "--save-model", help="Directory to save the fitted model in (JSON + arrays).")] = None,
+        "--save-model", help="Directory to save the fitted model in, for `clinisynth sample` "
+        "(new, empty, or a model to replace).")] = None,
     holdout_fraction: Annotated[float, typer.Option(
         "--holdout-fraction", help="Share of input rows held out (stratified) to audit the "
         "result on; the generator never sees them. 0 fits on all rows and skips the audit.")
@@ -107,10 +76,6 @@ def generate_command(
         "--json", help="Audit JSON path (default: beside --out, ending .audit.json).")] = None,
     html_out: Annotated[Path | None, typer.Option(
         "--html", help="Audit HTML report path (default: beside --out, ending .report.html).")
-    ] = None,
-    threads: Annotated[int | None, typer.Option(
-        "--threads", help="Threads for BLAS, scikit-learn and PyTorch while fitting and "
-        "sampling (-1: every core; default: the libraries' own). Output does not depend on it.")
     ] = None,
     sep: SepOption = None,
     encoding: EncodingOption = None,
@@ -125,34 +90,26 @@ def generate_command(
         raise ClinisynthError(
             f"--holdout-fraction must be in [0, 0.9), got {holdout_fraction}")
     out = check_output_path(out)
-    options = read_options(sep, encoding, na_values, sheet)
+    read = read_options(sep, encoding, na_values, sheet)
     audited = holdout_fraction > 0
     if audited:
         json_out = json_out or out.with_name(out.stem + ".audit.json")
         html_out = html_out or out.with_name(out.stem + ".report.html")
         check_report_path(json_out, (".json",), "--json")
         check_report_path(html_out, (".html", ".htm"), "--html")
-    spec = parse_weights(weights)
-    if spec != "learned":
-        resolve_weights(spec)  # fail on a bad spec before reading any data
-    steps = parse_calibration(calibration)
-    resolve_threads(threads)
-    schema = TableSchema.from_json(schema_file) if schema_file else None
-    if schema is not None and target is None:
-        target = schema.target
-    df, target_col, label = load_input(data, dataset, target, options)
-    check_writable(df, out)
-    if schema is None:
-        schema = infer_schema(df, target_col)
-    schema.validate(df)
+    if save_model is not None:
+        for path, option in ((out, "--out"), (json_out, "--json"), (html_out, "--html")):
+            check_outside(path, save_model, option, "--save-model")
+        check_model_target(save_model)
+    options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds)
+    df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
+                                                   out=out)
     train, holdout = split_holdout(df, target_col, holdout_fraction, seed)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on {len(train)} rows"
                   + (f", {len(holdout)} held out for the audit" if audited else ""),
                   highlight=False)
-    syn = HybridSynthesizer(weights=spec, calibration=steps, privacy_guard=privacy_guard,
-                            seed=seed, n_jobs=threads)
-    syn = fit_with_progress(syn, train, target_col, schema)
+    syn = fit_with_progress(options.synthesizer(), train, target_col, schema)
     fake = syn.sample(rows, seed=seed)
     write_table(fake, out)
     if save_model is not None:
@@ -214,24 +171,9 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
 
 def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds: float,
                   model_dir: Path | None) -> None:
-    table = Table(title=f"{len(fake)} synthetic rows written to {out}")
-    table.add_column(f"class ({target})")
-    table.add_column("rows", justify="right")
-    for label, count in fake[target].value_counts(sort=False).sort_index().items():
-        table.add_row(str(label), str(count))
-    console.print(table)
-    mix = ", ".join(f"{n} {w:.2f}" for n, w in syn.weights_.items())
-    how = "learned" if syn.search_ else "given"
-    console.print(f"generator weights ({how}): {mix}", highlight=False)
-    steps = " → ".join(syn.calibration_.steps) if syn.calibration_ else "none"
-    console.print(f"calibration: {steps}", highlight=False)
-    if syn.guard_report_ is not None:
-        g = syn.guard_report_
-        rules = ", ".join(f"{rule} {count}" for rule, count in sorted(g.by_rule.items()))
-        console.print(f"privacy guard: {g.refused} refused draw(s) replaced"
-                      + (f" (by rule: {rules})" if rules else "")
-                      + f" in {g.rounds} round(s), {g.fallback} from the last-resort generators; "
-                      "no refused row is written", highlight=False)
+    print_rows(fake, target, out)
+    print_model(syn)
+    print_guard(syn)
     if model_dir is not None:
         console.print(f"model saved to {model_dir}", highlight=False)
     console.print(f"generated in {seconds:.1f} s", highlight=False)

@@ -24,6 +24,8 @@ Sampling draws ``z ~ N(0, I)``, then ``x ~ p(x | z, y = k)``, so no row is tied 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -92,16 +94,11 @@ class CVAEGenerator(BaseGenerator):
         if (self.batch_size is not None and self.batch_size < 1) or self.max_steps < 1:
             raise ValueError("cvae: batch_size and max_steps must be at least 1")
         seed = int(self._rng.integers(2**31 - 1))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny network: one thread is faster and bit-reproducible
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.net_ = self._build()
-                keep = cap_rows_per_class(y, self.max_rows_per_class, self._rng)
-                self._train(X[keep], y[keep])
-        finally:
-            torch.set_num_threads(threads)
+        with _one_thread(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net_ = self._build()
+            keep = cap_rows_per_class(y, self.max_rows_per_class, self._rng)
+            self._train(X[keep], y[keep])
 
     def budget(self, n_train: int) -> tuple[int, int]:
         """``(batch_size, epochs)`` for ``n_train`` training rows (see the module docstring)."""
@@ -168,7 +165,7 @@ class CVAEGenerator(BaseGenerator):
         z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         c = np.zeros((n, n_classes), dtype=np.float32)
         c[:, k] = 1.0
-        with torch.no_grad():
+        with torch.no_grad(), _one_thread():
             out = self.net_.decoder(torch.cat([torch.as_tensor(z), torch.as_tensor(c)], dim=1))
             sigma = torch.exp(self.net_.log_sigma).numpy().astype(np.float64)
         out = out.numpy().astype(np.float64)
@@ -196,6 +193,19 @@ class CVAEGenerator(BaseGenerator):
         self.net_.eval()
         self.n_epochs_ = int(meta["n_epochs"])
         self.history_ = list(meta["history"])
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread: for this tiny network it is as fast, and the result is then the
+    same bits whatever the machine's thread count (matrix products split over several threads
+    may sum in another order)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _stratified_mask(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

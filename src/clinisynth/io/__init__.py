@@ -6,7 +6,7 @@
 ``notices``  :class:`ClinisynthNotice`, the one-line remarks about how an input was read.
 """
 
-from clinisynth.io.atomic import atomic_dir, atomic_path, write_text_atomic
+from clinisynth.io.atomic import atomic_dir, atomic_path, recover_dir, write_text_atomic
 from clinisynth.io.notices import ClinisynthNotice
 from clinisynth.io.readers import INPUT_SUFFIXES, MISSING_MARKERS, ReadOptions, read_table
 from clinisynth.io.writers import (
@@ -20,5 +20,5 @@ from clinisynth.io.writers import (
 __all__ = [
     "INPUT_SUFFIXES", "MISSING_MARKERS", "OUTPUT_SUFFIXES", "ClinisynthNotice", "ReadOptions",
     "atomic_dir", "atomic_path", "check_output_path", "check_writable", "neutralise_formulas",
-    "read_table", "write_table", "write_text_atomic",
+    "read_table", "recover_dir", "write_table", "write_text_atomic",
 ]

@@ -156,7 +156,12 @@ def _read_text(path: Path, kind: str, compression: str | None, options: ReadOpti
         decimal = ","
         notice(f"'{path.name}': semicolon-separated with numbers like 1,5; reading ',' as the "
                "decimal mark")
-    header = next(csv.reader(io.StringIO(text), delimiter=sep, skipinitialspace=True), [])
+    try:
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep,
+                                 skipinitialspace=True), [])
+    except csv.Error as exc:
+        raise ClinisynthError(f"'{path}' is not a readable {_sep_name(sep)}-separated table "
+                              f"({exc})") from None
     seen: set[str] = set()
     for name in header:
         if name in seen and name.strip():
@@ -264,7 +269,8 @@ def _sample(text: str) -> str:
 def _field_counts(sample: str, sep: str) -> list[int]:
     counts: list[int] = []
     try:
-        for row in csv.reader(io.StringIO(sample), delimiter=sep, skipinitialspace=True):
+        for row in csv.reader(io.StringIO(sample, newline=""), delimiter=sep,
+                              skipinitialspace=True):
             if any(field.strip() for field in row):
                 counts.append(len(row))
             if len(counts) >= _SAMPLE_ROWS:
@@ -277,7 +283,8 @@ def _field_counts(sample: str, sep: str) -> list[int]:
 def _uses_comma_decimal(text: str, sep: str) -> bool:
     comma = dot = 0
     try:
-        for i, row in enumerate(csv.reader(io.StringIO(_sample(text)), delimiter=sep)):
+        for i, row in enumerate(csv.reader(io.StringIO(_sample(text), newline=""),
+                                              delimiter=sep)):
             if i >= _SAMPLE_ROWS:
                 break
             for field in row:

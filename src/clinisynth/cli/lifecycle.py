@@ -1,0 +1,186 @@
+"""What `generate`, `fit` and `sample` share: the fitting options and their checks, fitting with
+a progress bar, output-path checks against the model directory, and the printed summaries."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clinisynth.cli.app import console
+from clinisynth.cli.data import load_input
+from clinisynth.errors import ClinisynthError
+from clinisynth.io import ReadOptions, check_writable
+from clinisynth.mixture import WeightSpec, parse_weights, resolve_weights
+from clinisynth.schema import TableSchema, infer_schema
+from clinisynth.synthesizer import DEFAULT_CALIBRATION, HybridSynthesizer
+
+# -- the options `generate` and `fit` share ------------------------------------------------------
+DataOption = Annotated[Path | None, typer.Option(
+    "--data", help="Input table: CSV/TSV (also .gz, .zip), Parquet, Excel .xlsx, SAS "
+    ".sas7bdat/.xpt, Stata .dta, SPSS .sav.")]
+DatasetOption = Annotated[str | None, typer.Option(
+    "--dataset", help="A bundled dataset instead of --data (see `clinisynth datasets`).")]
+TargetOption = Annotated[str | None, typer.Option("--target", help="The class (outcome) column.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
+WeightsOption = Annotated[str, typer.Option(
+    "--weights", help="'learned' (reinforcement-learning search), 'uniform', one generator "
+    "name, or name=weight pairs: noise=1,gmm=2.")]
+CalibrationOption = Annotated[str, typer.Option(
+    "--calibration", help="Calibration chain, comma-separated (moment, histogram, soft, "
+    "adaptive_soft, iterative_soft), or 'none'.")]
+GuardOption = Annotated[bool, typer.Option(
+    "--privacy-guard/--no-privacy-guard", help="Refuse rows too close to a patient.")]
+SchemaOption = Annotated[Path | None, typer.Option(
+    "--schema", help="A schema JSON (from `clinisynth schema`) to use instead of inferring.")]
+MaxSearchOption = Annotated[float | None, typer.Option(
+    "--max-search-seconds", help="Stop the weight search after this many seconds. Off by "
+    "default: the search runs its full episode budget, so --seed alone fixes the output; with "
+    "a cap the learned weights depend on the machine's speed.")]
+DEFAULT_CALIBRATION_TEXT = ",".join(DEFAULT_CALIBRATION)
+
+
+def parse_calibration(text: str) -> list[str]:
+    """``"moment,adaptive_soft"`` -> steps; ``"none"`` -> no calibration. Names are checked."""
+    from clinisynth.calibration import get_calibrator
+
+    if text.strip().lower() in ("", "none"):
+        return []
+    steps = [part.strip() for part in text.split(",") if part.strip()]
+    for step in steps:
+        try:
+            get_calibrator(step)
+        except ClinisynthError as exc:
+            raise ClinisynthError(f"--calibration: {exc}") from None
+    return steps
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The checked fitting options; :meth:`synthesizer` builds the unfitted model."""
+
+    weights: WeightSpec
+    calibration: list[str]
+    privacy_guard: bool
+    seed: int
+    max_search_seconds: float | None
+
+    def synthesizer(self) -> HybridSynthesizer:
+        search = ({"seconds": self.max_search_seconds}
+                  if self.max_search_seconds is not None else None)
+        return HybridSynthesizer(weights=self.weights, calibration=self.calibration,
+                                 privacy_guard=self.privacy_guard, search=search,
+                                 seed=self.seed)
+
+
+def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
+                max_search_seconds: float | None) -> FitOptions:
+    """Check the fitting options before any data is read."""
+    check_seed(seed)
+    spec = parse_weights(weights)
+    if spec != "learned":
+        resolve_weights(spec)
+    if max_search_seconds is not None:
+        if not max_search_seconds > 0:
+            raise ClinisynthError(
+                f"--max-search-seconds must be positive, got {max_search_seconds}")
+        if spec != "learned":
+            raise ClinisynthError("--max-search-seconds applies only to --weights learned")
+    return FitOptions(spec, parse_calibration(calibration), privacy_guard, seed,
+                      max_search_seconds)
+
+
+def check_seed(seed: int) -> None:
+    if seed < 0:
+        raise ClinisynthError(f"--seed must be a non-negative integer, got {seed}")
+
+
+def load_fit_input(data: Path | None, dataset: str | None, target: str | None,
+                   schema_file: Path | None, read: ReadOptions | None = None,
+                   out: Path | None = None) -> tuple[pd.DataFrame, str, str, TableSchema]:
+    """``(table, target, label, schema)``: the schema given (its target is the default) or
+    inferred, and the table validated against it (and its names against ``out``'s format)."""
+    schema = TableSchema.from_json(schema_file) if schema_file else None
+    if schema is not None and target is None:
+        target = schema.target
+    df, target_col, label = load_input(data, dataset, target, read)
+    if out is not None:
+        check_writable(df, out)
+    if schema is None:
+        schema = infer_schema(df, target_col)
+    schema.validate(df)
+    return df, target_col, label, schema
+
+
+def progress_bar() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+def fit_with_progress(syn: HybridSynthesizer, df: pd.DataFrame, target: str,
+                      schema: TableSchema | None = None) -> HybridSynthesizer:
+    """Fit ``syn`` with a rich progress bar over its generators."""
+    with progress_bar() as bar:
+        task = bar.add_task("fitting", total=None)
+
+        def on_step(label: str, i: int, total: int) -> None:
+            bar.update(task, description=label, completed=i, total=total)
+
+        return syn.fit(df, target, schema=schema, on_step=on_step)
+
+
+# -- paths -----------------------------------------------------------------------------------------
+def check_outside(path: Path | None, model_dir: Path | None, option: str, model_option: str
+                  ) -> None:
+    """Refuse an output file that is the model directory or inside it (saving a model replaces
+    its whole directory, and a model directory holds only the model's files)."""
+    if path is None or model_dir is None:
+        return
+    file, folder = Path(os.path.realpath(path)), Path(os.path.realpath(model_dir))
+    if file == folder or folder in file.parents:
+        raise ClinisynthError(f"{option} '{path}' is inside {model_option} '{model_dir}'; a "
+                              "model directory holds only the model's files, so write the "
+                              "table elsewhere")
+
+
+# -- summaries -------------------------------------------------------------------------------------
+def print_rows(fake: pd.DataFrame, target: str, out: Path) -> None:
+    """A table of the rows written per class."""
+    table = Table(title=f"{len(fake)} synthetic rows written to {out}")
+    table.add_column(f"class ({target})")
+    table.add_column("rows", justify="right")
+    for label, count in fake[target].value_counts(sort=False).sort_index().items():
+        table.add_row(str(label), str(count))
+    console.print(table)
+
+
+def print_model(syn: HybridSynthesizer) -> None:
+    """The weights (learned or given, and what stopped the search), calibration and guard."""
+    mix = ", ".join(f"{n} {w:.2f}" for n, w in syn.weights_.items())
+    how = "given"
+    if syn.search_:
+        how = f"learned in {len(syn.search_.episodes)} episodes"
+        if syn.search_.stopped_by == "time":
+            how += ", stopped by --max-search-seconds"
+    console.print(f"generator weights ({how}): {mix}", highlight=False)
+    steps = " → ".join(syn.calibration_.steps) if syn.calibration_ else "none"
+    console.print(f"calibration: {steps}", highlight=False)
+
+
+def print_guard(syn: HybridSynthesizer) -> None:
+    """What the privacy guard did in the last draw."""
+    g: Any = getattr(syn, "guard_report_", None)
+    if g is None:
+        return
+    rules = ", ".join(f"{rule} {count}" for rule, count in sorted(g.by_rule.items()))
+    console.print(f"privacy guard: {g.refused} refused draw(s) replaced"
+                  + (f" (by rule: {rules})" if rules else "")
+                  + f" in {g.rounds} round(s), {g.fallback} from the last-resort generators; "
+                  "no refused row is written", highlight=False)
