@@ -73,6 +73,7 @@ def nearest_distances(query: np.ndarray, reference: np.ndarray, k: int = 1,
     """
     n_neighbors = k + 1 if exclude_self else k
     with threadpool_limits(current_threads()):  # one thread unless n_jobs says otherwise
-        nn = NearestNeighbors(n_neighbors=min(n_neighbors, len(reference))).fit(reference)
+        nn = NearestNeighbors(n_neighbors=min(n_neighbors, len(reference)),
+                              n_jobs=current_threads()).fit(reference)
         dist, _ = nn.kneighbors(query)
     return dist[:, -1]

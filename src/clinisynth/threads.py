@@ -1,7 +1,9 @@
-"""One thread setting for BLAS/OpenMP, scikit-learn (joblib) and PyTorch.
+"""One thread setting for BLAS/OpenMP, scikit-learn and PyTorch.
 
-``with thread_limits(n_jobs):`` runs a block with at most ``n_jobs`` threads in each of them and
-restores every setting afterwards; ``n_jobs=None`` leaves the libraries' own defaults, ``-1``
+``with thread_limits(n_jobs):`` runs a block with at most ``n_jobs`` BLAS/OpenMP threads
+(threadpoolctl) and torch threads and restores every setting afterwards; scikit-learn estimators
+built inside it take ``n_jobs=current_threads()`` (the nearest-neighbour searches of SMOTE and
+:mod:`clinisynth.distances`); ``n_jobs=None`` leaves the libraries' own defaults, ``-1``
 means all cores. Inside the block :func:`current_threads` answers the setting, so code that used
 to force one thread (nearest-neighbour searches on a shared machine) can follow it instead.
 
@@ -44,13 +46,12 @@ def current_threads(default: int = 1) -> int:
 
 @contextmanager
 def thread_limits(n_jobs: int | None) -> Iterator[None]:
-    """At most ``n_jobs`` BLAS/OpenMP, joblib and torch threads inside the block."""
+    """At most ``n_jobs`` BLAS/OpenMP and torch threads inside the block."""
     global _current
     threads = resolve_threads(n_jobs)
     if threads is None:
         yield
         return
-    from joblib import parallel_config
     from threadpoolctl import threadpool_limits
 
     torch = _loaded_torch()
@@ -58,7 +59,7 @@ def thread_limits(n_jobs: int | None) -> Iterator[None]:
     previous = _current
     _current = threads
     try:
-        with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
+        with threadpool_limits(limits=threads):
             if torch is not None:
                 torch.set_num_threads(threads)
             yield

@@ -32,6 +32,7 @@ from clinisynth.generators.base import (
     TrainingRowsMixin,
     cap_rows_per_class,
 )
+from clinisynth.threads import current_threads
 
 
 class SMOTEGenerator(TrainingRowsMixin, BaseGenerator):
@@ -57,7 +58,7 @@ class SMOTEGenerator(TrainingRowsMixin, BaseGenerator):
             Xk = self.X_[rows]
             n_nb = max(1, min(self.k_neighbors, len(rows) - 1))
             space = _search_space(Xk, onehots)
-            nn = NearestNeighbors(n_neighbors=n_nb + 1).fit(space)
+            nn = NearestNeighbors(n_neighbors=n_nb + 1, n_jobs=current_threads()).fit(space)
             local = nn.kneighbors(space, return_distance=False)[:, 1:]  # self first, as imblearn
             neighbors.append(rows[local])
             modes.append(self._modes(Xk, local, onehots))
