@@ -28,6 +28,35 @@ def _breast_cancer() -> pd.DataFrame:
     return bunch.frame  # 30 continuous features + integer 'target' (0 malignant, 1 benign)
 
 
+def _flchain() -> pd.DataFrame:
+    """scikit-survival's copy of R's ``survival::flchain``, shaped like the R table.
+
+    sksurv returns the covariates and a structured (event, time) array; they are joined back
+    into one frame with R's column order and types: ``sample.yr``, ``flc.grp`` and ``age`` as
+    integers, ``mgus`` and ``death`` as 0/1 integers, ``futime`` in days, ``chapter`` (cause of
+    death) missing for the patients alive at last follow-up.
+    """
+    try:
+        from sksurv.datasets import load_flchain
+    except ImportError:
+        raise ClinisynthError("dataset 'flchain' needs scikit-survival: "
+                              "pip install 'clinisynth[survival]'") from None
+    X, y = load_flchain()
+    return pd.DataFrame({
+        "age": X["age"].astype("int64"),
+        "sex": X["sex"].astype(str),
+        "sample.yr": X["sample.yr"].astype(str).astype("int64"),
+        "kappa": X["kappa"].astype(float),
+        "lambda": X["lambda"].astype(float),
+        "flc.grp": X["flc.grp"].astype(str).astype("int64"),
+        "creatinine": X["creatinine"].astype(float),
+        "mgus": (X["mgus"].astype(str) == "yes").astype("int64"),
+        "futime": y["futime"].astype("int64"),
+        "death": y["death"].astype("int64"),
+        "chapter": X["chapter"].astype(object).where(X["chapter"].notna(), None),
+    })
+
+
 DATASETS: dict[str, Dataset] = {
     "breast_cancer": Dataset(
         name="breast_cancer",
@@ -35,6 +64,14 @@ DATASETS: dict[str, Dataset] = {
         description="Wisconsin diagnostic breast cancer (scikit-learn): 569 rows, 30 continuous "
         "features, target 0 = malignant, 1 = benign",
         loader=_breast_cancer,
+    ),
+    "flchain": Dataset(
+        name="flchain",
+        target="death",
+        description="Serum free light chains and mortality (R survival::flchain, via "
+        "scikit-survival): 7,874 rows; survival pair futime (days) / death (0/1); "
+        "needs the 'survival' extra",
+        loader=_flchain,
     ),
 }
 

@@ -10,12 +10,20 @@ Kinds
 ``integer``     integer-valued count or measurement; rounded, then clipped.
 ``binary``      exactly two categories (flags, yes/no).
 ``categorical`` strings, booleans, or numeric codes with at most ``low_cardinality`` values.
+
+Survival pair
+-------------
+``TableSchema.survival`` is ``None`` or ``{"time": col, "event": col, "event_values": [...]}``:
+a numeric follow-up time (>= 0) and a discrete event indicator; a row is an event when its
+indicator is in ``event_values`` and censored otherwise. Inferred by name and shape
+(:func:`infer_survival`), editable in the JSON (set it to ``null`` to drop it).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +106,8 @@ class TableSchema:
     columns: list[ColumnSchema]
     target: str
     version: int = field(default=SCHEMA_VERSION)
+    #: the survival pair ``{"time", "event", "event_values"}`` or None (see the module doc)
+    survival: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -113,6 +123,8 @@ class TableSchema:
                 f"target column '{self.target}' must be binary or categorical, "
                 f"not {self[self.target].kind}"
             )
+        if self.survival is not None:
+            self.survival = check_survival(self, self.survival)
 
     # -- access -------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> ColumnSchema:
@@ -137,14 +149,15 @@ class TableSchema:
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "target": self.target,
-                "columns": [asdict(c) for c in self.columns]}
+                "columns": [asdict(c) for c in self.columns], "survival": self.survival}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TableSchema:
         try:
             columns = [ColumnSchema(**c) for c in data["columns"]]
             return cls(columns=columns, target=data["target"],
-                       version=int(data.get("version", SCHEMA_VERSION)))
+                       version=int(data.get("version", SCHEMA_VERSION)),
+                       survival=data.get("survival"))
         except (KeyError, TypeError) as exc:
             raise SchemaError(f"schema is malformed: {exc}") from None
 
@@ -339,4 +352,81 @@ def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5) -> Tab
             name=str(target), kind="binary" if len(cats) == 2 else "categorical",
             dtype=tschema.dtype, categories=cats, missing_rate=0.0,
         )
-    return TableSchema(columns=[by_name[str(n)] for n in df.columns], target=str(target))
+    schema = TableSchema(columns=[by_name[str(n)] for n in df.columns], target=str(target))
+    schema.survival = infer_survival(schema)
+    return schema
+
+
+# -- the survival pair -------------------------------------------------------------------------
+#: name tokens of a follow-up time, best first (a token matches when it starts with one)
+TIME_NAMES = ("futime", "time", "survival", "surv", "follow", "fu", "tte", "days", "los",
+              "stay", "duration", "months")
+#: name tokens of an event indicator, best first
+EVENT_NAMES = ("death", "died", "dead", "deceased", "status", "event", "censor", "cens",
+               "fustat", "vital", "mortality")
+
+
+def _name_rank(name: str, patterns: tuple[str, ...]) -> int | None:
+    """Index of the first pattern some token of ``name`` starts with, or None."""
+    tokens = [t for t in re.split(r"[^a-z0-9]+", name.lower()) if t]
+    ranks = [i for i, p in enumerate(patterns) for t in tokens if t.startswith(p)]
+    return min(ranks) if ranks else None
+
+
+def infer_survival(schema: TableSchema) -> dict[str, Any] | None:
+    """The survival pair a table's names and shapes suggest, or None.
+
+    Time: a numeric column with min >= 0 whose name matches :data:`TIME_NAMES` (``futime``,
+    ``time``, ``follow_up``, ``los`` ...). Event: a binary or categorical column (at most 4
+    codes) named like :data:`EVENT_NAMES` (``death``, ``status``, ``event`` ...), else the
+    target when it is binary. ``event_values`` is the last category (1 of 0/1, ``True``,
+    ``"yes"``; 2 of liver's 0/1/2, i.e. death with transplant as censoring).
+    """
+    times = [(r, c.name) for c in schema.columns if c.is_numeric and c.min is not None
+             and c.min >= 0 and not c.is_constant
+             and (r := _name_rank(c.name, TIME_NAMES)) is not None]
+    if not times:
+        return None
+    time_col = min(times)[1]
+    events = [(r, c.name != schema.target, c.name) for c in schema.columns
+              if c.kind in DISCRETE_KINDS and len(c.categories or []) <= 4
+              and (r := _name_rank(c.name, EVENT_NAMES)) is not None]
+    if events:
+        event = min(events)[2]
+    elif schema[schema.target].kind == "binary":
+        event = schema.target
+    else:
+        return None
+    return {"time": time_col, "event": event,
+            "event_values": [schema[event].categories[-1]]}  # type: ignore[index]
+
+
+def check_survival(schema: TableSchema, pair: Any) -> dict[str, Any]:
+    """Validate a survival pair against the schema; return it with ``event_values`` filled."""
+    if not isinstance(pair, dict) or not {"time", "event"} <= set(pair):
+        raise SchemaError("survival must be null or {\"time\": column, \"event\": column}")
+    extra = set(pair) - {"time", "event", "event_values"}
+    if extra:
+        raise SchemaError(f"survival: unknown key '{sorted(extra)[0]}'")
+    time_col, event = pair["time"], pair["event"]
+    for role, name in (("time", time_col), ("event", event)):
+        if name not in schema.names:
+            raise SchemaError(f"survival {role} column '{name}' is not in the schema")
+    if time_col == event:
+        raise SchemaError(f"survival: column '{time_col}' cannot be both time and event")
+    tcol, ecol = schema[time_col], schema[event]
+    if not tcol.is_numeric or tcol.min is None or tcol.min < 0:
+        raise SchemaError(f"survival time column '{time_col}' must be numeric with min >= 0")
+    if ecol.kind not in DISCRETE_KINDS:
+        raise SchemaError(f"survival event column '{event}' must be binary or categorical")
+    cats = list(ecol.categories or [])
+    values = pair.get("event_values")
+    values = [cats[-1]] if values is None else values
+    if not isinstance(values, list) or not values:
+        raise SchemaError(f"survival event_values for '{event}' must be a non-empty list")
+    known = {category_key(c): c for c in cats}
+    for value in values:
+        if category_key(value) not in known:
+            raise SchemaError(f"survival event value {value!r} is not a category of '{event}'")
+    return {"time": time_col, "event": event,
+            "event_values": [known[category_key(v)] for v in values]}

@@ -79,4 +79,6 @@ class TableStep(ABC):
 
 
 #: table steps by name; built-ins are registered by the modules that define them
-TABLE_STEPS: Registry[TableStep] = Registry("table step", TableStep, {})
+TABLE_STEPS: Registry[TableStep] = Registry("table step", TableStep, {
+    "survival": "clinisynth.survival:SurvivalStep",
+})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -33,6 +34,7 @@ from clinisynth.audit.result import (
     make_flags,
 )
 from clinisynth.audit.risk import N_ATTACKS, RiskResult, resolve_columns, risk_scores
+from clinisynth.audit.survival import SurvivalResult, resolve_pair, survival_scores
 from clinisynth.audit.utility import MODELS, make_model, utility_scores
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema
@@ -41,7 +43,8 @@ from clinisynth.schema import TableSchema
 def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, target: str,
           schema: TableSchema | None = None, seed: int = 0, privacy_sample: int = 2000,
           models: Sequence[str] = MODELS, quasi_identifiers: Sequence[str] | None = None,
-          secrets: Sequence[str] | None = None, n_attacks: int = N_ATTACKS) -> AuditResult:
+          secrets: Sequence[str] | None = None, n_attacks: int = N_ATTACKS,
+          survival: Any = None, survival_group: str | None = None) -> AuditResult:
     """Score ``synthetic`` for fidelity (vs train), utility (on holdout), privacy and risk.
 
     ``schema`` is inferred from ``train`` if not given. ``privacy_sample`` caps the query rows
@@ -50,12 +53,15 @@ def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
     ``quasi_identifiers``: the columns an attacker may know (default: the schema's
     ``quasi_identifier`` roles, else none); ``secrets``: columns whose inference is attacked
     besides the target; ``n_attacks``: attacks per risk score (:mod:`clinisynth.audit.risk`).
-    The same ``seed`` gives the same result.
+    Survival scores (:mod:`clinisynth.audit.survival`) are added when the schema has a
+    survival pair or ``survival=(time, event)`` is given; ``survival_group`` names a discrete
+    column for per-group Kaplan-Meier curves. The same ``seed`` gives the same result.
     """
     start = time.perf_counter()
     check_options(privacy_sample, models, n_attacks)
     train, holdout, synthetic, schema = check_inputs(train, holdout, synthetic, target, schema)
     resolve_columns(schema, quasi_identifiers, secrets)  # bad names fail before any work
+    pair = resolve_pair(schema, survival)  # before unscored columns leave the schema
     (train, holdout, synthetic), schema, skipped = drop_unscored(
         (train, holdout, synthetic), schema)
     with single_thread():
@@ -66,6 +72,14 @@ def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
         result.meta["seconds"]["risk"] = round(time.perf_counter() - t0, 3)
         result.meta["n_attacks"] = int(n_attacks)
         result.meta["skipped_columns"] = skipped
+        if pair is not None and {pair["time"], pair["event"]} <= set(schema.names):
+            t0 = time.perf_counter()
+            result.survival = survival_scores(train, holdout, synthetic, schema, pair,
+                                              group=survival_group)
+            result.meta["seconds"]["survival"] = round(time.perf_counter() - t0, 3)
+            if result.survival is None:
+                result.meta["survival_skipped"] = (
+                    "lifelines is not installed: pip install 'clinisynth[survival]'")
     result.meta["seconds"]["total"] = round(time.perf_counter() - start, 3)
     result.flags = make_flags(result)
     return result
@@ -113,5 +127,5 @@ def _run(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
 
 __all__ = [
     "DIRECTIONS", "HEADLINE_KEYS", "LABELS", "AuditResult", "ColumnScore", "FidelityResult",
-    "PrivacyResult", "RiskResult", "UtilityResult", "audit", "describe",
+    "PrivacyResult", "RiskResult", "SurvivalResult", "UtilityResult", "audit", "describe",
 ]

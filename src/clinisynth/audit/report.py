@@ -333,6 +333,10 @@ def render_html(result: AuditResult, train: pd.DataFrame | None = None,
                 extra_sections: Sequence[dict[str, str]] | None = None) -> str:
     """The report as one HTML string."""
     sections = check_sections(extra_sections)
+    if result.survival is not None:
+        from clinisynth.audit.survival import survival_section
+
+        sections = survival_section(result.survival) + sections
     fid, pri = result.fidelity, result.privacy
     corr_png = (png_b64(correlation_figure(fid.corr_columns, fid.corr_real, fid.corr_synthetic))
                 if len(fid.corr_columns) >= 2 else None)

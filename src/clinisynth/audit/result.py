@@ -357,6 +357,8 @@ class AuditResult:
     meta: dict[str, Any]
     flags: list[dict[str, str]] = field(default_factory=list)
     risk: RiskResult | None = None
+    #: survival fidelity/utility (:class:`clinisynth.audit.survival.SurvivalResult`) or None
+    survival: Any = None
 
     def headline(self) -> dict[str, float]:
         """Flat ``{key: value}`` over :data:`HEADLINE_KEYS`; NaN where a score is undefined."""
@@ -399,6 +401,7 @@ class AuditResult:
             "fidelity": self.fidelity.to_dict(), "utility": self.utility.to_dict(),
             "privacy": self.privacy.to_dict(),
             "risk": self.risk.to_dict() if self.risk is not None else None,
+            "survival": self.survival.to_dict() if self.survival is not None else None,
         })
 
     def to_json(self, path: str | Path | None = None) -> str:

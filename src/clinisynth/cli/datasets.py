@@ -60,4 +60,9 @@ def schema_command(
             map(str, (col.categories or [])[:6]))
         table.add_row(col.name, col.kind, span, f"{col.missing_rate:.1%}")
     console.print(table)
+    if schema.survival:
+        pair = schema.survival
+        console.print(f"survival pair: time '{pair['time']}', event '{pair['event']}' in "
+                      f"{pair['event_values']} (edit or set to null in the JSON)",
+                      highlight=False)
     console.print(f"schema written to {out}")

@@ -43,6 +43,7 @@ from clinisynth.cli.lifecycle import (
     print_rows,
 )
 from clinisynth.cli.sections import calibration_section, guard_section, weight_sections
+from clinisynth.conditions import ConditionSet, parse_conditions, sample_conditioned
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, write_table
 from clinisynth.persistence import check_model_target
@@ -81,6 +82,10 @@ def generate_command(
     encoding: EncodingOption = None,
     na_values: NaValuesOption = None,
     sheet: SheetOption = None,
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", help="Keep only rows meeting a condition, e.g. 'age>=65', 'sex=F', "
+        "'stage in 3,4', '40<=age<=65'; repeat to combine. Exactly --rows rows are written.")
+    ] = None,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -104,20 +109,23 @@ def generate_command(
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
                                                    out=out)
+    conditions = parse_conditions(condition or [], schema)
     train, holdout = split_holdout(df, target_col, holdout_fraction, seed)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on {len(train)} rows"
                   + (f", {len(holdout)} held out for the audit" if audited else ""),
                   highlight=False)
     syn = fit_with_progress(options.synthesizer(), train, target_col, schema)
-    fake = syn.sample(rows, seed=seed)
+    fake = (sample_conditioned(syn, rows, conditions, seed=seed) if conditions
+            else syn.sample(rows, seed=seed))
     write_table(fake, out)
     if save_model is not None:
         syn.save(save_model)
     print_summary(fake, target_col, out, syn, time.perf_counter() - start, save_model)
     if audited:
         assert json_out is not None and html_out is not None
-        audit_and_report(syn, train, holdout, fake, schema, seed, json_out, html_out)
+        audit_and_report(syn, train, holdout, fake, schema, seed, json_out, html_out,
+                         conditions)
         console.print(f"done in {time.perf_counter() - start:.1f} s", highlight=False)
 
 
@@ -142,19 +150,31 @@ def split_holdout(df: pd.DataFrame, target: str, fraction: float, seed: int
 
 def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.DataFrame,
                      fake: pd.DataFrame, schema: TableSchema, seed: int, json_out: Path,
-                     html_out: Path) -> None:
-    """Audit ``fake`` against the held-out rows; write JSON and the HTML report."""
+                     html_out: Path, conditions: ConditionSet | None = None) -> None:
+    """Audit ``fake`` against the held-out rows; write JSON and the HTML report.
+
+    With ``conditions``, synthetic rows are compared with the real rows that meet them (and
+    the calibration and guard sections, which describe one unconditioned draw, are left out).
+    """
+    if conditions:
+        train, holdout = train[conditions.mask(train)], holdout[conditions.mask(holdout)]
+        small = [name for name, part in (("train", train), ("holdout", holdout))
+                 if len(part) < MIN_ROWS or part[schema.target].nunique() < 2]
+        if small:
+            console.print(f"audit skipped: the {small[0]} rows meeting {conditions.text} are "
+                          f"fewer than {MIN_ROWS} or hold one class", highlight=False)
+            return
     with console.status("auditing against the held-out rows"):
         result = audit(train, holdout, fake, schema.target, schema=schema, seed=seed)
         sections = weight_sections(syn)
         before = None
-        if syn.calibration_ is not None:
+        if syn.calibration_ is not None and not conditions:
             keys = ("ks_mean", "wasserstein_mean", "pair_trend", "detection_auc")
             raw = fidelity_scores(train, syn.uncalibrated(len(fake), seed), schema, seed=seed)
             before = {k: getattr(raw, k) for k in keys}
             after = {k: getattr(result.fidelity, k) for k in keys}
             sections.append(calibration_section(before, after, syn.calibration_.steps))
-        if syn.guard_report_ is not None:
+        if syn.guard_report_ is not None and not conditions:
             sections.append(guard_section(syn.guard_report_))
         result.meta["synthesizer"] = {
             "weights": syn.weights_,

@@ -1,0 +1,75 @@
+"""The survival pair in the schema: inference by name and shape, JSON edits, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clinisynth.errors import SchemaError
+from clinisynth.schema import TableSchema, infer_schema
+
+
+def table(**columns) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 60
+    base = {"age": rng.integers(30, 80, n), "y": rng.integers(0, 2, n)}
+    return pd.DataFrame({**base, **columns})
+
+
+@pytest.mark.parametrize("columns, target, expected", [
+    ({"futime": np.arange(60), "death": np.arange(60) % 2}, "y", ("futime", "death", [1])),
+    ({"follow_up_days": np.arange(60.0)}, "y", ("follow_up_days", "y", [1])),  # the target
+    ({"los": np.arange(60), "died": np.arange(60) % 2 == 0}, "died", ("los", "died", [True])),
+    ({"time": np.arange(60), "status": np.arange(60) % 3}, "y", ("time", "status", [2])),
+    ({"OS_time": np.arange(60), "vital_status": np.where(np.arange(60) % 2, "dead", "alive")},
+     "y", ("OS_time", "vital_status", ["dead"])),
+    ({"time": np.arange(60) - 5, "status": np.arange(60) % 2}, "y", None),  # negative times
+    ({"score": np.arange(60), "status": np.arange(60) % 2}, "y", None),  # no time-like name
+])
+def test_inferred_pair(columns, target, expected):
+    schema = infer_schema(table(**columns), target)
+    if expected is None:
+        assert schema.survival is None
+    else:
+        time, event, values = expected
+        assert schema.survival == {"time": time, "event": event, "event_values": values}
+
+
+def test_no_pair_on_breast_cancer_and_mixed(breast_cancer, mixed_table):
+    assert infer_schema(*breast_cancer).survival is None
+    assert infer_schema(mixed_table, "outcome").survival is None
+
+
+def test_json_round_trip_and_edits():
+    df = table(time=np.arange(60), status=np.arange(60) % 3)
+    schema = infer_schema(df, "y")
+    again = TableSchema.from_json(schema.to_json())
+    assert again.survival == schema.survival
+    data = schema.to_dict()
+    data["survival"]["event_values"] = [1, 2]  # transplant and death as one composite event
+    assert TableSchema.from_dict(data).survival["event_values"] == [1, 2]
+    data["survival"] = None
+    assert TableSchema.from_dict(data).survival is None
+    old = schema.to_dict()
+    del old["survival"]  # schemas written before the pair existed still load
+    assert TableSchema.from_dict(old).survival is None
+
+
+@pytest.mark.parametrize("pair, message", [
+    ({"time": "nope", "event": "status"}, "survival time column 'nope' is not in the schema"),
+    ({"time": "time", "event": "age"}, "survival event column 'age' must be binary or"),
+    ({"time": "status", "event": "y"}, "survival time column 'status' must be numeric"),
+    ({"time": "neg", "event": "y"}, "survival time column 'neg' must be numeric with min >= 0"),
+    ({"time": "time", "event": "status", "event_values": [7]},
+     "survival event value 7 is not a category of 'status'"),
+    ({"time": "time", "event": "time"}, "cannot be both time and event"),
+    ({"time": "time"}, "survival must be null or"),
+    ({"time": "time", "event": "y", "cause": 1}, "survival: unknown key 'cause'"),
+])
+def test_invalid_pairs_name_the_column(pair, message):
+    df = table(time=np.arange(60), status=np.arange(60) % 3, neg=np.arange(60) - 1.0)
+    data = infer_schema(df, "y").to_dict()
+    data["survival"] = pair
+    with pytest.raises(SchemaError, match=message):
+        TableSchema.from_dict(data)
