@@ -15,7 +15,9 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from clinisynth.schema import TableSchema, category_key
+from clinisynth.encoding import category_codes
+from clinisynth.schema import TableSchema
+from clinisynth.threads import current_threads
 
 _CAT_SCALE = 1.0 / np.sqrt(2.0)
 
@@ -51,11 +53,10 @@ class RecordEncoder:
                 if col.name in self.gappy_:
                     parts.append(np.isnan(vals).astype(float)[:, None])
             else:
-                index = {category_key(c): i for i, c in enumerate(col.categories or [])}
-                onehot = np.zeros((len(df), len(index) + 1))  # last slot: missing or unseen
-                codes = [len(index) if pd.isna(v) else index.get(category_key(v), len(index))
-                         for v in series]
-                onehot[np.arange(len(df)), codes] = _CAT_SCALE
+                width = len(col.categories or [])
+                onehot = np.zeros((len(df), width + 1))  # last slot: missing or unseen
+                codes = category_codes(series, col.categories or [])
+                onehot[np.arange(len(df)), np.where(codes < 0, width, codes)] = _CAT_SCALE
                 parts.append(onehot)
         return np.hstack(parts)
 
@@ -71,7 +72,8 @@ def nearest_distances(query: np.ndarray, reference: np.ndarray, k: int = 1,
     the leave-one-out nearest-neighbour distance of the reference to itself.
     """
     n_neighbors = k + 1 if exclude_self else k
-    with threadpool_limits(1):  # small matrices: threads only contend with other work
-        nn = NearestNeighbors(n_neighbors=min(n_neighbors, len(reference))).fit(reference)
+    with threadpool_limits(current_threads()):  # one thread unless n_jobs says otherwise
+        nn = NearestNeighbors(n_neighbors=min(n_neighbors, len(reference)),
+                              n_jobs=current_threads()).fit(reference)
         dist, _ = nn.kneighbors(query)
     return dist[:, -1]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clinisynth.errors import NotFittedError
+from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.schema import ColumnSchema, TableSchema, category_key
 
 NUMERIC, ONEHOT, MISSING = "numeric", "onehot", "missing"
@@ -90,8 +90,13 @@ class TableEncoder:
     # -- target -------------------------------------------------------------------------------
     def encode_target(self, series: pd.Series) -> np.ndarray:
         """Class labels to integer codes ``0..K-1`` in the schema's class order."""
-        index = {category_key(c): i for i, c in enumerate(self.schema.classes)}
-        return np.array([index[category_key(v)] for v in series], dtype=np.int64)
+        codes = category_codes(series, self.schema.classes)
+        bad = codes < 0
+        if bad.any():
+            value = series.to_numpy()[np.flatnonzero(bad)[0]]
+            raise ClinisynthError(f"target '{self.schema.target}': {value!r} is not one of the "
+                                  "classes seen in fit")
+        return codes.astype(np.int64)
 
     def class_index(self, label: Any) -> int:
         keys = [category_key(c) for c in self.schema.classes]
@@ -127,9 +132,14 @@ class TableEncoder:
 
     @staticmethod
     def _category_codes(series: pd.Series, col: ColumnSchema) -> np.ndarray:
-        index = {category_key(c): i for i, c in enumerate(col.categories or [])}
-        return np.array([np.nan if pd.isna(v) else index[category_key(v)] for v in series],
-                        dtype=float)
+        """Category index of each cell as float; NaN where the cell is missing."""
+        codes = category_codes(series, col.categories or [])
+        if (codes == UNSEEN).any():
+            value = series.to_numpy()[np.flatnonzero(codes == UNSEEN)[0]]
+            raise ClinisynthError(f"column '{col.name}': {value!r} is not a category seen in fit")
+        out = codes.astype(float)
+        out[codes == MISSING_CODE] = np.nan
+        return out
 
     # -- backward -----------------------------------------------------------------------------
     def inverse_transform(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
@@ -193,6 +203,46 @@ class TableEncoder:
         enc.missing_rates_ = state["missing_rates"]
         enc.n_features_ = int(state["n_features"])
         return enc
+
+
+#: codes :func:`category_codes` gives a missing cell and a value outside the categories
+MISSING_CODE, UNSEEN = -1, -2
+
+
+def category_codes(values: pd.Series | np.ndarray | list, categories: Any) -> np.ndarray:
+    """Index of each value in ``categories``, compared by :func:`~clinisynth.schema.category_key`
+    (so ``1``, ``1.0`` and ``np.int64(1)`` are one category, ``True`` another); ``MISSING_CODE``
+    for a missing cell, ``UNSEEN`` for a value not among ``categories``.
+
+    Vectorised: the column is factorised once (pandas' hash table), and ``category_key`` runs
+    per distinct value, not per cell. pandas' hashing merges ``True`` with ``1`` (and ``False``
+    with ``0``), which ``category_key`` keeps apart, so an object column holding both bools and
+    other values falls back to comparing cell by cell.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    index = {category_key(c): i for i, c in enumerate(categories)}
+    if series.dtype == object and _mixes_bools(series):
+        cells = series.to_numpy(dtype=object)
+        return np.array([MISSING_CODE if pd.isna(v) else index.get(category_key(v), UNSEEN)
+                         for v in cells], dtype=np.int64)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    lookup = np.array([index.get(category_key(u), UNSEEN) for u in uniques] + [MISSING_CODE],
+                      dtype=np.int64)
+    return lookup[codes]  # code -1 (missing) picks the appended MISSING_CODE
+
+
+_PURE = {"string", "bytes", "integer", "floating", "mixed-integer-float", "decimal", "boolean",
+         "empty", "categorical"}
+
+
+def _mixes_bools(series: pd.Series) -> bool:
+    """Whether an object column holds bools next to other non-missing values."""
+    if pd.api.types.infer_dtype(series, skipna=True) in _PURE:
+        return False
+    is_bool = series.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    if not is_bool.any():
+        return False
+    return bool((~is_bool & series.notna().to_numpy()).any())
 
 
 def _hot_deck(values: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -38,6 +38,7 @@ from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
 from clinisynth.rules.step import RulesStep
 from clinisynth.schema import TableSchema, infer_schema, to_native
+from clinisynth.threads import resolve_threads, thread_limits
 from clinisynth.weighting import DirichletReinforce, SearchResult
 
 StepCallback = Callable[[str, int, int], None]
@@ -57,6 +58,9 @@ CHUNK_ROWS = 50_000
 FALLBACK_GENERATOR = "gmm"
 #: least number of last-resort redraw rounds from the non-resampling generators
 FALLBACK_ROUNDS = 10
+#: the weight search fits its generators on at most this many search-split rows and scores
+#: mixtures on at most this many validation rows (seeded subsamples, every class kept)
+SEARCH_ROWS_MAX, VALIDATION_ROWS_MAX = 5_000, 2_000
 
 
 class HybridSynthesizer:
@@ -92,6 +96,10 @@ class HybridSynthesizer:
         precision) before the encoder and apply it after decoding; rows breaking a rule it could
         not make true by construction are redrawn (at most ``RULE_ROUNDS`` rounds, with the
         guard's refused rows) and counted in ``rules_report_``.
+    n_jobs : int, optional
+        Threads for BLAS, scikit-learn and PyTorch during ``fit`` and ``sample`` (restored
+        afterwards; see :mod:`clinisynth.threads`); ``-1`` is every core, ``None`` leaves the
+        libraries' defaults. Results do not depend on it.
     """
 
     def __init__(self, weights: WeightSpec = "learned",
@@ -102,7 +110,8 @@ class HybridSynthesizer:
                  search: Mapping[str, Any] | None = None,
                  reward: RewardWeights | Mapping[str, float] | None = None,
                  validation_fraction: float = 0.25,
-                 seed: int | None = None, low_cardinality: int = 5, rules: bool = True) -> None:
+                 seed: int | None = None, low_cardinality: int = 5, rules: bool = True,
+                 n_jobs: int | None = None) -> None:
         self.weights = weights
         self.calibration = calibration
         self.privacy_guard = privacy_guard
@@ -114,6 +123,7 @@ class HybridSynthesizer:
         self.seed = seed
         self.low_cardinality = low_cardinality
         self.rules = rules
+        self.n_jobs = n_jobs
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, target: str | None = None, *,
@@ -122,10 +132,17 @@ class HybridSynthesizer:
         """Learn the table. ``target`` names the class column (or comes from ``schema``).
 
         With ``weights="learned"`` the training rows are split (stratified, seeded) into a search
-        split and a validation split; every generator fits the search split, the weight search
-        scores mixtures on the validation split, and then the generators with a positive learned
-        weight are refitted on all training rows.
+        split and a validation split, each capped at ``SEARCH_ROWS_MAX`` / ``VALIDATION_ROWS_MAX``
+        rows (seeded subsamples keeping every class); every generator fits the search split, the
+        weight search scores mixtures on the validation split, and then only the generators with
+        a learned weight of at least 1 % are fitted on all training rows.
         """
+        resolve_threads(self.n_jobs)
+        with thread_limits(self.n_jobs):
+            return self._fit(data, target, schema, on_step)
+
+    def _fit(self, data: pd.DataFrame, target: str | None, schema: TableSchema | None,
+             on_step: StepCallback | None) -> HybridSynthesizer:
         if schema is None:
             if target is None:
                 raise ClinisynthError("fit needs a target column (or a schema naming one)")
@@ -228,6 +245,8 @@ class HybridSynthesizer:
         search_rows, validation = train_test_split(
             data, test_size=self.validation_fraction, stratify=data[target],
             random_state=int(self._rng.integers(2**31 - 1)))
+        search_rows = _stratified_cap(search_rows, target, SEARCH_ROWS_MAX, self._rng)
+        validation = _stratified_cap(validation, target, VALIDATION_ROWS_MAX, self._rng)
         names = list_generators()
         self._fit_pipeline(search_rows, names, "search split: fitting")
         counts = self.class_counts_
@@ -317,7 +336,8 @@ class HybridSynthesizer:
         with randomness from ``default_rng([seed, index])`` only."""
         self._check_fitted()
         rng = np.random.default_rng([int(seed), int(index)])
-        return self._sample_rows(np.asarray(counts, dtype=int), rng, calibrate=True)
+        with thread_limits(self.n_jobs):
+            return self._sample_rows(np.asarray(counts, dtype=int), rng, calibrate=True)
 
     def _sample_rows(self, counts: np.ndarray, rng: np.random.Generator, calibrate: bool
                      ) -> tuple[pd.DataFrame, GuardReport | None]:
@@ -420,8 +440,10 @@ class HybridSynthesizer:
         """
         self._check_fitted()
         counts = self._class_counts(n, None)
-        frames = [self._sample_rows(c, np.random.default_rng([int(seed), i]), calibrate=False)[0]
-                  for i, c in enumerate(self.chunk_plan(counts))]
+        with thread_limits(self.n_jobs):
+            frames = [self._sample_rows(c, np.random.default_rng([int(seed), i]),
+                                        calibrate=False)[0]
+                      for i, c in enumerate(self.chunk_plan(counts))]
         return pd.concat(frames, ignore_index=True)
 
     def _weight_shares(self) -> dict[str, float]:
@@ -528,6 +550,7 @@ class HybridSynthesizer:
             "seed": self.seed,
             "low_cardinality": self.low_cardinality,
             "rules": self.rules,
+            "n_jobs": self.n_jobs,
         }
 
     def save(self, path: str | Path) -> None:
@@ -656,6 +679,21 @@ def _calibration_steps(calibration: str | Sequence[str] | None) -> list[str]:
     if calibration is None:
         return []
     return [calibration] if isinstance(calibration, str) else list(calibration)
+
+
+def _stratified_cap(frame: pd.DataFrame, target: str, cap: int, rng: np.random.Generator
+                    ) -> pd.DataFrame:
+    """``frame`` itself when it has at most ``cap`` rows; else a seeded subsample of about
+    ``cap`` rows in the classes' proportions, each class keeping at least
+    ``min(its rows, MIN_ROWS_TO_LEARN)`` (no random draw is made when nothing is capped)."""
+    if len(frame) <= cap:
+        return frame
+    codes, _ = pd.factorize(frame[target])
+    sizes = np.bincount(codes)
+    quota = np.maximum(apportion(cap, sizes / sizes.sum()), np.minimum(sizes, MIN_ROWS_TO_LEARN))
+    keep = np.concatenate([rng.choice(np.flatnonzero(codes == k), size=int(q), replace=False)
+                           for k, q in enumerate(quota)])
+    return frame.iloc[np.sort(keep)]
 
 
 def _prune(weights: Mapping[str, float], floor: float = 0.01) -> dict[str, float]:

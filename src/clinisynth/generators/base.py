@@ -128,6 +128,18 @@ class BaseGenerator(ABC):
         return None
 
 
+def cap_rows_per_class(y: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Row indices keeping every row of a class with at most ``cap`` rows and a seeded uniform
+    subsample of ``cap`` rows of a larger class (ascending; no draw when nothing is capped)."""
+    if cap is None or np.bincount(y).max() <= cap:
+        return np.arange(len(y))
+    keep = []
+    for k in np.unique(y):
+        rows = np.flatnonzero(y == k)
+        keep.append(rows if len(rows) <= cap else rng.choice(rows, int(cap), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
 class TrainingRowsMixin:
     """For generators that resample real rows: keeps the training matrix per class.
 

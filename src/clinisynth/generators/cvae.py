@@ -7,8 +7,19 @@ one-hot block. Training maximises the ELBO
     E_q[log p(x | z, y)] - beta * KL(q(z | x, y) || N(0, I))
 
 with Adam, on a stratified split; training stops when the validation loss has not improved for
-``patience`` epochs and the best weights are kept. Sampling draws ``z ~ N(0, I)``, then
-``x ~ p(x | z, y = k)``, so no row is tied to a training row.
+``patience`` epochs and the best weights are kept.
+
+The budget scales with the data: by default the batch holds ``clip(n_train / 50, 64, 1024)``
+rows, and the epochs are capped so that training takes at most ``max_steps`` gradient steps
+(``epochs <= max_steps / steps_per_epoch``). Small tables keep batch 64 and the full epoch budget;
+a table of 100,000 rows trains ~80 steps per epoch for at most ~70 epochs instead of 1,300 steps
+per epoch for 300. A class with more than ``max_rows_per_class`` rows trains on a seeded
+uniform subsample of that many (the step budget, not the rows, bounds what is learned).
+Training runs on one torch thread whatever the thread setting (:mod:`clinisynth.threads`): the
+layers are tiny, and one thread keeps the floating-point reductions in one order, so results
+do not depend on the machine's cores.
+
+Sampling draws ``z ~ N(0, I)``, then ``x ~ p(x | z, y = k)``, so no row is tied to a training row.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import torch
 from torch import nn
 
 from clinisynth.encoding import ONEHOT
-from clinisynth.generators.base import Arrays, BaseGenerator
+from clinisynth.generators.base import Arrays, BaseGenerator, cap_rows_per_class
 
 
 class _Net(nn.Module):
@@ -50,8 +61,9 @@ class CVAEGenerator(BaseGenerator):
     name = "cvae"
 
     def __init__(self, hidden: int = 128, latent_dim: int = 8, epochs: int = 300,
-                 batch_size: int = 64, learning_rate: float = 1e-3, beta: float = 1.0,
+                 batch_size: int | None = None, learning_rate: float = 1e-3, beta: float = 1.0,
                  patience: int = 25, validation_fraction: float = 0.15,
+                 max_steps: int = 6000, max_rows_per_class: int | None = 200_000,
                  seed: int | None = None) -> None:
         super().__init__(seed=seed)
         self.hidden = hidden
@@ -62,6 +74,8 @@ class CVAEGenerator(BaseGenerator):
         self.beta = beta
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.max_steps = max_steps
+        self.max_rows_per_class = max_rows_per_class
 
     # -- layout ---------------------------------------------------------------------------------
     def _layout(self) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -77,16 +91,25 @@ class CVAEGenerator(BaseGenerator):
 
     # -- training -------------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        if (self.batch_size is not None and self.batch_size < 1) or self.max_steps < 1:
+            raise ValueError("cvae: batch_size and max_steps must be at least 1")
         seed = int(self._rng.integers(2**31 - 1))
         with _one_thread(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.net_ = self._build()
-            self._train(X, y)
+            keep = cap_rows_per_class(y, self.max_rows_per_class, self._rng)
+            self._train(X[keep], y[keep])
+
+    def budget(self, n_train: int) -> tuple[int, int]:
+        """``(batch_size, epochs)`` for ``n_train`` training rows (see the module docstring)."""
+        batch = (int(np.clip(n_train // 50, 64, 1024)) if self.batch_size is None
+                 else int(self.batch_size))
+        steps_per_epoch = max(1, -(-n_train // batch))
+        return batch, max(1, min(int(self.epochs), int(self.max_steps) // steps_per_epoch))
 
     def _loss(self, net: _Net, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        gaussian, blocks = self._layout()
+        g, blocks = self._loss_layout
         out, mu, logvar = net(x, c)
-        g = torch.as_tensor(gaussian, dtype=torch.long)
         log_sigma = net.log_sigma[g]
         resid = (x[:, g] - out[:, g]) / torch.exp(log_sigma)
         rec = (0.5 * resid**2 + log_sigma).sum(dim=1)
@@ -98,6 +121,8 @@ class CVAEGenerator(BaseGenerator):
 
     def _train(self, X: np.ndarray, y: np.ndarray) -> None:
         n_classes = int(self.classes_.max()) + 1
+        gaussian, blocks = self._layout()
+        self._loss_layout = (torch.as_tensor(gaussian, dtype=torch.long), blocks)
         val = _stratified_mask(y, self.validation_fraction, self._rng)
         xt = torch.as_tensor(X, dtype=torch.float32)
         ct = nn.functional.one_hot(torch.as_tensor(y), n_classes).float()
@@ -106,11 +131,12 @@ class CVAEGenerator(BaseGenerator):
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         best, best_state, stale = np.inf, None, 0
         self.history_: list[float] = []
-        for _epoch in range(self.epochs):
+        batch_size, epochs = self.budget(len(tr_idx))
+        for _epoch in range(epochs):
             net.train()
             perm = tr_idx[self._rng.permutation(len(tr_idx))]
-            for start in range(0, len(perm), self.batch_size):
-                b = torch.as_tensor(perm[start:start + self.batch_size])
+            for start in range(0, len(perm), batch_size):
+                b = torch.as_tensor(perm[start:start + batch_size])
                 opt.zero_grad()
                 loss = self._loss(net, xt[b], ct[b])
                 loss.backward()
