@@ -1,12 +1,16 @@
 """HybridSynthesizer: the fit/sample lifecycle around the class-conditional generators.
 
-Data path: DataFrame -> schema (inferred or given, validated) -> encoder (one numeric matrix,
+Data path: DataFrame -> schema (inferred or given, validated) -> roles step
+(:mod:`clinisynth.roles`: identifiers and free text out, dates as numbers; its table and
+``model_schema_`` are all the later stages see) -> encoder (one numeric matrix,
 class codes) -> weights (learned by :mod:`clinisynth.weighting` on a validation split, or given)
 -> every generator with a positive weight fits -> sampling splits each class's rows among
 generators by weight (largest-remainder apportionment, so proportions are exact) -> rows shuffled
 -> calibration (:mod:`clinisynth.calibration`, per class, monotone per column) -> decoded to a
-DataFrame with the input's columns, order and dtypes -> the privacy guard (:mod:`clinisynth.guard`)
-refuses rows too close to a distinguishable patient, which are redrawn and the batch decoded again.
+model table -> the privacy guard (:mod:`clinisynth.guard`) refuses rows that single out a patient,
+which are redrawn and the batch decoded again -> the roles step's ``inverse_transform`` (fresh
+identifiers, dates in the input's format, text missing): a DataFrame with the input's columns,
+order and dtypes.
 
 Every random choice flows from ``seed``: one ``numpy.random.Generator`` seeds the generators and
 drives encoding, sampling order and shuffling; its state is saved with the model, so a loaded
@@ -36,6 +40,7 @@ from clinisynth.guard import GuardReport, PrivacyGuard
 from clinisynth.mixture import WeightSpec, apportion, resolve_weights
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
+from clinisynth.roles import RolesStep
 from clinisynth.schema import TableSchema, infer_schema, to_native
 from clinisynth.weighting import DirichletReinforce, SearchResult
 
@@ -124,6 +129,9 @@ class HybridSynthesizer:
         elif target is not None and target != schema.target:
             raise ClinisynthError(f"target '{target}' differs from the schema's '{schema.target}'")
         schema.validate(data)
+        self.roles_ = RolesStep().fit(data, schema)
+        self.model_schema_ = self.roles_.model_schema_
+        data = self.roles_.transform(data)
         for name in self.generator_params or {}:
             if name not in list_generators():
                 raise ClinisynthError(f"generator_params: unknown generator '{name}'")
@@ -154,7 +162,7 @@ class HybridSynthesizer:
         if self.privacy_guard:
             options = {} if self.privacy_guard is True else dict(self.privacy_guard)
             try:
-                self.guard_ = PrivacyGuard(**options).fit(data, schema)
+                self.guard_ = PrivacyGuard(**options).fit(data, self.model_schema_)
             except TypeError as exc:
                 raise ClinisynthError(f"privacy_guard: {exc}") from None
         self._steps("fitted", 1, 1)
@@ -162,7 +170,7 @@ class HybridSynthesizer:
 
     def _fit_pipeline(self, data: pd.DataFrame, names: list[str], phase: str) -> None:
         """Encoder, the named generators and the calibration chain, fitted on ``data``."""
-        schema = self.schema_
+        schema = self.model_schema_
         params = dict(self.generator_params or {})
         self.calibration_map_: FittedCalibration | None = None
         self.encoder_ = TableEncoder(schema).fit(data)
@@ -223,7 +231,7 @@ class HybridSynthesizer:
                  for name, gen in self.generators_.items()}
         reward_weights = (self.reward if isinstance(self.reward, RewardWeights)
                           else RewardWeights(**dict(self.reward or {})))
-        reward = PoolReward(pools, counts, self._decode, self.encoder_, self.schema_,
+        reward = PoolReward(pools, counts, self._decode, self.encoder_, self.model_schema_,
                             search_rows, validation, reward_weights,
                             seed=int(self._rng.integers(2**31 - 1)))
         options = {**dict(self.search or {}), "seed": int(self._rng.integers(2**31 - 1))}
@@ -312,9 +320,10 @@ class HybridSynthesizer:
         order = rng.permutation(len(y))
         X, y = X[order], y[order]
         frame = self._decode(X, y, calibrate)
-        if self.guard_ is None:
-            return frame, None
-        return self._guard(X, y, frame, rng, calibrate)
+        report = None
+        if self.guard_ is not None:
+            frame, report = self._guard(X, y, frame, rng, calibrate)
+        return self.roles_.inverse_transform(frame, rng), report
 
     def _guard(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
                rng: np.random.Generator, calibrate: bool) -> tuple[pd.DataFrame, GuardReport]:
@@ -475,10 +484,13 @@ class HybridSynthesizer:
             meta, garrays = gen.get_state()
             gens[name] = meta
             arrays.update({f"gen.{name}.{k}": v for k, v in garrays.items()})
+        roles_meta, roles_arrays = self.roles_.get_state()
+        arrays.update({f"roles.{k}": v for k, v in roles_arrays.items()})
         manifest: dict[str, Any] = {
             "clinisynth_version": __version__,
             "params": self.get_params(),
             "schema": self.schema_.to_dict(),
+            "roles": roles_meta,
             "encoder": self.encoder_.get_state(),
             "weights": self.weights_,
             "search": self.search_.to_dict() if self.search_ else None,
@@ -504,7 +516,9 @@ class HybridSynthesizer:
         manifest, arrays = read_model(path)
         syn = cls(**manifest["params"])
         syn.schema_ = TableSchema.from_dict(manifest["schema"])
-        syn.encoder_ = TableEncoder.from_state(syn.schema_, manifest["encoder"])
+        syn.roles_ = RolesStep.from_state(manifest["roles"], split_arrays(arrays, "roles"))
+        syn.model_schema_ = syn.roles_.model_schema_
+        syn.encoder_ = TableEncoder.from_state(syn.model_schema_, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}
         syn.search_ = SearchResult.from_dict(manifest["search"]) if manifest["search"] else None
         syn.class_counts_ = arrays["class_counts"]
@@ -522,7 +536,7 @@ class HybridSynthesizer:
                 manifest["calibration_map"], split_arrays(arrays, "calibration_map"))
         syn.guard_ = None
         if manifest["guard"] is not None:
-            syn.guard_ = PrivacyGuard.from_state(syn.schema_, manifest["guard"],
+            syn.guard_ = PrivacyGuard.from_state(syn.model_schema_, manifest["guard"],
                                                  split_arrays(arrays, "guard"))
         syn._rng = np.random.default_rng()
         syn._rng.bit_generator.state = manifest["rng"]
