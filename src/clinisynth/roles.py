@@ -100,7 +100,19 @@ class RolesStep(TableStep):
                     "unit": "s" if has_time else "D",
                     "origin": observed.min().normalize().isoformat()}
         self._pair_dates(parsed)
+        for name, dates in parsed.items():  # the real range, to keep anchored dates within it
+            observed = dates.dropna()
+            self.plans_[name]["range"] = [observed.min().isoformat(), observed.max().isoformat()]
         self.model_schema_ = self._model_schema(real)
+        return self
+
+    def exclude_identifiers(self, frame: pd.DataFrame) -> RolesStep:
+        """Also keep regenerated identifiers clear of ``frame``'s (e.g. held-out real rows)."""
+        self._check_fitted()
+        for name in self.hashes_:
+            if name in frame.columns:
+                more = value_hashes([_id_text(v) for v in frame[name].dropna()])
+                self.hashes_[name] = np.union1d(self.hashes_[name], more)
         return self
 
     def _fit_identifier(self, series: pd.Series, col: ColumnSchema) -> dict[str, Any]:
@@ -198,6 +210,9 @@ class RolesStep(TableStep):
             gap = np.where(np.isnan(values), 0.0, values)
             steps = np.rint(gap * (unit / _SECOND)).astype("int64") * _SECOND
             out = (start + steps).astype("datetime64[ns]")
+            if plan["anchor"]:  # within the real range; order kept (anchor <= real max)
+                low, high = (np.datetime64(v, "ns") for v in plan["range"])
+                out = np.where(np.isnat(out), out, np.clip(out, low, high))
             out[np.isnan(values)] = np.datetime64("NaT")
             dates[name] = out
         columns = {}
@@ -229,13 +244,14 @@ class RolesStep(TableStep):
         plan = self.plans_[col.name]
         real = self.hashes_[col.name]
         values = self._draw_ids(plan, n, rng)
-        for _ in range(ID_ROUNDS):
+        for round_ in range(2 * ID_ROUNDS):  # first distinct and new, then at least new
             hashes = value_hashes(values)
-            _, first = np.unique(hashes, return_index=True)
-            repeat = np.ones(n, dtype=bool)
-            repeat[first] = False
-            clash = np.isin(hashes, real)
-            redo = clash | repeat
+            redo = np.isin(hashes, real)
+            if round_ < ID_ROUNDS:
+                _, first = np.unique(hashes, return_index=True)
+                repeat = np.ones(n, dtype=bool)
+                repeat[first] = False
+                redo |= repeat
             if not redo.any():
                 break
             values[redo] = self._draw_ids(plan, int(redo.sum()), rng)

@@ -11,7 +11,7 @@ from rich.table import Table
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import load_input
 from clinisynth.datasets import DATASETS
-from clinisynth.schema import infer_schema
+from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
 
 
 @app.command("datasets")
@@ -38,12 +38,35 @@ def schema_command(
     df, target_col, _ = load_input(data, dataset, target)
     schema = infer_schema(df, target_col)
     schema.to_json(out)
-    table = Table(title=f"schema ({len(schema.columns)} columns, target '{schema.target}')")
-    for name in ("column", "kind", "range / categories", "missing"):
+    console.print(schema_table(schema))
+    console.print(f"schema written to {out}")
+
+
+def schema_table(schema: TableSchema) -> Table:
+    """Columns with kind, role, range or categories, and missing rate (values of identifier,
+    date and text columns are not shown: the schema does not hold them)."""
+    table = Table(title=f"schema ({len(schema.columns)} columns, target '{schema.target}', "
+                        f"rare below k={schema.k})")
+    for name in ("column", "kind", "role", "range / categories", "missing"):
         table.add_column(name)
     for col in schema.columns:
-        span = f"{col.min:g} to {col.max:g}" if col.is_numeric else ", ".join(
-            map(str, (col.categories or [])[:6]))
-        table.add_row(col.name, col.kind, span, f"{col.missing_rate:.1%}")
-    console.print(table)
-    console.print(f"schema written to {out}")
+        table.add_row(col.name, col.kind, _role_text(col), _span(col), f"{col.missing_rate:.1%}")
+    return table
+
+
+def _role_text(col: ColumnSchema) -> str:
+    if col.role == "identifier":
+        return f"identifier ({col.strategy or 'regenerate'})"
+    return col.role or ""
+
+
+def _span(col: ColumnSchema) -> str:
+    if col.role == "datetime":
+        return f"dates, format {col.format}" if col.format else "dates (datetime dtype)"
+    if col.role == "identifier":
+        return "regenerated, never copied" if col.strategy != "drop" else "dropped"
+    if col.role == "text":
+        return "free text, written as missing"
+    if col.is_numeric:
+        return f"{col.min:g} to {col.max:g}"
+    return ", ".join(map(str, (col.categories or [])[:6]))

@@ -19,7 +19,12 @@ from clinisynth.audit.report import write_html_report
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import load_input
 from clinisynth.cli.evaluate import check_report_path, print_headline
-from clinisynth.cli.sections import calibration_section, guard_section, weight_sections
+from clinisynth.cli.sections import (
+    calibration_section,
+    guard_section,
+    roles_section,
+    weight_sections,
+)
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import check_output_path, write_table
 from clinisynth.mixture import parse_weights, resolve_weights
@@ -132,6 +137,8 @@ def generate_command(
     syn = HybridSynthesizer(weights=spec, calibration=steps, privacy_guard=privacy_guard,
                             seed=seed)
     syn = fit_with_progress(syn, train, target_col, schema)
+    if holdout is not None:  # held-out patients are real too: no regenerated id may equal theirs
+        syn.roles_.exclude_identifiers(holdout)
     fake = syn.sample(rows, seed=seed)
     write_table(fake, out)
     if save_model is not None:
@@ -166,18 +173,26 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
                      fake: pd.DataFrame, schema: TableSchema, seed: int, json_out: Path,
                      html_out: Path) -> None:
     """Audit ``fake`` against the held-out rows; write JSON and the HTML report."""
+    # the audit scores the model's view of each table: identifiers and free text left out
+    # (never modelled, never copied), dates as numbers (see clinisynth.roles)
+    view, model_schema = syn.roles_.transform, syn.model_schema_
+    train, holdout, fake = view(train), view(holdout), view(fake)
     with console.status("auditing against the held-out rows"):
-        result = audit(train, holdout, fake, schema.target, schema=schema, seed=seed)
+        result = audit(train, holdout, fake, schema.target, schema=model_schema, seed=seed)
         sections = weight_sections(syn)
         before = None
         if syn.calibration_ is not None:
             keys = ("ks_mean", "wasserstein_mean", "pair_trend", "detection_auc")
-            raw = fidelity_scores(train, syn.uncalibrated(len(fake), seed), schema, seed=seed)
+            raw = fidelity_scores(train, view(syn.uncalibrated(len(fake), seed)), model_schema,
+                                  seed=seed)
             before = {k: getattr(raw, k) for k in keys}
             after = {k: getattr(result.fidelity, k) for k in keys}
             sections.append(calibration_section(before, after, syn.calibration_.steps))
+        roles = roles_section(syn.roles_.report())
+        if roles is not None:
+            sections.append(roles)
         if syn.guard_report_ is not None:
-            sections.append(guard_section(syn.guard_report_))
+            sections.append(guard_section(syn.guard_report_, syn.guard_))
         result.meta["synthesizer"] = {
             "weights": syn.weights_,
             "calibration": syn.calibration_.steps if syn.calibration_ else [],
@@ -204,11 +219,19 @@ def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds:
     console.print(f"generator weights ({how}): {mix}", highlight=False)
     steps = " → ".join(syn.calibration_.steps) if syn.calibration_ else "none"
     console.print(f"calibration: {steps}", highlight=False)
-    if syn.guard_report_ is not None:
+    roles = syn.roles_.report()
+    if any(roles.get(r) for r in ("identifier", "datetime", "text")):
+        parts = [f"{r} {', '.join(roles[r])}" for r in ("identifier", "datetime", "text")
+                 if roles.get(r)]
+        console.print("column roles: " + "; ".join(parts) + " (identifiers regenerated, dates "
+                      "modelled as numbers, text written as missing)", highlight=False)
+    if syn.guard_report_ is not None and syn.guard_ is not None:
         g = syn.guard_report_
         rules = ", ".join(f"{rule} {count}" for rule, count in sorted(g.by_rule.items()))
-        console.print(f"privacy guard: {g.refused} refused draw(s) replaced"
-                      + (f" (by rule: {rules})" if rules else "")
+        qi = (f"singling-out on {', '.join(syn.guard_.qi_)}" if syn.guard_.singling_out_active
+              else "singling-out rule off (no quasi-identifiers)")
+        console.print(f"privacy guard ({qi}; distance rule): {g.refused} refused draw(s) "
+                      "replaced" + (f" (by rule: {rules})" if rules else "")
                       + f" in {g.rounds} round(s), {g.fallback} from the last-resort generators; "
                       "no refused row is written", highlight=False)
     if model_dir is not None:
