@@ -315,6 +315,32 @@ class RolesStep(TableStep):
 TABLE_STEPS.register(RolesStep)
 
 
+def model_view(frames: list[pd.DataFrame], target: str, schema: TableSchema | None = None
+               ) -> tuple[list[pd.DataFrame], TableSchema]:
+    """The tables as the models see them, for scoring: a roles step fitted on ``frames[0]``
+    (the training rows; ``schema`` inferred from them if not given) transforms every frame
+    (identifiers and text left out, dates as numbers). Returns the frames and their schema."""
+    from clinisynth.schema import infer_schema
+
+    if schema is None:
+        if target not in frames[0].columns:
+            raise ClinisynthError(f"target column '{target}' is missing from train")
+        schema = infer_schema(frames[0], target)
+    schema.validate(frames[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the text warning is for generation
+        step = RolesStep().fit(frames[0], schema)
+    if not step.plans_:
+        return frames, schema
+    out = []
+    for frame in frames:
+        missing = [c for c in schema.names if c not in frame.columns]
+        if missing:
+            raise ClinisynthError(f"column '{missing[0]}' is in train but not in another table")
+        out.append(step.transform(frame))
+    return out, step.model_schema_
+
+
 def _common_prefix(texts: list[str]) -> str:
     if not texts:
         return ""

@@ -89,6 +89,10 @@ class HybridSynthesizer:
         The one seed every random choice flows from.
     low_cardinality : int
         Numeric columns with at most this many distinct values are inferred as categorical.
+
+    Attributes (after ``fit``): ``schema_`` is the user's table schema (with column roles);
+    ``roles_`` the fitted :class:`~clinisynth.roles.RolesStep`; ``model_schema_`` the schema of
+    the table the encoder, generators and guard see (``roles_.transform`` of the input).
     """
 
     def __init__(self, weights: WeightSpec = "learned",

@@ -14,6 +14,7 @@ from clinisynth.audit.report import GROUPS, fmt, write_html_report
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import read_table
+from clinisynth.roles import model_view
 from clinisynth.schema import TableSchema
 
 
@@ -53,6 +54,8 @@ def evaluate_command(
     check_report_path(html_out, (".html", ".htm"), "--html")
     schema = TableSchema.from_json(schema_file) if schema_file else None
     frames = [read_table(p) for p in (train, holdout, synthetic)]
+    # identifiers and free text are not scored, dates are scored as numbers (clinisynth.roles)
+    frames, schema = model_view(frames, target, schema)
     result = audit(*frames, target=target, schema=schema, seed=seed,
                    privacy_sample=privacy_sample)
     if json_out is not None:
