@@ -520,7 +520,9 @@ class HybridSynthesizer:
         manifest, arrays = read_model(path)
         syn = cls(**manifest["params"])
         syn.schema_ = TableSchema.from_dict(manifest["schema"])
-        syn.roles_ = RolesStep.from_state(manifest["roles"], split_arrays(arrays, "roles"))
+        roles = manifest.get("roles") or {  # saved before column roles: no role columns
+            "schema": manifest["schema"], "model_schema": manifest["schema"], "plans": {}}
+        syn.roles_ = RolesStep.from_state(roles, split_arrays(arrays, "roles"))
         syn.model_schema_ = syn.roles_.model_schema_
         syn.encoder_ = TableEncoder.from_state(syn.model_schema_, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}
