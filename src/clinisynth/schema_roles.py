@@ -97,10 +97,11 @@ def _parses(texts: pd.Series, fmt: str) -> bool:
 
 def parse_dates(series: pd.Series, fmt: str | None, name: str) -> pd.Series:
     """The column as ``datetime64[ns]`` (missing stays NaT); raise naming the first bad value."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):  # a datetime dtype: no format
+        out = pd.to_datetime(series)
+        return (out.dt.tz_localize(None) if out.dt.tz is not None else out).astype(
+            "datetime64[ns]")
     if fmt is None:
-        if pd.api.types.is_datetime64_any_dtype(series.dtype):
-            out = pd.to_datetime(series)
-            return out.dt.tz_localize(None) if out.dt.tz is not None else out
         parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
     else:
         parsed = pd.to_datetime(series.astype("string").str.strip(), format=fmt,
