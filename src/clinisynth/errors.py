@@ -6,7 +6,11 @@ else is a bug and keeps its traceback.
 
 
 class ClinisynthError(ValueError):
-    """A user-facing error: bad data, bad schema or a bad option. The message is one line."""
+    """A user-facing error: bad data, bad schema or a bad option. The message is one line:
+    line breaks inside it (from a column name, say) are shown as ``\\n``."""
+
+    def __str__(self) -> str:
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
 
 
 class SchemaError(ClinisynthError):

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.errors import SchemaError
+from clinisynth.io.readers import missing_markers_in, na_values_hint
 
 KINDS = ("continuous", "integer", "binary", "categorical")
 NUMERIC_KINDS = ("continuous", "integer")
@@ -50,6 +51,9 @@ UNMODELLED_ROLES = ("identifier", "datetime", "text")
 ID_STRATEGIES = ("regenerate", "drop")
 #: default rare-category / k-anonymity threshold
 DEFAULT_K = 5
+#: largest magnitude a numeric column may hold: standardisation squares the values, and
+#: (1e150)^2 summed over any realistic number of rows stays below the float limit (~1.8e308)
+MAX_MAGNITUDE = 1e150
 
 
 def to_native(value: Any) -> Any:
@@ -278,20 +282,38 @@ def check_frame(df: pd.DataFrame) -> None:
 
 
 def _numeric_values(series: pd.Series, name: str) -> pd.Series:
-    """The column as floats; raise if it holds non-numeric junk."""
+    """The column as finite floats; raise if it holds non-numeric junk, infinities or values
+    too large to standardise."""
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype(float)
     if pd.api.types.is_numeric_dtype(series.dtype):
-        return series.astype(float)
+        return _check_finite(series.astype(float), name)
     parsed = pd.to_numeric(series, errors="coerce")
     bad = series[parsed.isna() & series.notna()]
     if len(bad):
         row = bad.index[0]
+        markers = missing_markers_in(series)
+        hint = (f"; if {', '.join(map(repr, markers))} marks a missing value, read the file "
+                f"with {na_values_hint(markers)}") if markers else ""
         raise SchemaError(
             f"column '{name}' should be numeric but has non-numeric value {bad.iloc[0]!r} "
-            f"(row {row}, {len(bad)} such cells)"
+            f"(row {row}, {len(bad)} such cells){hint}"
         )
-    return parsed.astype(float)
+    return _check_finite(parsed.astype(float), name)
+
+
+def _check_finite(values: pd.Series, name: str) -> pd.Series:
+    """Raise if a numeric column holds inf/-inf or a magnitude above :data:`MAX_MAGNITUDE`."""
+    array = values.to_numpy(dtype=float, na_value=np.nan)
+    n_inf = int(np.isinf(array).sum())
+    if n_inf:
+        raise SchemaError(f"column '{name}' has {n_inf} infinite value(s); make them missing "
+                          "or remove those rows")
+    finite = np.abs(array[~np.isnan(array)])
+    if finite.size and finite.max() > MAX_MAGNITUDE:
+        raise SchemaError(f"column '{name}' holds values as large as {finite.max():.3g}; "
+                          f"magnitudes above {MAX_MAGNITUDE:g} cannot be modelled, rescale it")
+    return values
 
 
 def _looks_numeric_with_junk(series: pd.Series) -> bool:
@@ -301,7 +323,7 @@ def _looks_numeric_with_junk(series: pd.Series) -> bool:
         return False
     parsed = pd.to_numeric(values, errors="coerce")
     share = parsed.notna().mean()
-    return 0.9 <= share < 1.0 and parsed.nunique() > 2
+    return (0.9 <= share < 1.0 or bool(missing_markers_in(series))) and parsed.nunique() > 2
 
 
 def infer_column(series: pd.Series, name: str, low_cardinality: int = 5) -> ColumnSchema:
@@ -313,6 +335,8 @@ def infer_column(series: pd.Series, name: str, low_cardinality: int = 5) -> Colu
     dtype = str(series.dtype)
     is_bool = pd.api.types.is_bool_dtype(series.dtype)
     is_num = pd.api.types.is_numeric_dtype(series.dtype) and not is_bool
+    if is_num:
+        _check_finite(values, name)
     if not is_num and not is_bool:
         if _looks_numeric_with_junk(series):
             _numeric_values(series, name)  # raises, naming the junk
@@ -376,7 +400,8 @@ def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5,
     n_classes = tcol.nunique()
     if n_classes < 2:
         raise SchemaError(
-            f"target column '{target}' has a single class ({tcol.iloc[0]!r}); at least two needed"
+            f"target column '{target}' has a single class ({to_native(tcol.iloc[0])!r}); "
+            "at least two needed"
         )
     tschema = by_name[str(target)]
     if tschema.kind not in DISCRETE_KINDS:

@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from clinisynth.cli.app import app, console, user_errors
-from clinisynth.cli.data import load_input
+from clinisynth.cli.data import (
+    EncodingOption,
+    NaValuesOption,
+    SepOption,
+    SheetOption,
+    load_input,
+    read_options,
+)
 from clinisynth.datasets import DATASETS
 from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
 
@@ -30,12 +37,19 @@ def datasets_command() -> None:
 @user_errors
 def schema_command(
     out: Annotated[Path, typer.Option("--out", help="Where to write the schema JSON.")],
-    data: Annotated[Path | None, typer.Option("--data", help="CSV or Parquet table.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Input table (CSV/TSV, Parquet, .xlsx, .sas7bdat, .xpt, .dta, .sav).")
+    ] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", help="A bundled dataset.")] = None,
     target: Annotated[str | None, typer.Option("--target", help="The class column.")] = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    na_values: NaValuesOption = None,
+    sheet: SheetOption = None,
 ) -> None:
     """Infer a table's schema and write it as JSON, to edit and pass to `generate --schema`."""
-    df, target_col, _ = load_input(data, dataset, target)
+    options = read_options(sep, encoding, na_values, sheet)
+    df, target_col, _ = load_input(data, dataset, target, options)
     schema = infer_schema(df, target_col)
     schema.to_json(out)
     console.print(schema_table(schema))

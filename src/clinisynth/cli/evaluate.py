@@ -12,8 +12,15 @@ from rich.table import Table
 from clinisynth.audit import DIRECTIONS, AuditResult, audit
 from clinisynth.audit.report import GROUPS, fmt, write_html_report
 from clinisynth.cli.app import app, console, user_errors
+from clinisynth.cli.data import (
+    EncodingOption,
+    NaValuesOption,
+    SepOption,
+    SheetOption,
+    read_input,
+    read_options,
+)
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import read_table
 from clinisynth.roles import model_view
 from clinisynth.schema import TableSchema
 
@@ -47,13 +54,18 @@ def evaluate_command(
     privacy_sample: Annotated[int, typer.Option(
         "--privacy-sample", help="At most this many rows per set for distance-based scores.")
     ] = 2000,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    na_values: NaValuesOption = None,
+    sheet: SheetOption = None,
 ) -> None:
     """Score a synthetic table: fidelity (vs train), utility (on holdout) and privacy."""
     start = time.perf_counter()
     check_report_path(json_out, (".json",), "--json")
     check_report_path(html_out, (".html", ".htm"), "--html")
     schema = TableSchema.from_json(schema_file) if schema_file else None
-    frames = [read_table(p) for p in (train, holdout, synthetic)]
+    options = read_options(sep, encoding, na_values, sheet)
+    frames = [read_input(p, options) for p in (train, holdout, synthetic)]
     # identifiers and free text are not scored, dates are scored as numbers (clinisynth.roles)
     frames, schema = model_view(frames, target, schema)
     result = audit(*frames, target=target, schema=schema, seed=seed,

@@ -17,7 +17,14 @@ from clinisynth.audit.fidelity import fidelity_scores
 from clinisynth.audit.inputs import MIN_ROWS
 from clinisynth.audit.report import write_html_report
 from clinisynth.cli.app import app, console, user_errors
-from clinisynth.cli.data import load_input
+from clinisynth.cli.data import (
+    EncodingOption,
+    NaValuesOption,
+    SepOption,
+    SheetOption,
+    load_input,
+    read_options,
+)
 from clinisynth.cli.evaluate import check_report_path, print_headline
 from clinisynth.cli.sections import (
     calibration_section,
@@ -26,7 +33,7 @@ from clinisynth.cli.sections import (
     weight_sections,
 )
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import check_output_path, write_table
+from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, check_writable, write_table
 from clinisynth.mixture import parse_weights, resolve_weights
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.synthesizer import DEFAULT_CALIBRATION, HybridSynthesizer
@@ -69,9 +76,11 @@ def fit_with_progress(syn: HybridSynthesizer, df, target: str,
 @user_errors
 def generate_command(
     rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
-    out: Annotated[Path, typer.Option("--out", help="Output table (.csv or .parquet).")],
-    data: Annotated[Path | None, typer.Option("--data", help="Input table (.csv or .parquet).")
-                    ] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}).")],
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Input table: CSV/TSV (also .gz, .zip), Parquet, Excel .xlsx, SAS "
+        ".sas7bdat/.xpt, Stata .dta, SPSS .sav.")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", help="A bundled dataset instead of --data (see `clinisynth datasets`).")
     ] = None,
@@ -103,6 +112,10 @@ def generate_command(
     html_out: Annotated[Path | None, typer.Option(
         "--html", help="Audit HTML report path (default: beside --out, ending .report.html).")
     ] = None,
+    sep: SepOption = None,
+    encoding: EncodingOption = None,
+    na_values: NaValuesOption = None,
+    sheet: SheetOption = None,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -112,6 +125,7 @@ def generate_command(
         raise ClinisynthError(
             f"--holdout-fraction must be in [0, 0.9), got {holdout_fraction}")
     out = check_output_path(out)
+    options = read_options(sep, encoding, na_values, sheet)
     audited = holdout_fraction > 0
     if audited:
         json_out = json_out or out.with_name(out.stem + ".audit.json")
@@ -125,7 +139,8 @@ def generate_command(
     schema = TableSchema.from_json(schema_file) if schema_file else None
     if schema is not None and target is None:
         target = schema.target
-    df, target_col, label = load_input(data, dataset, target)
+    df, target_col, label = load_input(data, dataset, target, options)
+    check_writable(df, out)
     if schema is None:
         schema = infer_schema(df, target_col)
     schema.validate(df)
