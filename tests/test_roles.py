@@ -178,3 +178,19 @@ def test_synthesizer_keeps_columns_dates_in_order_and_survives_save_load(tmp_pat
     syn.save(tmp_path / "model")
     again = HybridSynthesizer.load(tmp_path / "model")
     pd.testing.assert_frame_equal(again.sample(300, seed=1), fake)
+
+
+def test_schema_command_shows_roles_and_writes_them(tmp_path):
+    from typer.testing import CliRunner
+
+    from clinisynth.cli import app
+
+    data, out = tmp_path / "visits.csv", tmp_path / "schema.json"
+    visits(60).to_csv(data, index=False)
+    result = CliRunner().invoke(app, ["schema", "--data", str(data), "--target", "outcome",
+                                      "--out", str(out)], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "identifier (regenerate)" in result.output and "quasi_identifier" in result.output
+    assert "dates, format %d/%m/%Y" in result.output
+    roles = {c["name"]: c["role"] for c in json.loads(out.read_text())["columns"]}
+    assert roles["patient_id"] == "identifier" and roles["note"] == "text"
