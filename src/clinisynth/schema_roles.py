@@ -136,7 +136,8 @@ def looks_like_identifier(series: pd.Series, name: str) -> bool:
     if len(values) < MIN_ID_ROWS or pd.api.types.is_bool_dtype(series.dtype):
         return False
     if pd.api.types.is_float_dtype(series.dtype):
-        whole = np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0.0)
+        with np.errstate(invalid="ignore"):
+            whole = np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0.0)
         if not whole:
             return False  # measurements, not keys
         values = values.astype(np.int64)
@@ -179,7 +180,7 @@ def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
 
 def has_rare_category(series: pd.Series, k: int) -> bool:
     """Some observed value is held by fewer than ``k`` rows."""
-    counts = series.dropna().map(_key).value_counts()
+    counts = pd.Series([_key(v) for v in series.dropna().astype(object)]).value_counts()
     return bool(len(counts) and counts.min() < k)
 
 
