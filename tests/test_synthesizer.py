@@ -100,7 +100,8 @@ def test_guard_stops_rather_than_ship_refused_rows(mixed_table, monkeypatch):
     """A guard that refuses everything makes sample fail with one line, never return rows."""
     syn = HybridSynthesizer(weights="gmm", calibration=None, privacy_guard={"max_rounds": 1},
                             seed=0).fit(mixed_table, "outcome")
-    monkeypatch.setattr(syn.guard_, "refused", lambda frame: np.ones(len(frame), dtype=bool))
+    monkeypatch.setattr(syn.guard_, "check", lambda frame: (
+        np.ones(len(frame), dtype=bool), np.full(len(frame), "distance", dtype=object)))
     with pytest.raises(ClinisynthError, match="still refused"):
         syn.sample(50)
 

@@ -17,6 +17,21 @@ Survival pair
 a numeric follow-up time (>= 0) and a discrete event indicator; a row is an event when its
 indicator is in ``event_values`` and censored otherwise. Inferred by name and shape
 (:func:`infer_survival`), editable in the JSON (set it to ``null`` to drop it).
+
+Roles (see :mod:`clinisynth.schema_roles` for how they are inferred, :mod:`clinisynth.roles`
+for what the synthesizer does with them)
+-----
+``identifier``        a key (patient id, MRN): never modelled nor copied; regenerated as fresh
+                      values of the same shape (``strategy: "regenerate"``) or dropped (``"drop"``).
+                      Its values are not listed in the schema.
+``datetime``          a date or timestamp, modelled as a number from an origin; ``format`` is the
+                      strftime format of text dates (``null`` for a datetime dtype).
+``text``              free text: never modelled nor copied; re-emitted as missing.
+``quasi_identifier``  a column an attacker may know (age, sex, dates, rare categories); the
+                      privacy guard's singling-out rule matches synthetic rows on these.
+
+``k`` (schema level, default 5): a category held by fewer than ``k`` training rows is rare, and
+a quasi-identifier combination shared by fewer than ``k`` patients singles them out.
 """
 
 from __future__ import annotations
@@ -38,6 +53,12 @@ KINDS = ("continuous", "integer", "binary", "categorical")
 NUMERIC_KINDS = ("continuous", "integer")
 DISCRETE_KINDS = ("binary", "categorical")
 SCHEMA_VERSION = 1
+ROLES = ("identifier", "datetime", "text", "quasi_identifier")
+#: roles whose values the models never see (the roles step replaces or drops them)
+UNMODELLED_ROLES = ("identifier", "datetime", "text")
+ID_STRATEGIES = ("regenerate", "drop")
+#: default rare-category / k-anonymity threshold
+DEFAULT_K = 5
 #: largest magnitude a numeric column may hold: standardisation squares the values, and
 #: (1e150)^2 summed over any realistic number of rows stays below the float limit (~1.8e308)
 MAX_MAGNITUDE = 1e150
@@ -70,6 +91,9 @@ class ColumnSchema:
     #: recorded resolution of a numeric column (0.1, 1, 5...); 0 = not rounded; None = learn
     #: it at fit time (see :mod:`clinisynth.rules.precision`)
     precision: float | None = None
+    role: str | None = None
+    format: str | None = None  # datetime: strftime format of text dates (None: datetime dtype)
+    strategy: str | None = None  # identifier: "regenerate" (default) or "drop"
 
     @property
     def is_numeric(self) -> bool:
@@ -95,6 +119,17 @@ class ColumnSchema:
                 or not self.precision >= 0 or not self.is_numeric):
             raise SchemaError(f"column '{self.name}': precision must be a number >= 0 "
                               "(numeric columns only) or null")
+        if self.role is not None and self.role not in ROLES:
+            raise SchemaError(f"column '{self.name}': role '{self.role}' is not one of "
+                              f"{', '.join(ROLES)} (or null)")
+        if self.strategy is not None and (self.role != "identifier"
+                                          or self.strategy not in ID_STRATEGIES):
+            raise SchemaError(f"column '{self.name}': strategy is for identifiers only, one of "
+                              f"{', '.join(ID_STRATEGIES)}")
+        if self.format is not None and self.role != "datetime":
+            raise SchemaError(f"column '{self.name}': format is for datetime columns only")
+        if self.role in UNMODELLED_ROLES:
+            return  # values are handled by the roles step, not described here
         if self.is_numeric:
             if self.min is None or self.max is None or not self.min <= self.max:
                 raise SchemaError(f"column '{self.name}': needs numeric min <= max")
@@ -122,6 +157,7 @@ class TableSchema:
     #: the survival pair ``{"time", "event", "event_values"}`` or None (see the module doc)
     survival: dict[str, Any] | None = None
     rules: list[dict[str, Any]] | None = None
+    k: int = DEFAULT_K
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -132,6 +168,11 @@ class TableSchema:
             raise SchemaError(f"target column '{self.target}' is not in the schema")
         for col in self.columns:
             col.check()
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise SchemaError(f"schema k must be a positive integer, got {self.k!r}")
+        if self[self.target].role in UNMODELLED_ROLES:
+            raise SchemaError(f"target column '{self.target}' cannot have role "
+                              f"'{self[self.target].role}'")
         if self[self.target].kind not in DISCRETE_KINDS:
             raise SchemaError(
                 f"target column '{self.target}' must be binary or categorical, "
@@ -165,9 +206,20 @@ class TableSchema:
         return list(self[self.target].categories or [])
 
     # -- serialisation ------------------------------------------------------------------------
+    def with_role(self, role: str) -> list[ColumnSchema]:
+        """The columns that have ``role``."""
+        return [c for c in self.columns if c.role == role]
+
     def to_dict(self) -> dict[str, Any]:
-        out = {"version": self.version, "target": self.target,
-               "columns": [asdict(c) for c in self.columns], "survival": self.survival}
+        columns = []
+        for c in self.columns:
+            item = asdict(c)
+            for key in ("format", "strategy"):  # only where they apply
+                if item[key] is None:
+                    del item[key]
+            columns.append(item)
+        out = {"version": self.version, "target": self.target, "k": self.k,
+               "columns": columns, "survival": self.survival}
         if self.rules is not None:
             out["rules"] = self.rules
         return out
@@ -178,7 +230,8 @@ class TableSchema:
             columns = [ColumnSchema(**c) for c in data["columns"]]
             return cls(columns=columns, target=data["target"],
                        version=int(data.get("version", SCHEMA_VERSION)),
-                       survival=data.get("survival"), rules=data.get("rules"))
+                       survival=data.get("survival"), rules=data.get("rules"),
+                       k=data.get("k", DEFAULT_K))
         except (KeyError, TypeError) as exc:
             raise SchemaError(f"schema is malformed: {exc}") from None
 
@@ -216,6 +269,13 @@ class TableSchema:
                 raise SchemaError(f"column '{name}' is in the data but not in the schema")
         for col in self.columns:
             series = df[col.name]
+            if col.role in ("identifier", "text"):
+                continue
+            if col.role == "datetime":
+                from clinisynth.schema_roles import parse_dates
+
+                parse_dates(series, col.format, col.name)  # raises naming the bad value
+                continue
             if col.name == self.target and series.isna().any():
                 raise SchemaError(
                     f"target column '{col.name}' has {int(series.isna().sum())} missing values"
@@ -338,19 +398,35 @@ def infer_column(series: pd.Series, name: str, low_cardinality: int = 5) -> Colu
                         missing_rate=missing_rate)
 
 
-def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5) -> TableSchema:
+def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5,
+                 k: int = DEFAULT_K) -> TableSchema:
     """Infer a :class:`TableSchema` from ``df`` with ``target`` as the class label.
 
     Numeric columns with at most ``low_cardinality`` distinct values are treated as codes
     (binary/categorical); other numeric columns are ``integer`` when every value is whole,
-    else ``continuous``. Text and boolean columns are categorical.
+    else ``continuous``. Text and boolean columns are categorical. Roles (identifier, datetime,
+    text, quasi-identifier) are inferred by :mod:`clinisynth.schema_roles`; ``k`` is the
+    rare-category threshold stored in the schema.
     """
+    from clinisynth.schema_roles import detect_role, has_rare_category, qi_like_name
+
     check_frame(df)
     if target not in df.columns:
         raise SchemaError(
             f"target column '{target}' not found; columns are: {', '.join(map(str, df.columns))}"
         )
-    columns = [infer_column(df[name], str(name), low_cardinality) for name in df.columns]
+    columns = []
+    for name in df.columns:
+        series = df[name]
+        guess = detect_role(series, str(name)) if name != target else None
+        if guess is not None:
+            columns.append(_role_column(series, str(name), *guess))
+            continue
+        col = infer_column(series, str(name), low_cardinality)
+        if name != target and (qi_like_name(str(name)) or (
+                col.kind in DISCRETE_KINDS and has_rare_category(series, k))):
+            col.role = "quasi_identifier"
+        columns.append(col)
     by_name = {c.name: c for c in columns}
     tcol = df[target]
     if tcol.isna().any():
@@ -373,7 +449,8 @@ def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5) -> Tab
             name=str(target), kind="binary" if len(cats) == 2 else "categorical",
             dtype=tschema.dtype, categories=cats, missing_rate=0.0,
         )
-    schema = TableSchema(columns=[by_name[str(n)] for n in df.columns], target=str(target))
+    schema = TableSchema(columns=[by_name[str(n)] for n in df.columns], target=str(target),
+                         k=k)
     schema.survival = infer_survival(schema)
     return schema
 
@@ -451,3 +528,12 @@ def check_survival(schema: TableSchema, pair: Any) -> dict[str, Any]:
             raise SchemaError(f"survival event value {value!r} is not a category of '{event}'")
     return {"time": time_col, "event": event,
             "event_values": [known[category_key(v)] for v in values]}
+
+def _role_column(series: pd.Series, name: str, role: str, fmt: str | None) -> ColumnSchema:
+    """A column handled by the roles step: kind, dtype and missing rate; values not listed."""
+    is_int = pd.api.types.is_integer_dtype(series.dtype) or (
+        pd.api.types.is_float_dtype(series.dtype) and role == "identifier")
+    kind = "integer" if role == "datetime" or is_int else "categorical"
+    return ColumnSchema(name=name, kind=kind, dtype=str(series.dtype),
+                        missing_rate=float(series.isna().mean()), role=role, format=fmt,
+                        strategy="regenerate" if role == "identifier" else None)

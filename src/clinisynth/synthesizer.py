@@ -1,12 +1,16 @@
 """HybridSynthesizer: the fit/sample lifecycle around the class-conditional generators.
 
-Data path: DataFrame -> schema (inferred or given, validated) -> encoder (one numeric matrix,
+Data path: DataFrame -> schema (inferred or given, validated) -> roles step
+(:mod:`clinisynth.roles`: identifiers and free text out, dates as numbers; its table and
+``model_schema_`` are all the later stages see) -> encoder (one numeric matrix,
 class codes) -> weights (learned by :mod:`clinisynth.weighting` on a validation split, or given)
 -> every generator with a positive weight fits -> sampling splits each class's rows among
 generators by weight (largest-remainder apportionment, so proportions are exact) -> rows shuffled
 -> calibration (:mod:`clinisynth.calibration`, per class, monotone per column) -> decoded to a
-DataFrame with the input's columns, order and dtypes -> the privacy guard (:mod:`clinisynth.guard`)
-refuses rows too close to a distinguishable patient, which are redrawn and the batch decoded again.
+model table -> the privacy guard (:mod:`clinisynth.guard`) refuses rows that single out a patient,
+which are redrawn and the batch decoded again -> the roles step's ``inverse_transform`` (fresh
+identifiers, dates in the input's format, text missing): a DataFrame with the input's columns,
+order and dtypes.
 
 Every random choice flows from ``seed``: one ``numpy.random.Generator`` seeds the generators and
 drives encoding, sampling order and shuffling; its state is saved with the model, so a loaded
@@ -36,6 +40,7 @@ from clinisynth.guard import GuardReport, PrivacyGuard
 from clinisynth.mixture import WeightSpec, apportion, resolve_weights
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
+from clinisynth.roles import RolesStep
 from clinisynth.rules.step import RulesStep
 from clinisynth.schema import TableSchema, infer_schema, to_native
 from clinisynth.threads import resolve_threads, thread_limits
@@ -100,6 +105,10 @@ class HybridSynthesizer:
         Threads for BLAS, scikit-learn and PyTorch during ``fit`` and ``sample`` (restored
         afterwards; see :mod:`clinisynth.threads`); ``-1`` is every core, ``None`` leaves the
         libraries' defaults. Results do not depend on it.
+
+    Attributes (after ``fit``): ``schema_`` is the user's table schema (with column roles);
+    ``roles_`` the fitted :class:`~clinisynth.roles.RolesStep`; ``model_schema_`` the schema of
+    the table the encoder, generators and guard see (``roles_.transform`` of the input).
     """
 
     def __init__(self, weights: WeightSpec = "learned",
@@ -150,6 +159,9 @@ class HybridSynthesizer:
         elif target is not None and target != schema.target:
             raise ClinisynthError(f"target '{target}' differs from the schema's '{schema.target}'")
         schema.validate(data)
+        self.roles_ = RolesStep().fit(data, schema)
+        self.model_schema_ = self.roles_.model_schema_
+        data = self.roles_.transform(data)
         for name in self.generator_params or {}:
             if name not in list_generators():
                 raise ClinisynthError(f"generator_params: unknown generator '{name}'")
@@ -157,7 +169,7 @@ class HybridSynthesizer:
         self._rng = np.random.default_rng(self.seed)
         self.schema_ = schema
         # [rules hook] a table step before the encoder (the integrator folds it into the steps)
-        self.rules_ = RulesStep().fit(data, schema) if self.rules else None
+        self.rules_ = RulesStep().fit(data, self.model_schema_) if self.rules else None
         self.search_: SearchResult | None = None
         weights_spec = self.weights
         if isinstance(weights_spec, str) and weights_spec == "learned":
@@ -182,7 +194,7 @@ class HybridSynthesizer:
         if self.privacy_guard:
             options = {} if self.privacy_guard is True else dict(self.privacy_guard)
             try:
-                self.guard_ = PrivacyGuard(**options).fit(data, schema)
+                self.guard_ = PrivacyGuard(**options).fit(data, self.model_schema_)
             except TypeError as exc:
                 raise ClinisynthError(f"privacy_guard: {exc}") from None
         self._steps("fitted", 1, 1)
@@ -190,7 +202,7 @@ class HybridSynthesizer:
 
     def _fit_pipeline(self, data: pd.DataFrame, names: list[str], phase: str) -> None:
         """Encoder, the named generators and the calibration chain, fitted on ``data``."""
-        schema = self.schema_
+        schema = self.model_schema_
         params = dict(self.generator_params or {})
         self.calibration_map_: FittedCalibration | None = None
         model_schema, data = self._to_model(schema, data)  # [rules hook]
@@ -254,7 +266,8 @@ class HybridSynthesizer:
                  for name, gen in self.generators_.items()}
         reward_weights = (self.reward if isinstance(self.reward, RewardWeights)
                           else RewardWeights(**dict(self.reward or {})))
-        reward = PoolReward(pools, counts, self._decode, _UserEncoder(self), self.schema_,
+        reward = PoolReward(pools, counts, self._decode, _UserEncoder(self),
+                            self.model_schema_,
                             search_rows, validation, reward_weights,
                             seed=int(self._rng.integers(2**31 - 1)))
         options = {**dict(self.search or {}), "seed": int(self._rng.integers(2**31 - 1))}
@@ -345,9 +358,11 @@ class HybridSynthesizer:
         order = rng.permutation(len(y))
         X, y = X[order], y[order]
         frame = self._decode(X, y, calibrate)
-        if self.guard_ is None:
-            return self._enforce_rules(X, y, frame, rng, calibrate), None  # [rules hook]
-        return self._guard(X, y, frame, rng, calibrate)
+        if self.guard_ is None:  # [rules hook] rows breaking a rule are redrawn either way
+            frame, report = self._enforce_rules(X, y, frame, rng, calibrate), None
+        else:
+            frame, report = self._guard(X, y, frame, rng, calibrate)
+        return self.roles_.inverse_transform(frame, rng), report
 
     def _enforce_rules(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
                        rng: np.random.Generator, calibrate: bool) -> pd.DataFrame:
@@ -564,10 +579,13 @@ class HybridSynthesizer:
             meta, garrays = gen.get_state()
             gens[name] = meta
             arrays.update({f"gen.{name}.{k}": v for k, v in garrays.items()})
+        roles_meta, roles_arrays = self.roles_.get_state()
+        arrays.update({f"roles.{k}": v for k, v in roles_arrays.items()})
         manifest: dict[str, Any] = {
             "clinisynth_version": __version__,
             "params": self.get_params(),
             "schema": self.schema_.to_dict(),
+            "roles": roles_meta,
             "encoder": self.encoder_.get_state(),
             "weights": self.weights_,
             "search": self.search_.to_dict() if self.search_ else None,
@@ -617,10 +635,14 @@ class HybridSynthesizer:
             raise ClinisynthError("it was fitted with the privacy guard but holds no guard "
                                   "state; refusing to sample without the guard")
         syn.schema_ = TableSchema.from_dict(manifest["schema"])
+        roles = manifest.get("roles") or {  # saved before column roles: no role columns
+            "schema": manifest["schema"], "model_schema": manifest["schema"], "plans": {}}
+        syn.roles_ = RolesStep.from_state(roles, split_arrays(arrays, "roles"))
+        syn.model_schema_ = syn.roles_.model_schema_
         syn.rules_ = None  # [rules hook]
         if manifest.get("rules") is not None:
             syn.rules_ = RulesStep.from_state(manifest["rules"], split_arrays(arrays, "rules"))
-        model_schema = syn.rules_.model_schema_ if syn.rules_ is not None else syn.schema_
+        model_schema = syn.rules_.model_schema_ if syn.rules_ is not None else syn.model_schema_
         syn.encoder_ = TableEncoder.from_state(model_schema, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}
         syn.search_ = SearchResult.from_dict(manifest["search"]) if manifest["search"] else None
@@ -639,7 +661,7 @@ class HybridSynthesizer:
                 manifest["calibration_map"], split_arrays(arrays, "calibration_map"))
         syn.guard_ = None
         if manifest["guard"] is not None:
-            syn.guard_ = PrivacyGuard.from_state(syn.schema_, manifest["guard"],
+            syn.guard_ = PrivacyGuard.from_state(syn.model_schema_, manifest["guard"],
                                                  split_arrays(arrays, "guard"))
         syn._rng = np.random.default_rng()
         syn._rng.bit_generator.state = manifest["rng"]
@@ -654,7 +676,7 @@ class _UserEncoder:
 
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator
                   ) -> tuple[np.ndarray, np.ndarray]:
-        _, model = self.syn._to_model(self.syn.schema_, frame)
+        _, model = self.syn._to_model(self.syn.model_schema_, frame)
         return self.syn.encoder_.transform(model, rng)
 
 

@@ -18,9 +18,10 @@ from clinisynth.cli.data import (
     read_options,
 )
 from clinisynth.datasets import DATASETS
+from clinisynth.roles import RolesStep
 from clinisynth.rules import RulesStep
 from clinisynth.rules.types import rule_from_dict
-from clinisynth.schema import infer_schema
+from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
 
 
 @app.command("datasets")
@@ -56,16 +57,15 @@ def schema_command(
     """
     options = read_options(sep, encoding, na_values, sheet)
     df, target_col, _ = load_input(data, dataset, target, options)
-    schema = RulesStep().fit(df, infer_schema(df, target_col)).schema_
+    schema = infer_schema(df, target_col)
+    roles = RolesStep().fit(df, schema)  # rules are found on the model's view (dates as numbers)
+    learned = RulesStep().fit(roles.transform(df), roles.model_schema_).schema_
+    schema.rules = learned.rules
+    for col in learned.columns:
+        if col.name in schema.names and schema[col.name].is_numeric:
+            schema[col.name].precision = col.precision
     schema.to_json(out)
-    table = Table(title=f"schema ({len(schema.columns)} columns, target '{schema.target}')")
-    for name in ("column", "kind", "range / categories", "missing"):
-        table.add_column(name)
-    for col in schema.columns:
-        span = f"{col.min:g} to {col.max:g}" if col.is_numeric else ", ".join(
-            map(str, (col.categories or [])[:6]))
-        table.add_row(col.name, col.kind, span, f"{col.missing_rate:.1%}")
-    console.print(table)
+    console.print(schema_table(schema))
     if schema.survival:
         pair = schema.survival
         console.print(f"survival pair: time '{pair['time']}', event '{pair['event']}' in "
@@ -74,3 +74,33 @@ def schema_command(
     for rule in schema.rules or []:
         console.print(f"rule: {rule_from_dict(rule).describe()}", highlight=False)
     console.print(f"schema written to {out} ({len(schema.rules or [])} rules)")
+
+
+def schema_table(schema: TableSchema) -> Table:
+    """Columns with kind, role, range or categories, and missing rate (values of identifier,
+    date and text columns are not shown: the schema does not hold them)."""
+    table = Table(title=f"schema ({len(schema.columns)} columns, target '{schema.target}', "
+                        f"rare below k={schema.k})")
+    for name in ("column", "kind", "role", "range / categories", "missing"):
+        table.add_column(name)
+    for col in schema.columns:
+        table.add_row(col.name, col.kind, _role_text(col), _span(col), f"{col.missing_rate:.1%}")
+    return table
+
+
+def _role_text(col: ColumnSchema) -> str:
+    if col.role == "identifier":
+        return f"identifier ({col.strategy or 'regenerate'})"
+    return col.role or ""
+
+
+def _span(col: ColumnSchema) -> str:
+    if col.role == "datetime":
+        return f"dates, format {col.format}" if col.format else "dates (datetime dtype)"
+    if col.role == "identifier":
+        return "regenerated, never copied" if col.strategy != "drop" else "dropped"
+    if col.role == "text":
+        return "free text, written as missing"
+    if col.is_numeric:
+        return f"{col.min:g} to {col.max:g}"
+    return ", ".join(map(str, (col.categories or [])[:6]))

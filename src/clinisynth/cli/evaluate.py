@@ -22,6 +22,7 @@ from clinisynth.cli.data import (
     read_options,
 )
 from clinisynth.errors import ClinisynthError
+from clinisynth.roles import model_view
 from clinisynth.schema import TableSchema
 
 
@@ -76,6 +77,8 @@ def evaluate_command(
     schema = TableSchema.from_json(schema_file) if schema_file else None
     options = read_options(sep, encoding, na_values, sheet)
     frames = [read_input(p, options) for p in (train, holdout, synthetic)]
+    # identifiers and free text are not scored, dates are scored as numbers (clinisynth.roles)
+    frames, schema = model_view(frames, target, schema)
     result = audit(*frames, target=target, schema=schema, seed=seed,
                    privacy_sample=privacy_sample, quasi_identifiers=quasi_identifier or None,
                    secrets=secret or None, n_attacks=n_attacks)

@@ -42,7 +42,12 @@ from clinisynth.cli.lifecycle import (
     print_model,
     print_rows,
 )
-from clinisynth.cli.sections import calibration_section, guard_section, weight_sections
+from clinisynth.cli.sections import (
+    calibration_section,
+    guard_section,
+    roles_section,
+    weight_sections,
+)
 from clinisynth.conditions import ConditionSet, parse_conditions, sample_conditioned
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, write_table
@@ -116,6 +121,8 @@ def generate_command(
                   + (f", {len(holdout)} held out for the audit" if audited else ""),
                   highlight=False)
     syn = fit_with_progress(options.synthesizer(), train, target_col, schema)
+    if holdout is not None:  # held-out patients are real too: no regenerated id may equal theirs
+        syn.roles_.exclude_identifiers(holdout)
     fake = (sample_conditioned(syn, rows, conditions, seed=seed) if conditions
             else syn.sample(rows, seed=seed))
     write_table(fake, out)
@@ -164,18 +171,26 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
             console.print(f"audit skipped: the {small[0]} rows meeting {conditions.text} are "
                           f"fewer than {MIN_ROWS} or hold one class", highlight=False)
             return
+    # the audit scores the model's view of each table: identifiers and free text left out
+    # (never modelled, never copied), dates as numbers (see clinisynth.roles)
+    view, model_schema = syn.roles_.transform, syn.model_schema_
+    train, holdout, fake = view(train), view(holdout), view(fake)
     with console.status("auditing against the held-out rows"):
-        result = audit(train, holdout, fake, schema.target, schema=schema, seed=seed)
+        result = audit(train, holdout, fake, schema.target, schema=model_schema, seed=seed)
         sections = weight_sections(syn)
         before = None
         if syn.calibration_ is not None and not conditions:
             keys = ("ks_mean", "wasserstein_mean", "pair_trend", "detection_auc")
-            raw = fidelity_scores(train, syn.uncalibrated(len(fake), seed), schema, seed=seed)
+            raw = fidelity_scores(train, view(syn.uncalibrated(len(fake), seed)), model_schema,
+                                  seed=seed)
             before = {k: getattr(raw, k) for k in keys}
             after = {k: getattr(result.fidelity, k) for k in keys}
             sections.append(calibration_section(before, after, syn.calibration_.steps))
+        roles = roles_section(syn.roles_.report())
+        if roles is not None:
+            sections.append(roles)
         if syn.guard_report_ is not None and not conditions:
-            sections.append(guard_section(syn.guard_report_))
+            sections.append(guard_section(syn.guard_report_, syn.guard_))
         result.meta["synthesizer"] = {
             "weights": syn.weights_,
             "calibration": syn.calibration_.steps if syn.calibration_ else [],

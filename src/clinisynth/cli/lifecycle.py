@@ -179,8 +179,17 @@ def print_guard(syn: HybridSynthesizer) -> None:
     g: Any = getattr(syn, "guard_report_", None)
     if g is None:
         return
+    roles = syn.roles_.report()
+    if any(roles.get(r) for r in ("identifier", "datetime", "text")):
+        parts = [f"{r} {', '.join(roles[r])}" for r in ("identifier", "datetime", "text")
+                 if roles.get(r)]
+        console.print("column roles: " + "; ".join(parts) + " (identifiers regenerated, dates "
+                      "modelled as numbers, text written as missing)", highlight=False)
+    guard = syn.guard_
+    qi = (f"singling-out on {', '.join(guard.qi_)}" if guard is not None
+          and guard.singling_out_active else "singling-out rule off (no quasi-identifiers)")
     rules = ", ".join(f"{rule} {count}" for rule, count in sorted(g.by_rule.items()))
-    console.print(f"privacy guard: {g.refused} refused draw(s) replaced"
+    console.print(f"privacy guard ({qi}; distance rule): {g.refused} refused draw(s) replaced"
                   + (f" (by rule: {rules})" if rules else "")
                   + f" in {g.rounds} round(s), {g.fallback} from the last-resort generators; "
                   "no refused row is written", highlight=False)

@@ -67,17 +67,45 @@ def calibration_section(before: dict[str, float], after: dict[str, float],
     return {"title": "Calibration: before and after", "html": body}
 
 
-def guard_section(report: Any) -> dict[str, str]:
+def guard_section(report: Any, guard: Any = None) -> dict[str, str]:
     rules = ", ".join(f"{html.escape(str(rule))}: {count}"
                       for rule, count in sorted(report.by_rule.items())) or "none"
-    text = ("The privacy guard refuses a synthetic row that singles out a training patient "
-            f"(distance threshold {report.threshold:.3f}). Refused draws are replaced, first "
-            "from the mixture, then from the generators that do not resample patients; a row "
-            "still refused after that stops the run, so none is ever written. "
-            f"Refused and replaced: <b>{report.refused}</b> draws in {report.rounds} round(s) "
-            f"(by rule: {rules}); replaced by the last-resort generators: "
-            f"<b>{report.fallback}</b>.")
+    if guard is not None and guard.singling_out_active:
+        qi = ", ".join(html.escape(str(c)) for c in guard.qi_)
+        single = (f"<b>singling_out</b> refuses a row that matches a training patient on the "
+                  f"quasi-identifiers ({qi}) when fewer than {guard.k_} patients share that "
+                  "combination, and is close to that patient on the other columns")
+    else:
+        single = ("<b>singling_out</b> is off: the schema declares no quasi-identifier "
+                  "(mark columns an attacker could know with role quasi_identifier)")
+    text = (f"The privacy guard has two rules. {single}. <b>distance</b> refuses a row when one "
+            "of its nearest training rows is closer than real patients typically are to each "
+            f"other (threshold {report.threshold:.3f}) and that row is distinguishable. "
+            "Refused draws are replaced, first from the mixture, then from the generators that "
+            "do not resample patients; a row still refused after that stops the run, so none "
+            f"is ever written. Refused and replaced: <b>{report.refused}</b> draws in "
+            f"{report.rounds} round(s) (by rule: {rules}); replaced by the last-resort "
+            f"generators: <b>{report.fallback}</b>.")
     return {"title": "Privacy guard", "html": f"<p>{text}</p>"}
+
+
+def roles_section(roles: dict[str, Any]) -> dict[str, str] | None:
+    """Which columns were identifiers, dates or free text, and what was done with them."""
+    what = {"identifier": "regenerated as fresh values of the real shape (never copied)",
+            "datetime": "modelled as numbers and written back in the input's format",
+            "text": "free text, not modelled, written as missing (never copied)"}
+    items = [f"<li><b>{role}</b>: {html.escape(', '.join(map(str, roles[role])))}: {how}</li>"
+             for role, how in what.items() if roles.get(role)]
+    if not items:
+        return None
+    pairs = roles.get("ordered_date_pairs") or {}
+    if pairs:
+        kept = ", ".join(f"{html.escape(str(a))} ≤ {html.escape(str(b))}"
+                         for b, a in pairs.items())
+        items.append(f"<li>date order kept by construction: {kept}</li>")
+    body = ("<p>These columns are left out of the audit's scores (identifiers, text) or scored "
+            "as numbers (dates).</p><ul>" + "".join(items) + "</ul>")
+    return {"title": "Column roles", "html": body}
 
 
 def _fmt(value: float | None) -> str:

@@ -1,0 +1,190 @@
+"""Inferring column roles: identifiers, dates, free text and quasi-identifiers.
+
+Rules, applied to every column but the target, in this order (the first that holds wins):
+
+``datetime``
+    a datetime dtype, or text whose every value parses with one of :data:`DATE_FORMATS` (ISO
+    first; then day/month orders). When both ``%d/%m`` and ``%m/%d`` parse every value (no
+    first or second field above 12), day-first is taken (:data:`AMBIGUOUS_DEFAULT`); the
+    schema's ``format`` field says which and can be edited.
+``identifier``
+    integers or strings that are unique or near-unique keys: an ID-like name (``id``, ``mrn``,
+    ``patient_id``, ``record``, ``subject_no``, ...) with at least 95 % distinct values; or
+    all-distinct strings sharing one fixed shape with digits (``MRN031676``: a common prefix
+    and suffix around a fixed run of digits/letters); or all-distinct integers forming a
+    consecutive run (row numbers). All-distinct *floats* are measurements, never identifiers.
+``text``
+    strings with a median length of at least 20 characters, containing spaces, and at least
+    half of them distinct (free-text notes).
+``quasi_identifier``
+    a demographic name (age, sex, gender, race, ethnicity, postcode/zip, birth, dob, marital
+    status, nationality; matched on whole name tokens, so ``stage`` is not ``age``), or a
+    binary/categorical column with a *rare category*: a value held by fewer than ``k`` rows
+    (default 5). Dates are quasi-identifiers too: the roles step marks the number it models
+    a date as ``quasi_identifier``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clinisynth.errors import SchemaError
+
+#: text date formats tried, in order; the first that parses every value is kept
+ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+               "%Y-%m-%dT%H:%M", "%Y/%m/%d", "%Y%m%d")
+DAY_MONTH_FORMATS = tuple(f"{a}{sep}{b}{sep}%Y{t}" for t in ("", " %H:%M", " %H:%M:%S")
+                          for sep in ("/", "-", ".") for a, b in (("%d", "%m"), ("%m", "%d")))
+DATE_FORMATS = ISO_FORMATS + DAY_MONTH_FORMATS
+#: when day/month order cannot be told from the data, day first (ISO-adjacent, most of the world)
+AMBIGUOUS_DEFAULT = "day_first"
+ID_TOKENS = {"id", "mrn", "uuid", "guid", "ssn", "nhs", "record", "accession", "encounter",
+             "identifier"}
+ID_SUFFIX = re.compile(r"(patient|subject|record|case|person|visit|encounter|hospital|study)"
+                       r"_?(id|no|num|number|nr|key)$")
+QI_TOKENS = {"age", "sex", "gender", "race", "ethnicity", "ethnic", "postcode", "zip",
+             "zipcode", "postal", "birth", "dob", "birthdate", "marital", "nationality",
+             "yob", "birthyear"}
+MIN_ID_ROWS = 10
+
+
+def name_tokens(name: str) -> list[str]:
+    """Lower-case word tokens of a column name (``PatientID`` -> ``patient``, ``id``)."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
+def id_like_name(name: str) -> bool:
+    tokens = name_tokens(name)
+    return bool(ID_TOKENS & set(tokens)) or bool(ID_SUFFIX.search("_".join(tokens)))
+
+
+def qi_like_name(name: str) -> bool:
+    return bool(QI_TOKENS & set(name_tokens(name)))
+
+
+# -- dates ----------------------------------------------------------------------------------
+def infer_date_format(values: pd.Series) -> str | None:
+    """The first format of :data:`DATE_FORMATS` that parses every (non-missing) text value."""
+    texts = values.dropna().astype(str).str.strip()
+    if texts.empty or not texts.str.contains(r"\d").all():
+        return None
+    if not texts.str.fullmatch(r"[\d/\-.:T ]+").all():
+        return None
+    probe = texts if len(texts) <= 500 else texts.iloc[np.linspace(0, len(texts) - 1, 500,
+                                                                   dtype=int)]
+    fits = [f for f in DATE_FORMATS if _parses(probe, f) and _parses(texts, f)]
+    if not fits:
+        return None
+    first = fits[0]
+    if "%m" in first and first.index("%m") < first.index("%d"):  # month-first parsed first
+        day_first = first.replace("%m", "%M_").replace("%d", "%m").replace("%M_", "%d")
+        if day_first in fits and AMBIGUOUS_DEFAULT == "day_first":
+            return day_first
+    return first
+
+
+def _parses(texts: pd.Series, fmt: str) -> bool:
+    if fmt == "%Y%m%d" and not texts.str.fullmatch(r"\d{8}").all():
+        return False
+    parsed = pd.to_datetime(texts, format=fmt, errors="coerce")
+    return bool(parsed.notna().all())
+
+
+def parse_dates(series: pd.Series, fmt: str | None, name: str) -> pd.Series:
+    """The column as ``datetime64[ns]`` (missing stays NaT); raise naming the first bad value."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):  # a datetime dtype: no format
+        out = pd.to_datetime(series)
+        return (out.dt.tz_localize(None) if out.dt.tz is not None else out).astype(
+            "datetime64[ns]")
+    if fmt is None:
+        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+    else:
+        parsed = pd.to_datetime(series.astype("string").str.strip(), format=fmt,
+                                errors="coerce")
+    bad = series[parsed.isna() & series.notna()]
+    if len(bad):
+        how = f"format '{fmt}'" if fmt else "ISO 8601"
+        raise SchemaError(f"column '{name}' has value {bad.iloc[0]!r} that is not a date in "
+                          f"{how} ({len(bad)} such cells); set the column's format in the schema")
+    return parsed.astype("datetime64[ns]")
+
+
+# -- identifiers and text -------------------------------------------------------------------
+def _shape(value: str) -> str:
+    return re.sub(r"[a-z]", "a", re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", value)))
+
+
+def _fixed_pattern(texts: pd.Series) -> bool:
+    """All values share one character shape (letters/digits by position) and hold a digit."""
+    shapes = texts.map(_shape)
+    return shapes.nunique() == 1 and "9" in shapes.iloc[0] and " " not in shapes.iloc[0]
+
+
+def looks_like_text(values: pd.Series) -> bool:
+    texts = values.astype(str)
+    return (texts.str.len().median() >= 20 and texts.str.contains(" ").mean() >= 0.5
+            and texts.nunique() >= 0.5 * len(texts))
+
+
+def looks_like_identifier(series: pd.Series, name: str) -> bool:
+    values = series.dropna()
+    if len(values) < MIN_ID_ROWS or pd.api.types.is_bool_dtype(series.dtype):
+        return False
+    if pd.api.types.is_float_dtype(series.dtype):
+        with np.errstate(invalid="ignore"):
+            whole = np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0.0)
+        if not whole:
+            return False  # measurements, not keys
+        values = values.astype(np.int64)
+    elif not (pd.api.types.is_integer_dtype(series.dtype) or _is_text(series)):
+        return False
+    distinct = values.nunique() / len(values)
+    if id_like_name(name) and distinct >= 0.95:
+        return True
+    if distinct < 1.0:
+        return False
+    if _is_text(series):
+        return _fixed_pattern(values.astype(str))
+    ints = np.sort(values.to_numpy(dtype=np.int64))
+    return bool(np.all(np.diff(ints) == 1))  # row numbers
+
+
+def _is_text(series: pd.Series) -> bool:
+    return (pd.api.types.is_object_dtype(series.dtype)
+            or pd.api.types.is_string_dtype(series.dtype)) and series.dropna().map(
+                lambda v: isinstance(v, str)).all()
+
+
+def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
+    """``(role, format)`` for an identifier, datetime or text column; None for the others."""
+    values = series.dropna()
+    if values.empty:
+        return None
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return "datetime", None
+    if _is_text(series):
+        fmt = infer_date_format(values)
+        if fmt is not None and not (fmt == "%Y%m%d" and id_like_name(name)):
+            return "datetime", fmt
+    if looks_like_identifier(series, name):
+        return "identifier", None
+    if _is_text(series) and looks_like_text(values):
+        return "text", None
+    return None
+
+
+def has_rare_category(series: pd.Series, k: int) -> bool:
+    """Some observed value is held by fewer than ``k`` rows."""
+    counts = pd.Series([_key(v) for v in series.dropna().astype(object)]).value_counts()
+    return bool(len(counts) and counts.min() < k)
+
+
+def _key(value: Any) -> Any:
+    from clinisynth.schema import category_key
+
+    return category_key(value)
