@@ -180,10 +180,14 @@ def test_synthesizer_keeps_columns_dates_in_order_and_survives_save_load(tmp_pat
     pd.testing.assert_frame_equal(again.sample(300, seed=1), fake)
 
 
-def test_schema_command_shows_roles_and_writes_them(tmp_path):
+def test_schema_command_shows_roles_and_writes_them(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from clinisynth.cli import app
+    from clinisynth.cli.app import console
+
+    # the console's width is fixed when it is first used: make it wide whatever ran before
+    monkeypatch.setattr(console, "width", 200)
 
     data, out = tmp_path / "visits.csv", tmp_path / "schema.json"
     visits(60).to_csv(data, index=False)
