@@ -9,6 +9,10 @@ import pytest
 from clinisynth.errors import SchemaError
 from clinisynth.schema import TableSchema, infer_schema
 
+#: follow-up in days, weekly visits: distinct integers, but not a consecutive run (which the
+#: roles inference would take for row numbers, an identifier)
+DAYS = np.arange(60) * 7 + 3
+
 
 def table(**columns) -> pd.DataFrame:
     rng = np.random.default_rng(0)
@@ -18,14 +22,14 @@ def table(**columns) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("columns, target, expected", [
-    ({"futime": np.arange(60), "death": np.arange(60) % 2}, "y", ("futime", "death", [1])),
-    ({"follow_up_days": np.arange(60.0)}, "y", ("follow_up_days", "y", [1])),  # the target
-    ({"los": np.arange(60), "died": np.arange(60) % 2 == 0}, "died", ("los", "died", [True])),
-    ({"time": np.arange(60), "status": np.arange(60) % 3}, "y", ("time", "status", [2])),
-    ({"OS_time": np.arange(60), "vital_status": np.where(np.arange(60) % 2, "dead", "alive")},
+    ({"futime": DAYS, "death": np.arange(60) % 2}, "y", ("futime", "death", [1])),
+    ({"follow_up_days": DAYS.astype(float)}, "y", ("follow_up_days", "y", [1])),  # the target
+    ({"los": DAYS, "died": np.arange(60) % 2 == 0}, "died", ("los", "died", [True])),
+    ({"time": DAYS, "status": np.arange(60) % 3}, "y", ("time", "status", [2])),
+    ({"OS_time": DAYS, "vital_status": np.where(np.arange(60) % 2, "dead", "alive")},
      "y", ("OS_time", "vital_status", ["dead"])),
-    ({"time": np.arange(60) - 5, "status": np.arange(60) % 2}, "y", None),  # negative times
-    ({"score": np.arange(60), "status": np.arange(60) % 2}, "y", None),  # no time-like name
+    ({"time": DAYS - 10, "status": np.arange(60) % 2}, "y", None),  # negative times
+    ({"score": DAYS, "status": np.arange(60) % 2}, "y", None),  # no time-like name
 ])
 def test_inferred_pair(columns, target, expected):
     schema = infer_schema(table(**columns), target)
@@ -42,7 +46,7 @@ def test_no_pair_on_breast_cancer_and_mixed(breast_cancer, mixed_table):
 
 
 def test_json_round_trip_and_edits():
-    df = table(time=np.arange(60), status=np.arange(60) % 3)
+    df = table(time=DAYS, status=np.arange(60) % 3)
     schema = infer_schema(df, "y")
     again = TableSchema.from_json(schema.to_json())
     assert again.survival == schema.survival
@@ -68,7 +72,7 @@ def test_json_round_trip_and_edits():
     ({"time": "time", "event": "y", "cause": 1}, "survival: unknown key 'cause'"),
 ])
 def test_invalid_pairs_name_the_column(pair, message):
-    df = table(time=np.arange(60), status=np.arange(60) % 3, neg=np.arange(60) - 1.0)
+    df = table(time=DAYS, status=np.arange(60) % 3, neg=np.arange(60) - 1.0)
     data = infer_schema(df, "y").to_dict()
     data["survival"] = pair
     with pytest.raises(SchemaError, match=message):
