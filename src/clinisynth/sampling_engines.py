@@ -19,7 +19,6 @@ when every partition is written, so a failed run leaves no half-written dataset.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import uuid
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from clinisynth.clusters import dask_client, ray_runtime
 from clinisynth.errors import ClinisynthError
 from clinisynth.guard import GuardReport
 
@@ -95,45 +95,17 @@ def write_partitioned(syn: Any, n: int, out_dir: str | Path, seed: int, engine: 
 
 
 def _run_dask(syn: Any, tasks: list[tuple], address: str | None, workers: int) -> list[tuple]:
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ClinisynthError("--engine dask needs Dask, which is not installed; "
-                              "install clinisynth's 'dask' extra") from None
-    cluster = None
-    if address is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-    try:
-        with Client(address or cluster) as client:
-            model = client.scatter(syn, broadcast=True)
-            run_id = uuid.uuid4().hex[:8]
-            futures = [client.submit(write_partition, model, *t, pure=False,
-                                     key=f"clinisynth-part-{t[2]}-{run_id}") for t in tasks]
-            return client.gather(futures)
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with dask_client(address, workers) as client:
+        model = client.scatter(syn, broadcast=True)
+        run_id = uuid.uuid4().hex[:8]
+        futures = [client.submit(write_partition, model, *t, pure=False,
+                                 key=f"clinisynth-part-{t[2]}-{run_id}") for t in tasks]
+        return client.gather(futures)
 
 
 def _run_ray(syn: Any, tasks: list[tuple], address: str | None, workers: int
              ) -> list[tuple]:  # pragma: no cover - Ray is an optional extra, not installed in CI
-    try:
-        import ray
-    except ImportError:
-        raise ClinisynthError("--engine ray needs Ray, which is not installed; "
-                              "install clinisynth's 'ray' extra") from None
-    started = not ray.is_initialized()
-    if started:
-        kwargs: dict[str, Any] = {"address": address, "include_dashboard": False,
-                                  "log_to_driver": False, "logging_level": "ERROR"}
-        if address is None:
-            kwargs["num_cpus"] = workers
-        ray.init(**kwargs)
-    try:
+    with ray_runtime(address, workers) as ray:
         model = ray.put(syn)
         remote = ray.remote(num_cpus=1, max_retries=0)(write_partition)
         return ray.get([remote.remote(model, *t) for t in tasks])
-    finally:
-        if started:
-            ray.shutdown()

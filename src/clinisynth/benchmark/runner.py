@@ -37,6 +37,7 @@ from sklearn.model_selection import train_test_split
 from clinisynth import __version__
 from clinisynth.benchmark.peers import PEERS, SDVSynthesizer, require_sdv, sdv_version
 from clinisynth.benchmark.scenarios import FRACTIONS, run_scenarios
+from clinisynth.clusters import dask_client, ray_runtime
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import read_table, write_table, write_text_atomic
 
@@ -426,54 +427,26 @@ def _iter_local(cells: list[Cell], workers: int, audit_fn: AuditFn | None
 
 def _iter_dask(cells: list[Cell], workers: int, address: str | None,
                audit_fn: AuditFn | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ClinisynthError("--engine dask needs Dask, which is not installed; "
-                              "install clinisynth's 'dask' extra") from None
-    import logging
+    with dask_client(address, workers) as client:
+        from distributed import as_completed
 
-    cluster = None
-    if address is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-    try:
-        with Client(address or cluster) as client:
-            run_id = uuid.uuid4().hex[:8]
-            futures = {client.submit(run_cell, cell, audit_fn, pure=False,
-                                     key=f"clinisynth-{cell.key}-{run_id}"): cell
-                       for cell in cells}
-            for fut in as_completed(futures):
-                yield _settle(futures[fut], fut.result)
-    finally:
-        if cluster is not None:
-            cluster.close()
+        run_id = uuid.uuid4().hex[:8]
+        futures = {client.submit(run_cell, cell, audit_fn, pure=False,
+                                 key=f"clinisynth-{cell.key}-{run_id}"): cell
+                   for cell in cells}
+        for fut in as_completed(futures):
+            yield _settle(futures[fut], fut.result)
 
 
 def _iter_ray(cells: list[Cell], workers: int, address: str | None,
               audit_fn: AuditFn | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
-    try:
-        import ray
-    except ImportError:
-        raise ClinisynthError("--engine ray needs Ray, which is not installed; "
-                              "install clinisynth's 'ray' extra") from None
-    started = not ray.is_initialized()
-    if started:
-        kwargs: dict[str, Any] = {"address": address, "include_dashboard": False,
-                                  "log_to_driver": False, "logging_level": "ERROR"}
-        if address is None:
-            kwargs["num_cpus"] = workers
-        ray.init(**kwargs)
-    try:
+    with ray_runtime(address, workers) as ray:
         remote = ray.remote(num_cpus=1, max_retries=0)(run_cell)
         refs = {remote.remote(cell, audit_fn): cell for cell in cells}
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield _settle(refs[done[0]], lambda ref=done[0]: ray.get(ref))
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def execute(cells: list[Cell], engine: str = "local", workers: int = 2,
