@@ -66,16 +66,22 @@ def check_writable(df: pd.DataFrame, path: str | Path) -> None:
 def write_table(df: pd.DataFrame, path: str | Path) -> None:
     """Write ``df`` by suffix (CSV with formulas neutralised, Parquet, .dta, .sav), atomically."""
     path = Path(path)
-    suffix = _suffix(path)
-    if suffix in (".dta", ".sav"):
+    if _suffix(path) in (".dta", ".sav"):
         check_writable(df, path)
     with atomic_path(path) as tmp:
-        if suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        elif suffix == ".csv":
-            neutralise_formulas(df).to_csv(tmp, index=False)
-        else:
-            _write_stat(df, tmp, suffix, path)
+        write_table_to(df, tmp, path)
+
+
+def write_table_to(df: pd.DataFrame, tmp: Path, path: Path) -> None:
+    """Write ``df`` in ``path``'s format to ``tmp`` (the temporary an atomic write renames)."""
+    suffix = _suffix(path)
+    if suffix == ".parquet":
+        df.to_parquet(tmp, index=False)
+    elif suffix == ".csv":
+        neutralise_formulas(df).to_csv(tmp, index=False)
+    else:
+        check_writable(df, path)
+        _write_stat(df, tmp, suffix, path)
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
