@@ -20,8 +20,8 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ClinisynthError("--engine dask needs Dask, which is not installed; "
-                              "install clinisynth's 'dask' extra") from None
+        raise ClinisynthError("--engine dask needs Dask, which is not installed: "
+                              "pip install 'clinisynth[dask]'") from None
     cluster = None
     if address is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -41,8 +41,8 @@ def ray_runtime(address: str | None, workers: int
     try:
         import ray
     except ImportError:
-        raise ClinisynthError("--engine ray needs Ray, which is not installed; "
-                              "install clinisynth's 'ray' extra") from None
+        raise ClinisynthError("--engine ray needs Ray, which is not installed: "
+                              "pip install 'clinisynth[ray]'") from None
     started = not ray.is_initialized()
     if started:
         kwargs: dict[str, Any] = {"address": address, "include_dashboard": False,

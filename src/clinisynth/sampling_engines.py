@@ -5,7 +5,8 @@
 ``out_dir/part-{i:05d}.parquet``, produced by ``syn.sample_chunk(plan[i], seed, i)``. A chunk's
 randomness comes from ``(seed, i)`` only and calibration is a fitted transform, so the dataset is
 identical whatever the engine and the number of workers, and equal to ``syn.sample(n, seed=seed)``
-read back in partition order.
+read back in partition order (each partition with the dtypes every chunk shares,
+:func:`clinisynth.io.stable_dtypes`, so the partitions read as one dataset).
 
 Fit stays on one machine: the weight search, the calibration maps and the guard's index each
 need the whole training table at once, and fitting takes minutes where sampling many millions
@@ -14,7 +15,7 @@ of rows is what takes hours; a fitted model is small and ships to every worker.
 The partitions are written into a hidden staging directory beside ``out_dir`` (workers of a
 remote cluster must see that filesystem), and the staging directory becomes ``out_dir`` only
 when every partition is written, so a failed run leaves no half-written dataset. An existing
-``out_dir`` is never replaced.
+``out_dir`` is used only if it is an empty directory, never replaced.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 from clinisynth.clusters import dask_client, ray_runtime
 from clinisynth.errors import ClinisynthError
 from clinisynth.guard import GuardReport
+from clinisynth.io.stream import arrow_table
 
 ENGINES: tuple[str, ...] = ("local", "dask", "ray")
 
@@ -41,10 +43,13 @@ def partition_name(index: int) -> str:
 def write_partition(syn: Any, counts: np.ndarray, seed: int, index: int, staging: str
                     ) -> tuple[int, int, GuardReport | None]:
     """Chunk ``index`` of the plan, written to ``staging``; ``(index, rows, guard report)``."""
+    import pyarrow.parquet as pq
+
     frame, report = syn.sample_chunk(counts, seed, index)
     path = Path(staging) / partition_name(index)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
+    # the dtypes every chunk shares (stable_dtypes), so the partitions read as one dataset
+    pq.write_table(arrow_table(frame, getattr(syn, "schema_", None)), tmp)
     tmp.replace(path)
     return index, len(frame), report
 
@@ -58,19 +63,18 @@ def write_partitioned(syn: Any, n: int, out_dir: str | Path, seed: int, engine: 
     ``address``, or a local one with ``workers`` processes) or ``"ray"`` (``ray.init(address)``,
     or a local Ray with ``workers`` CPUs). Returns ``{"partitions", "rows", "out_dir", "guard"}``.
     """
-    if engine not in ENGINES:
-        raise ClinisynthError(f"--engine must be one of {', '.join(ENGINES)}, got '{engine}'")
+    check_engine(engine)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ClinisynthError(f"--workers must be a positive integer, got {workers!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ClinisynthError(f"seed must be a non-negative integer, got {seed!r}")
     out_dir = Path(out_dir)
-    if out_dir.exists():
-        raise ClinisynthError(f"--out '{out_dir}' already exists; give a new directory")
+    check_dataset_dir(out_dir)
     if not out_dir.parent.is_dir():
         raise ClinisynthError(f"--out: parent directory '{out_dir.parent}' does not exist")
     syn._check_fitted()
-    plan = syn.chunk_plan(syn._class_counts(n, class_counts))
+    counts = syn._class_counts(n, class_counts)
+    plan = syn.chunk_plan(counts)
     staging = out_dir.with_name(f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
     try:
@@ -91,7 +95,36 @@ def write_partitioned(syn: Any, n: int, out_dir: str | Path, seed: int, engine: 
             guard = guard or GuardReport(threshold=report.threshold)
             guard.add(report)
     return {"partitions": len(plan), "rows": int(sum(r[1] for r in results)),
-            "out_dir": str(out_dir), "guard": guard.to_dict() if guard else None}
+            "out_dir": str(out_dir), "guard": guard.to_dict() if guard else None,
+            "class_rows": {label: int(c) for label, c in zip(syn.schema_.classes, counts,
+                                                             strict=True)}}
+
+
+def check_dataset_dir(out_dir: str | Path) -> Path:
+    """Refuse an output dataset directory that exists and is a file or not empty (an existing
+    empty directory is used); its parent must exist."""
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise ClinisynthError(f"--out '{out_dir}' already exists and is not a directory; give "
+                              "a new or empty directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise ClinisynthError(f"--out '{out_dir}' already exists and is not empty; give a new "
+                              "or empty directory (a dataset is never written over files)")
+    if not out_dir.parent.is_dir():
+        raise ClinisynthError(f"--out: parent directory '{out_dir.parent}' does not exist")
+    return out_dir
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an unknown engine, or Dask/Ray when it is not installed (naming the pip extra)."""
+    import importlib.util
+
+    if engine not in ENGINES:
+        raise ClinisynthError(f"--engine must be one of {', '.join(ENGINES)}, got '{engine}'")
+    module = {"dask": "distributed", "ray": "ray"}.get(engine)
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ClinisynthError(f"--engine {engine} needs {engine.capitalize()}, which is not "
+                              f"installed: pip install 'clinisynth[{engine}]'")
 
 
 def _run_dask(syn: Any, tasks: list[tuple], address: str | None, workers: int) -> list[tuple]:
