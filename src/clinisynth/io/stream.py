@@ -14,9 +14,10 @@ temporary; see :mod:`clinisynth.io.atomic`). By suffix:
   and written once at the end (memory is not bounded for them).
 
 Chunks of one draw can differ in dtype where the values do (an integer column whose chunk has
-a gap becomes float; ``astype("category")`` keeps only the categories a chunk holds; a text
-column with no value in a chunk has no Arrow type). :func:`stable_dtypes` removes those
-differences from what the schema says, so every chunk is written with the same types.
+a gap becomes float; ``astype("category")`` keeps only the categories a chunk holds, and pandas
+concatenates categoricals of different categories as object; a text column with no value in a
+chunk has no Arrow type). :func:`stable_dtypes` removes those differences from what the schema
+says, so every chunk is written with the same types.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ STREAMED_SUFFIXES = (".csv", ".parquet")
 def stable_dtypes(frame: pd.DataFrame, schema: TableSchema | None) -> pd.DataFrame:
     """``frame`` with the dtypes every chunk of a draw shares, read from ``schema``.
 
-    An integer column that may hold gaps (missing rate above 0) is float64; a categorical column
-    has the schema's categories (with any others the chunk holds), sorted as ``astype("category")``
-    sorts them. Columns the schema does not name are left as they are.
+    An integer column that may hold gaps (missing rate above 0) is float64; a column whose
+    schema dtype is ``category`` is categorical with the schema's categories (and any other the
+    frame holds), sorted as ``astype("category")`` sorts them, whatever categories the frame
+    holds itself. Columns the schema does not name are left as they are.
     """
     if schema is None:
         return frame
@@ -60,10 +62,14 @@ def stable_dtypes(frame: pd.DataFrame, schema: TableSchema | None) -> pd.DataFra
                 and not pd.api.types.is_extension_array_dtype(series.dtype)
                 and col.missing_rate > 0):
             new = series.astype("float64")
-        elif isinstance(series.dtype, pd.CategoricalDtype):
-            cats = _sorted_union(list(col.categories or []), list(series.cat.categories))
-            if list(series.cat.categories) != cats:
-                new = series.astype(pd.CategoricalDtype(cats, ordered=series.cat.ordered))
+        elif str(col.dtype) == "category" and not pd.api.types.is_numeric_dtype(series.dtype):
+            categorical = isinstance(series.dtype, pd.CategoricalDtype)
+            present = list(series.cat.categories) if categorical else list(
+                series.dropna().unique())
+            dtype = pd.CategoricalDtype(_sorted_union(list(col.categories or []), present),
+                                        ordered=bool(categorical and series.cat.ordered))
+            if series.dtype != dtype:
+                new = series.astype(dtype)
         if new is not None:
             if out is frame:
                 out = frame.copy()
