@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,10 @@ def write_partition(syn: Any, counts: np.ndarray, seed: int, index: int, staging
     """Chunk ``index`` of the plan, written to ``staging``; ``(index, rows, guard report)``."""
     import pyarrow.parquet as pq
 
-    frame, report = syn.sample_chunk(counts, seed, index)
+    with warnings.catch_warnings():  # scikit-learn in a daemonic Dask worker: one thread,
+        # which changes no result (see clinisynth.threads)
+        warnings.filterwarnings("ignore", message="Inside a Dask worker with daemon=True")
+        frame, report = syn.sample_chunk(counts, seed, index)
     path = Path(staging) / partition_name(index)
     tmp = path.with_name(f".{path.name}.tmp")
     # the dtypes every chunk shares (stable_dtypes), so the partitions read as one dataset
