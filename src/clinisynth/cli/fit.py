@@ -26,6 +26,7 @@ from clinisynth.cli.lifecycle import (
     SchemaOption,
     SeedOption,
     TargetOption,
+    ThreadsOption,
     WeightsOption,
     fit_options,
     fit_with_progress,
@@ -52,12 +53,14 @@ def fit_command(
     encoding: EncodingOption = None,
     na_values: NaValuesOption = None,
     sheet: SheetOption = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Fit the hybrid generator on every row of a table and save it, for `clinisynth sample`."""
     start = time.perf_counter()
     check_model_target(model)
     read = read_options(sep, encoding, na_values, sheet)
-    options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds)
+    options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
+                          threads)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on all rows", highlight=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -33,6 +34,7 @@ from clinisynth.cli.lifecycle import (
     SchemaOption,
     SeedOption,
     TargetOption,
+    ThreadsOption,
     WeightsOption,
     check_outside,
     fit_options,
@@ -41,6 +43,8 @@ from clinisynth.cli.lifecycle import (
     print_guard,
     print_model,
     print_rows,
+    write_draw,
+    write_frame,
 )
 from clinisynth.cli.sections import (
     calibration_section,
@@ -50,7 +54,7 @@ from clinisynth.cli.sections import (
 )
 from clinisynth.conditions import ConditionSet, parse_conditions, sample_conditioned
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, write_table
+from clinisynth.io import OUTPUT_SUFFIXES, check_output_path
 from clinisynth.persistence import check_model_target
 from clinisynth.schema import TableSchema
 from clinisynth.synthesizer import HybridSynthesizer
@@ -61,7 +65,8 @@ from clinisynth.synthesizer import HybridSynthesizer
 def generate_command(
     rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
     out: Annotated[Path, typer.Option(
-        "--out", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}).")],
+        "--out", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}), written atomically; "
+        ".csv and .parquet chunk by chunk (.dta and .sav collected and written at the end).")],
     data: DataOption = None,
     dataset: DatasetOption = None,
     target: TargetOption = None,
@@ -76,7 +81,9 @@ def generate_command(
         "(new, empty, or a model to replace).")] = None,
     holdout_fraction: Annotated[float, typer.Option(
         "--holdout-fraction", help="Share of input rows held out (stratified) to audit the "
-        "result on; the generator never sees them. 0 fits on all rows and skips the audit.")
+        "result on; the generator never sees them. The audit needs the whole synthetic table, "
+        "so with it the rows are also kept in memory while they are written; 0 fits on all "
+        "rows, skips the audit and streams the rows to --out in bounded memory.")
     ] = 0.3,
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="Audit JSON path (default: beside --out, ending .audit.json).")] = None,
@@ -89,8 +96,9 @@ def generate_command(
     sheet: SheetOption = None,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", help="Keep only rows meeting a condition, e.g. 'age>=65', 'sex=F', "
-        "'stage in 3,4', '40<=age<=65'; repeat to combine. Exactly --rows rows are written.")
-    ] = None,
+        "'stage in 3,4', '40<=age<=65'; repeat to combine. Exactly --rows rows are written "
+        "(drawn in one piece, not streamed).")] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -111,7 +119,8 @@ def generate_command(
         for path, option in ((out, "--out"), (json_out, "--json"), (html_out, "--html")):
             check_outside(path, save_model, option, "--save-model")
         check_model_target(save_model)
-    options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds)
+    options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
+                          threads)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
                                                    out=out)
     conditions = parse_conditions(condition or [], schema)
@@ -123,15 +132,18 @@ def generate_command(
     syn = fit_with_progress(options.synthesizer(), train, target_col, schema)
     if holdout is not None:  # held-out patients are real too: no regenerated id may equal theirs
         syn.roles_.exclude_identifiers(holdout)
-    fake = (sample_conditioned(syn, rows, conditions, seed=seed) if conditions
-            else syn.sample(rows, seed=seed))
-    write_table(fake, out)
+    if conditions:
+        with console.status(f"sampling {rows} rows meeting {conditions.text}"):
+            fake = sample_conditioned(syn, rows, conditions, seed=seed)
+        draw = write_frame(fake, target_col, out)
+    else:  # streamed; the chunks are kept only for the audit
+        draw = write_draw(syn, rows, out, seed=seed, keep=audited)
     if save_model is not None:
         syn.save(save_model)
-    print_summary(fake, target_col, out, syn, time.perf_counter() - start, save_model)
+    print_summary(draw.counts, target_col, out, syn, time.perf_counter() - start, save_model)
     if audited:
-        assert json_out is not None and html_out is not None
-        audit_and_report(syn, train, holdout, fake, schema, seed, json_out, html_out,
+        assert json_out is not None and html_out is not None and draw.table is not None
+        audit_and_report(syn, train, holdout, draw.table, schema, seed, json_out, html_out,
                          conditions)
         console.print(f"done in {time.perf_counter() - start:.1f} s", highlight=False)
 
@@ -204,9 +216,10 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
     console.print(f"audit written: {json_out}, {html_out}", highlight=False)
 
 
-def print_summary(fake, target: str, out: Path, syn: HybridSynthesizer, seconds: float,
-                  model_dir: Path | None) -> None:
-    print_rows(fake, target, out)
+def print_summary(counts: Mapping[Any, int], target: str, out: Path, syn: HybridSynthesizer,
+                  seconds: float, model_dir: Path | None) -> None:
+    """Rows per class, the model, the guard and rules reports, where the model was saved."""
+    print_rows(counts, target, out)
     print_model(syn)
     print_guard(syn)
     if getattr(syn, "rules_", None) is not None:  # [rules hook]

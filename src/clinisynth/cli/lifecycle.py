@@ -4,7 +4,8 @@ a progress bar, output-path checks against the model directory, and the printed 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,10 +17,11 @@ from rich.table import Table
 from clinisynth.cli.app import console
 from clinisynth.cli.data import load_input
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import ReadOptions, check_writable
+from clinisynth.io import ReadOptions, TableWriter, check_writable, write_table
 from clinisynth.mixture import WeightSpec, parse_weights, resolve_weights
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.synthesizer import DEFAULT_CALIBRATION, HybridSynthesizer
+from clinisynth.threads import resolve_threads
 
 # -- the options `generate` and `fit` share ------------------------------------------------------
 DataOption = Annotated[Path | None, typer.Option(
@@ -43,7 +45,18 @@ MaxSearchOption = Annotated[float | None, typer.Option(
     "--max-search-seconds", help="Stop the weight search after this many seconds. Off by "
     "default: the search runs its full episode budget, so --seed alone fixes the output; with "
     "a cap the learned weights depend on the machine's speed.")]
+ThreadsOption = Annotated[int | None, typer.Option(
+    "--threads", metavar="N", help="Threads for BLAS, scikit-learn and PyTorch (-1: every "
+    "core; default: the libraries' own); results do not depend on it.")]
 DEFAULT_CALIBRATION_TEXT = ",".join(DEFAULT_CALIBRATION)
+
+
+def check_threads(threads: int | None) -> int | None:
+    """Check ``--threads`` before any work; the value is passed on as ``n_jobs``."""
+    if threads is not None and (threads == 0 or threads < -1):
+        raise ClinisynthError(f"--threads must be a positive integer or -1, got {threads}")
+    resolve_threads(threads)
+    return threads
 
 
 def parse_calibration(text: str) -> list[str]:
@@ -70,17 +83,18 @@ class FitOptions:
     privacy_guard: bool
     seed: int
     max_search_seconds: float | None
+    threads: int | None = None
 
     def synthesizer(self) -> HybridSynthesizer:
         search = ({"seconds": self.max_search_seconds}
                   if self.max_search_seconds is not None else None)
         return HybridSynthesizer(weights=self.weights, calibration=self.calibration,
                                  privacy_guard=self.privacy_guard, search=search,
-                                 seed=self.seed)
+                                 seed=self.seed, n_jobs=self.threads)
 
 
 def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
-                max_search_seconds: float | None) -> FitOptions:
+                max_search_seconds: float | None, threads: int | None = None) -> FitOptions:
     """Check the fitting options before any data is read."""
     check_seed(seed)
     spec = parse_weights(weights)
@@ -93,7 +107,7 @@ def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
         if spec != "learned":
             raise ClinisynthError("--max-search-seconds applies only to --weights learned")
     return FitOptions(spec, parse_calibration(calibration), privacy_guard, seed,
-                      max_search_seconds)
+                      max_search_seconds, check_threads(threads))
 
 
 def check_seed(seed: int) -> None:
@@ -150,14 +164,64 @@ def check_outside(path: Path | None, model_dir: Path | None, option: str, model_
                               "table elsewhere")
 
 
+# -- sampling to a file ----------------------------------------------------------------------------
+@dataclass
+class Draw:
+    """What was written: rows per class, and the whole table when it was asked to be kept."""
+
+    counts: dict[Any, int] = field(default_factory=dict)
+    table: pd.DataFrame | None = None
+
+    def add(self, labels: pd.Series) -> None:
+        for label, n in labels.value_counts(sort=False).items():
+            self.counts[label] = self.counts.get(label, 0) + int(n)
+
+
+def write_draw(syn: HybridSynthesizer, rows: int, out: Path,
+               class_counts: Mapping[Any, int] | None = None, seed: int = 0,
+               keep: bool = False) -> Draw:
+    """Sample ``rows`` rows of ``syn`` into ``out`` chunk by chunk (:meth:`iter_chunks` into a
+    :class:`~clinisynth.io.TableWriter`), with a progress bar of rows written; atomic.
+
+    The rows per class are counted as the chunks pass; ``keep`` also keeps the chunks and
+    returns their concatenation (equal to ``syn.sample(rows, class_counts, seed)``) as
+    ``Draw.table``, for an audit that needs the whole table.
+    """
+    draw, kept = Draw(), []
+    target = syn.schema_.target
+    with progress_bar() as bar, TableWriter(out, schema=syn.schema_) as writer:
+        task = bar.add_task("sampling", total=rows)
+        for chunk in syn.iter_chunks(rows, class_counts, seed):
+            writer.write(chunk)
+            draw.add(chunk[target])
+            if keep:
+                kept.append(chunk)
+            bar.update(task, completed=writer.rows)
+        if not writer.streamed:
+            bar.update(task, description=f"writing {out.suffix}")
+    if keep:
+        draw.table = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+    return draw
+
+
+def write_frame(fake: pd.DataFrame, target: str, out: Path) -> Draw:
+    """Write a table drawn in one piece (conditioned sampling), atomically; its :class:`Draw`."""
+    write_table(fake, out)
+    draw = Draw(table=fake)
+    draw.add(fake[target])
+    return draw
+
+
 # -- summaries -------------------------------------------------------------------------------------
-def print_rows(fake: pd.DataFrame, target: str, out: Path) -> None:
-    """A table of the rows written per class."""
-    table = Table(title=f"{len(fake)} synthetic rows written to {out}")
+def print_rows(counts: Mapping[Any, int], target: str, out: Path | str) -> None:
+    """A table of the rows written per class (``counts``: class -> rows, see :class:`Draw`)."""
+    by_class = pd.Series(dict(counts), dtype="int64").sort_index()
+    table = Table(title=f"{int(by_class.sum())} synthetic rows written to {out}")
     table.add_column(f"class ({target})")
     table.add_column("rows", justify="right")
-    for label, count in fake[target].value_counts(sort=False).sort_index().items():
-        table.add_row(str(label), str(count))
+    for label, count in by_class.items():
+        if count:
+            table.add_row(str(label), str(count))
     console.print(table)
 
 

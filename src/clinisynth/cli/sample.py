@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 
 from clinisynth.cli.app import app, console
-from clinisynth.cli.lifecycle import check_outside, check_seed, print_guard, print_rows
+from clinisynth.cli.lifecycle import (
+    ThreadsOption,
+    check_outside,
+    check_seed,
+    check_threads,
+    print_guard,
+    print_rows,
+    write_draw,
+    write_frame,
+)
+from clinisynth.conditions import parse_conditions, sample_conditioned
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import check_output_path, write_table
+from clinisynth.guard import GuardReport
+from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, check_writable
+from clinisynth.sampling_engines import check_dataset_dir, check_engine, write_partitioned
 from clinisynth.schema import category_key
 from clinisynth.synthesizer import HybridSynthesizer
 
@@ -67,12 +81,23 @@ def _number(label: str) -> Any:
         return label
 
 
+def is_dataset_out(out: str, engine: str) -> bool:
+    """The rule for ``--out``: a partitioned Parquet dataset (a directory) when it ends with
+    ``/`` or when the engine is a cluster's; otherwise one file, chosen by its suffix."""
+    return engine != "local" or out.endswith(("/", os.sep))
+
+
 @app.command("sample")
 def sample_command(
     model: Annotated[Path, typer.Option(
         "--model", help="A model directory from `clinisynth fit` or `generate --save-model`.")],
     rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
-    out: Annotated[Path, typer.Option("--out", help="Output table (.csv or .parquet).")],
+    out: Annotated[str, typer.Option(
+        "--out", metavar="FILE|DIR/", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}), "
+        "written atomically; .csv and .parquet chunk by chunk in bounded memory (.dta and .sav "
+        "are collected and written at the end). A name ending in / is a partitioned Parquet "
+        "dataset instead: a new or empty directory of part-NNNNN.parquet files, one per chunk; "
+        "--engine dask or ray always writes one (its --out ends in / or .parquet).")],
     seed: Annotated[int, typer.Option(
         "--seed", help="Seed of the draw: the same model, rows and seed give the same file.")
     ] = 0,
@@ -80,23 +105,85 @@ def sample_command(
         "--class-counts", help="Rows per class, label=count pairs summing to --rows, e.g. "
         "Yes=300,No=200; classes left out get none. Default: the training proportions.")
     ] = None,
+    condition: Annotated[list[str] | None, typer.Option(
+        "--condition", metavar="EXPR", help="Keep only rows meeting a condition, e.g. "
+        "'age>=65', 'sex=F', 'stage in 3,4', '40<=age<=65'; repeat to combine. Exactly --rows "
+        "rows are written (drawn in one piece, not streamed; one file, not a dataset).")
+    ] = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", metavar="local|dask|ray", help="Where the chunks are sampled: in this "
+        "process, or on a Dask or Ray cluster (at --address, else a local one of --workers "
+        "processes; pip install 'clinisynth\\[dask]' or 'clinisynth\\[ray]'). Every engine "
+        "writes the same rows.")] = "local",
+    address: Annotated[str | None, typer.Option(
+        "--address", metavar="ADDR", help="Scheduler address of a running Dask or Ray cluster "
+        "(with --engine dask or ray).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", metavar="N", help="Processes of the local cluster that --engine dask or "
+        "ray starts without --address (default 2).", show_default=False)] = None,
+    threads: ThreadsOption = None,
 ) -> None:
-    """Draw synthetic rows from a saved model (verified before use) and write them."""
+    """Draw synthetic rows from a saved model (verified before use) and write them.
+
+    Rows are drawn in chunks and written as they come, so memory stays bounded however many
+    rows are asked for; the same model, --rows and --seed give the same rows whatever the
+    engine, --workers or --threads.
+    """
     start = time.perf_counter()
     if rows < 1:
         raise ClinisynthError(f"--rows must be a positive integer, got {rows}")
     check_seed(seed)
-    out = check_output_path(out)
-    check_outside(out, model, "--out", "--model")
+    check_threads(threads)
+    check_engine(engine)
+    if address is not None and engine == "local":
+        raise ClinisynthError("--address needs --engine dask or --engine ray")
+    if workers is not None and engine == "local":
+        raise ClinisynthError("--workers needs --engine dask or --engine ray (the local engine "
+                              "samples in this process; see --threads)")
+    if workers is not None and workers < 1:
+        raise ClinisynthError(f"--workers must be a positive integer, got {workers}")
+    dataset = is_dataset_out(out, engine)
+    if dataset:
+        out_path = Path(out.rstrip("/" + os.sep) or out)
+        if engine != "local" and not out.endswith(("/", os.sep)) \
+                and out_path.suffix.lower() != ".parquet":
+            raise ClinisynthError(f"--out '{out}': --engine {engine} writes a partitioned "
+                                  "Parquet dataset (a directory); give a directory name ending "
+                                  "in / or .parquet")
+        if condition:
+            raise ClinisynthError("--condition writes one file; it cannot be combined with a "
+                                  "partitioned dataset (--engine dask/ray or an --out ending "
+                                  "in /)")
+        check_dataset_dir(out_path)
+    else:
+        out_path = check_output_path(out)
+    check_outside(out_path, model, "--out", "--model")
     wanted = parse_class_counts(class_counts) if class_counts is not None else None
     syn = HybridSynthesizer.load(model)
+    if threads is not None:
+        syn.n_jobs = threads
     target = syn.schema_.target
     counts = (match_class_counts(wanted, list(syn.schema_.classes), target, rows)
               if wanted is not None else None)
+    conditions = parse_conditions(condition or [], syn.schema_)
+    if not dataset and not conditions:
+        check_writable(pd.DataFrame(columns=syn.schema_.names), out_path)
+    where = f" on {engine}" if engine != "local" else ""
     console.print(f"model {model} verified (target '{target}', generators "
-                  f"{', '.join(syn.weights_)}); drawing {rows} rows", highlight=False)
-    fake = syn.sample(rows, class_counts=counts, seed=seed)
-    write_table(fake, out)
-    print_rows(fake, target, out)
+                  f"{', '.join(syn.weights_)}); drawing {rows} rows{where}"
+                  + (f" meeting {conditions.text}" if conditions else ""), highlight=False)
+    if dataset:
+        with console.status(f"sampling {rows} rows into partitions{where}"):
+            result = write_partitioned(syn, rows, out_path, seed, engine, address,
+                                       workers or 2, counts)
+        syn.guard_report_ = GuardReport(**result["guard"]) if result["guard"] else None
+        print_rows(result["class_rows"], target,
+                   f"{out_path}/ ({result['partitions']} partitions)")
+    elif conditions:
+        with console.status(f"sampling {rows} rows meeting {conditions.text}"):
+            fake = sample_conditioned(syn, rows, conditions, class_counts=counts, seed=seed)
+        print_rows(write_frame(fake, target, out_path).counts, target, out_path)
+    else:
+        print_rows(write_draw(syn, rows, out_path, counts, seed).counts, target, out_path)
     print_guard(syn)
     console.print(f"sampled in {time.perf_counter() - start:.1f} s", highlight=False)
