@@ -239,6 +239,8 @@ def test_dataset_output_errors(model, tmp_path):
     (full / "notes.txt").write_text("mine")
     result = run("sample", "--model", model, "--rows", 10, "--out", f"{full}/")
     one_line_error(result, "--out", "already exists and is not empty")
+    result = run("sample", "--model", model, "--rows", 10, "--out", full)
+    one_line_error(result, "--out", "is a directory", "end it with / ")
     assert [p.name for p in full.iterdir()] == ["notes.txt"]
     result = run("sample", "--model", model, "--rows", 10, "--out", f"{tmp_path / 'd'}/",
                  "--condition", "age>=30")

@@ -156,6 +156,10 @@ def sample_command(
                                   "in /)")
         check_dataset_dir(out_path)
     else:
+        if Path(out).is_dir():
+            raise ClinisynthError(f"--out '{out}' is a directory; give a file name ending in "
+                                  f"{', '.join(OUTPUT_SUFFIXES)}, or end it with / to write a "
+                                  "partitioned Parquet dataset")
         out_path = check_output_path(out)
     check_outside(out_path, model, "--out", "--model")
     wanted = parse_class_counts(class_counts) if class_counts is not None else None
