@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.errors import ClinisynthError, NotFittedError
-from clinisynth.schema import ColumnSchema, TableSchema, category_key
+from clinisynth.schema import ColumnSchema, TableSchema, category_key, sorted_categories
 
 NUMERIC, ONEHOT, MISSING = "numeric", "onehot", "missing"
 
@@ -142,8 +142,13 @@ class TableEncoder:
         return out
 
     # -- backward -----------------------------------------------------------------------------
-    def inverse_transform(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-        """Decode a matrix and class codes into a DataFrame with the schema's columns and dtypes."""
+    def inverse_transform(self, X: np.ndarray, y: np.ndarray,
+                          missing: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """Decode a matrix and class codes into a DataFrame with the schema's columns and dtypes.
+
+        ``missing`` gives the cells to blank per column with gaps (default
+        :meth:`missing_masks` of this batch).
+        """
         self._check_fitted()
         n = len(X)
         out: dict[str, Any] = {}
@@ -152,7 +157,8 @@ class TableEncoder:
             col = self.schema[block.column]
             part = X[:, block.start:block.stop]
             if block.kind == MISSING:
-                missing_masks[col.name] = self._missing_mask(part[:, 0], y, col.name)
+                missing_masks[col.name] = (missing[col.name] if missing is not None
+                                           else self._missing_mask(part[:, 0], y, col.name))
             elif block.kind == NUMERIC:
                 s = self.stats_[col.name]
                 values = part[:, 0] * s["std"] + s["mean"]
@@ -179,11 +185,25 @@ class TableEncoder:
             columns[col.name] = _restore_dtype(series, col)
         return pd.DataFrame(columns)
 
-    def _missing_mask(self, score: np.ndarray, y: np.ndarray, name: str) -> np.ndarray:
+    def missing_masks(self, X: np.ndarray, y: np.ndarray,
+                      counts: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """The cells decoded as missing, per column with gaps: within class ``k``, the
+        ``round(rate_kc * n_k)`` rows (or ``counts[c][k]``) with the highest indicator score.
+
+        Given ``counts``, a redrawn subset of a batch keeps the batch's exact missing counts.
+        """
+        self._check_fitted()
+        return {block.column: self._missing_mask(
+                    X[:, block.start], y, block.column,
+                    None if counts is None else counts[block.column])
+                for block in self.blocks_ if block.kind == MISSING}
+
+    def _missing_mask(self, score: np.ndarray, y: np.ndarray, name: str,
+                      counts: np.ndarray | None = None) -> np.ndarray:
         mask = np.zeros(len(score), dtype=bool)
         for k, rate in enumerate(self.missing_rates_[name]):
             rows = np.flatnonzero(y == k)
-            n_missing = int(round(rate * len(rows)))
+            n_missing = int(round(rate * len(rows))) if counts is None else int(counts[k])
             if n_missing:
                 order = np.argsort(-score[rows], kind="stable")
                 mask[rows[order[:n_missing]]] = True
@@ -270,6 +290,8 @@ def _restore_dtype(series: pd.Series, col: ColumnSchema) -> pd.Series:
             return series.astype("float64")
     except TypeError:
         pass  # extension dtypes ('Int64', 'str', 'category') hold gaps themselves
+    if str(dtype) == "category" and col.categories:  # every batch: the schema's categories
+        dtype = pd.CategoricalDtype(sorted_categories(col.categories))
     try:
         return series.astype(dtype)
     except (TypeError, ValueError):

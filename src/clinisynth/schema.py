@@ -77,6 +77,16 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, str(value))
 
 
+
+def sorted_categories(values: list[Any]) -> list[Any]:
+    """Distinct ``values`` sorted as ``astype("category")`` sorts them (first-seen order when
+    their types cannot be compared): the categories of a decoded categorical column."""
+    unique = pd.Index(list(values), dtype=object).unique()
+    try:
+        return list(unique.sort_values())
+    except TypeError:
+        return list(unique)
+
 @dataclass
 class ColumnSchema:
     """One column: its kind, the pandas dtype to restore, its range or categories, missing rate."""

@@ -70,7 +70,7 @@ def qi_like_name(name: str) -> bool:
 # -- dates ----------------------------------------------------------------------------------
 def infer_date_format(values: pd.Series) -> str | None:
     """The first format of :data:`DATE_FORMATS` that parses every (non-missing) text value."""
-    texts = values.dropna().astype(str).str.strip()
+    texts = pd.Series(values.dropna().unique()).astype(str).str.strip()  # distinct values
     if texts.empty or not texts.str.contains(r"\d").all():
         return None
     if not texts.str.fullmatch(r"[\d/\-.:T ]+").all():
@@ -155,9 +155,10 @@ def looks_like_identifier(series: pd.Series, name: str) -> bool:
 
 
 def _is_text(series: pd.Series) -> bool:
+    """An object or string column whose every non-missing value is a ``str``."""
     return (pd.api.types.is_object_dtype(series.dtype)
-            or pd.api.types.is_string_dtype(series.dtype)) and series.dropna().map(
-                lambda v: isinstance(v, str)).all()
+            or pd.api.types.is_string_dtype(series.dtype)) and pd.api.types.infer_dtype(
+                series, skipna=True) in ("string", "empty")
 
 
 def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
@@ -179,9 +180,13 @@ def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
 
 
 def has_rare_category(series: pd.Series, k: int) -> bool:
-    """Some observed value is held by fewer than ``k`` rows."""
-    counts = pd.Series([_key(v) for v in series.dropna().astype(object)]).value_counts()
-    return bool(len(counts) and counts.min() < k)
+    """Some observed value is held by fewer than ``k`` rows (values equal as categories, such
+    as 1 and 1.0, counted together)."""
+    totals: dict[Any, int] = {}
+    for value, count in series.value_counts(dropna=True).items():
+        key = _key(value)
+        totals[key] = totals.get(key, 0) + int(count)
+    return bool(totals) and min(totals.values()) < k
 
 
 def _key(value: Any) -> Any:

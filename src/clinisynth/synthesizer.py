@@ -356,27 +356,8 @@ class HybridSynthesizer:
                      ) -> tuple[pd.DataFrame, GuardReport | None]:
         X, y = self._draw(counts, rng)
         order = rng.permutation(len(y))
-        X, y = X[order], y[order]
-        frame = self._decode(X, y, calibrate)
-        if self.guard_ is None:  # [rules hook] rows breaking a rule are redrawn either way
-            frame, report = self._enforce_rules(X, y, frame, rng, calibrate), None
-        else:
-            frame, report = self._guard(X, y, frame, rng, calibrate)
+        frame, report = self._accept(X[order], y[order], rng, calibrate)
         return self.roles_.inverse_transform(frame, rng), report
-
-    def _enforce_rules(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
-                       rng: np.random.Generator, calibrate: bool) -> pd.DataFrame:
-        """[rules hook] Without a guard: redraw rows breaking a rule, at most ``RULE_ROUNDS``."""
-        broken = self._broken(frame)
-        for _ in range(RULE_ROUNDS):
-            if not broken.any():
-                break
-            self._count_rules(broken)
-            X = self._redraw(X, y, np.flatnonzero(broken), rng, self._weight_shares())
-            frame = self._decode(X, y, calibrate)
-            broken = self._broken(frame)
-        self._count_rules(broken, remaining=True)
-        return frame
 
     def _broken(self, frame: pd.DataFrame) -> np.ndarray:
         """[rules hook] Rows breaking a rule the rules step could not make true by construction."""
@@ -405,45 +386,65 @@ class HybridSynthesizer:
             return frame
         return rules.inverse_transform(frame, rng if rng is not None else np.random.default_rng(0))
 
-    def _guard(self, X: np.ndarray, y: np.ndarray, frame: pd.DataFrame,
-               rng: np.random.Generator, calibrate: bool) -> tuple[pd.DataFrame, GuardReport]:
-        """Redraw refused rows until the guard accepts every row; never return a refused row.
+    def _accept(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, calibrate: bool
+                ) -> tuple[pd.DataFrame, GuardReport | None]:
+        """Decode a draw; redraw the rows the guard refuses or that break a rule; never return
+        a refused row.
 
-        Up to ``max_rounds`` rounds redraw from the whole mixture (generator picked at random by
-        weight); then up to ``max_rounds`` more from the generators that do not resample real
-        rows. A row still refused after that is an error, not an output.
+        Only the redrawn rows are decoded and checked again (both checks are per row; the
+        replacements inherit the refused rows' count of missing cells per column and class, so
+        the batch's missing counts stay exact). Up to ``max_rounds`` rounds redraw from the whole
+        mixture (generator picked at random by weight), then up to ``max(max_rounds,
+        FALLBACK_ROUNDS)`` more from the generators that do not resample real rows; a row still
+        refused after that is an error, not an output. Rows breaking a rule are redrawn in at
+        most ``RULE_ROUNDS`` rounds (the rest are counted in ``rules_report_``).
         """
         guard = self.guard_
-        assert guard is not None
-        report = GuardReport(threshold=guard.threshold_)
-        refused, rules = guard.check(frame)
-        broken = self._broken(frame)  # [rules hook] redrawn with the refused rows, bounded
-        rule_rounds = 0
-        fallback_rounds = 0
-        while refused.any() or (broken.any() and rule_rounds < RULE_ROUNDS):
-            if broken.any() and rule_rounds < RULE_ROUNDS:
+        report = GuardReport(threshold=guard.threshold_) if guard is not None else None
+        missing = self.encoder_.missing_masks(X, y)
+        frame = self._decode(X, y, calibrate, missing)
+        rows, batch = np.arange(len(y)), frame  # the rows to check, and their decoded table
+        rule_rounds = fallback_rounds = 0
+        while True:
+            if guard is not None:
+                refused, rules = guard.check(batch)
+            else:
+                refused, rules = np.zeros(len(batch), dtype=bool), None
+            broken = self._broken(batch)
+            fix_rules = bool(broken.any()) and rule_rounds < RULE_ROUNDS
+            if fix_rules:
                 rule_rounds += 1
                 self._count_rules(broken)
-                refused = refused | broken
-            report.count(rules)
-            rows = np.flatnonzero(refused)
-            if report.rounds < guard.max_rounds:
-                report.rounds += 1
-                X = self._redraw(X, y, rows, rng, self._weight_shares())
+            redo = refused | broken if fix_rules else refused
+            if not redo.any():
+                break
+            if report is not None:
+                report.count(rules)
+            rows = rows[redo]
+            if report is None or report.rounds < guard.max_rounds:
+                if report is not None:
+                    report.rounds += 1
+                shares = self._weight_shares()
             elif fallback_rounds < max(guard.max_rounds, FALLBACK_ROUNDS):
                 fallback_rounds += 1
                 report.fallback += len(rows)
-                X = self._redraw(X, y, rows, rng, self._fallback_shares())
+                shares = self._fallback_shares()
             else:
                 raise ClinisynthError(
-                    f"privacy guard: {len(rows)} synthetic row(s) were still refused after "
-                    f"{guard.max_rounds} redraw rounds from the mixture and {fallback_rounds} "
-                    "from the generators that do not resample patients; refusing to write them "
-                    "(try more privacy_guard max_rounds, or more weight on gmm/cvae)")
-            frame = self._decode(X, y, calibrate)
-            refused, rules = guard.check(frame)
-            broken = self._broken(frame)
-        self._count_rules(broken, remaining=True)
+                    f"privacy guard: {int(refused.sum())} synthetic row(s) were still refused "
+                    f"after {guard.max_rounds} redraw rounds from the mixture and "
+                    f"{fallback_rounds} from the generators that do not resample patients; "
+                    "refusing to write them (try more privacy_guard max_rounds, or more weight "
+                    "on gmm/cvae)")
+            X_new = self._redraw(y[rows], rng, shares)
+            kept = {c: np.bincount(y[rows][m[rows]], minlength=len(self.schema_.classes))
+                    for c, m in missing.items()}
+            new_missing = self.encoder_.missing_masks(X_new, y[rows], kept)
+            for c, m in missing.items():
+                m[rows] = new_missing[c]
+            batch = self._decode(X_new, y[rows], calibrate, new_missing)
+            frame = _replace_rows(frame, rows, batch)
+        self._count_rules(self._broken(frame), remaining=True)
         return frame, report
 
     def uncalibrated(self, n: int, seed: int) -> pd.DataFrame:
@@ -474,24 +475,27 @@ class HybridSynthesizer:
         total = sum(shares.values())
         return {nm: (w / total if total > 0 else 1.0 / len(names)) for nm, w in shares.items()}
 
-    def _redraw(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray, rng: np.random.Generator,
-                shares: Mapping[str, float]) -> np.ndarray:
-        """Replace ``rows`` of ``X`` by fresh draws of the same classes.
+    def _redraw(self, y: np.ndarray, rng: np.random.Generator, shares: Mapping[str, float]
+                ) -> np.ndarray:
+        """Fresh encoded rows of classes ``y``, in that order.
 
         Each replacement picks its generator at random by ``shares`` (multinomial), so a handful
         of refused rows is not always redrawn from the same generator, as exact apportionment
         would.
         """
-        X = X.copy()
-        counts = np.bincount(y[rows], minlength=len(self.schema_.classes))
-        Xn, yn = self._draw(counts, rng, shares=shares)
-        for k in np.unique(y[rows]):
-            X[rows[y[rows] == k]] = Xn[yn == k]
-        return X
+        Xn, yn = self._draw(np.bincount(y, minlength=len(self.schema_.classes)), rng,
+                            shares=shares)
+        out = np.empty((len(y), Xn.shape[1]))
+        for k in np.unique(y):
+            out[y == k] = Xn[yn == k]
+        return out
 
-    def _decode(self, X: np.ndarray, y: np.ndarray, calibrate: bool = True) -> pd.DataFrame:
-        """Calibration on the encoded rows (unless ``calibrate`` is False), then decoding."""
-        frame = self.encoder_.inverse_transform(self._calibrate(X, y) if calibrate else X, y)
+    def _decode(self, X: np.ndarray, y: np.ndarray, calibrate: bool = True,
+                missing: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """Calibration on the encoded rows (unless ``calibrate`` is False), then decoding
+        (``missing``: the cells to blank, see :meth:`TableEncoder.missing_masks`)."""
+        frame = self.encoder_.inverse_transform(self._calibrate(X, y) if calibrate else X, y,
+                                                missing)
         return self._from_model(frame)  # [rules hook]
 
     def _class_counts(self, n: int, class_counts: Mapping[Any, int] | None) -> np.ndarray:
@@ -716,6 +720,16 @@ def _stratified_cap(frame: pd.DataFrame, target: str, cap: int, rng: np.random.G
     keep = np.concatenate([rng.choice(np.flatnonzero(codes == k), size=int(q), replace=False)
                            for k, q in enumerate(quota)])
     return frame.iloc[np.sort(keep)]
+
+
+def _replace_rows(frame: pd.DataFrame, rows: np.ndarray, new: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its rows at positions ``rows`` replaced by ``new`` (same columns)."""
+    keep = np.ones(len(frame), dtype=bool)
+    keep[rows] = False
+    kept = np.flatnonzero(keep)
+    both = pd.concat([frame.iloc[kept], new], ignore_index=True)
+    return both.iloc[np.argsort(np.concatenate([kept, rows]), kind="stable")].reset_index(
+        drop=True)
 
 
 def _prune(weights: Mapping[str, float], floor: float = 0.01) -> dict[str, float]:

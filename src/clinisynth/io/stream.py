@@ -78,11 +78,9 @@ def stable_dtypes(frame: pd.DataFrame, schema: TableSchema | None) -> pd.DataFra
 
 
 def _sorted_union(first: list[Any], second: list[Any]) -> list[Any]:
-    values = pd.Index(first + second, dtype=object).unique()
-    try:
-        return list(values.sort_values())
-    except TypeError:  # categories of mixed types: keep first-seen order
-        return list(values)
+    from clinisynth.schema import sorted_categories
+
+    return sorted_categories(first + second)
 
 
 def arrow_table(frame: pd.DataFrame, schema: TableSchema | None = None,
