@@ -104,6 +104,7 @@ def test_conditions_exact_rows_all_satisfied_and_reproducible(syn):
     assert (out["time"] >= 200).all() and (out["status"] == 1).all() and (out["marker"] > 0).all()
     pd.testing.assert_frame_equal(out, syn.sample(150, conditions=conds, seed=0))
     assert not out.equals(syn.sample(150, conditions=conds, seed=1))
+    pd.testing.assert_frame_equal(syn.sample(50, conditions=[], seed=2), syn.sample(50, seed=2))
     one = syn.sample(40, conditions="arm=B", seed=0)  # a single string; only class B allowed
     assert len(one) == 40 and (one["arm"] == "B").all()
     counts = syn.sample(30, class_counts={"A": 10, "B": 20}, conditions=["status=0"], seed=0)

@@ -351,9 +351,10 @@ class HybridSynthesizer:
         conditions, seed)`` gives the same table. A condition that is impossible, or too rare
         for the model, is a :class:`ClinisynthError`. Conditioned rows come as one frame
         (:meth:`iter_chunks` takes no conditions), and ``guard_report_`` / ``rules_report_``
-        then describe the last rejection round only.
+        then describe the last rejection round only. No conditions (``None`` or empty) is
+        plain sampling.
         """
-        if conditions is not None:
+        if conditions is not None and (isinstance(conditions, str) or conditions):
             return self._sample_conditioned(n, class_counts, seed, conditions)
         frames = list(self.iter_chunks(n, class_counts, seed))
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
