@@ -241,3 +241,27 @@ def test_seeded_chunks_are_reproducible_with_rules(fitted) -> None:
     pd.testing.assert_frame_equal(a, b)
     check_rules_hold(fitted.rules_, a)
     assert set(fitted.rules_report_) == {"redrawn", "remaining"}
+
+
+def test_excluded_columns_get_no_rule_and_no_rounding() -> None:
+    """``exclude`` (the survival score): nothing discovered on it, never rounded, a declared
+    rule naming it only checked; saved, and absent in older states."""
+    rng = np.random.default_rng(0)
+    n = 300
+    time = rng.integers(1, 500, n).astype(float)
+    df = pd.DataFrame({"time": time, "visit": np.floor(rng.uniform(0, 1, n) * time),
+                       "y": rng.choice(["a", "b"], n)})
+    schema = infer_schema(df, "y")
+    plain = RulesStep().fit(df, schema)
+    assert any("time" in r.columns for r in plain.rules_) and plain.steps_["time"] == 1.0
+    step = RulesStep(exclude=["time"]).fit(df, schema)
+    assert not [r for r in step.rules_ if "time" in r.columns] and "time" not in step.steps_
+    assert "time" not in step.gaps_ and "visit" not in step.gaps_
+    declared = TableSchema.from_dict({**schema.to_dict(), "rules": [
+        {"type": "inequality", "left": "visit", "right": "time"}]})
+    checked = RulesStep(exclude=["time"]).fit(df, declared)
+    assert checked.gaps_ == {} and checked.how_[0].startswith("checked")
+    meta, arrays = checked.get_state()
+    assert RulesStep.from_state(meta, arrays).exclude == ("time",)
+    del meta["exclude"]
+    assert RulesStep.from_state(meta, arrays).exclude == ()

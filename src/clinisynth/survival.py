@@ -89,8 +89,8 @@ class SurvivalStep(TableStep):
         self._index()
         z = self.transform(real)[self.pair_["time"]]
         col = schema[self.pair_["time"]]
-        model_col = replace(col, kind="continuous", dtype="float64",
-                            min=float(np.nanmin(z)), max=float(np.nanmax(z)))
+        model_col = replace(col, kind="continuous", dtype="float64", precision=0.0,
+                            min=float(np.nanmin(z)), max=float(np.nanmax(z)))  # never rounded
         self.model_schema_ = TableSchema(
             columns=[model_col if c.name == col.name else c for c in schema.columns],
             target=schema.target, version=schema.version, survival=None)

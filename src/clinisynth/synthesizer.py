@@ -2,12 +2,15 @@
 
 Data path: DataFrame -> schema (inferred or given, validated) -> roles step
 (:mod:`clinisynth.roles`: identifiers and free text out, dates as numbers; its table and
-``model_schema_`` are all the later stages see) -> encoder (one numeric matrix,
-class codes) -> weights (learned by :mod:`clinisynth.weighting` on a validation split, or given)
--> every generator with a positive weight fits -> sampling splits each class's rows among
-generators by weight (largest-remainder apportionment, so proportions are exact) -> rows shuffled
--> calibration (:mod:`clinisynth.calibration`, per class, monotone per column) -> decoded to a
-model table -> the privacy guard (:mod:`clinisynth.guard`) refuses rows that single out a patient,
+``model_schema_`` are all the later stages see) -> the table steps (:meth:`table_steps`: the
+survival time as a normal score per (class, event) cell, :mod:`clinisynth.survival`; rules made
+true by construction, :mod:`clinisynth.rules`) -> encoder (one numeric matrix, class codes) ->
+weights (learned by :mod:`clinisynth.weighting` on a validation split, or given) -> every
+generator with a positive weight fits -> sampling splits each class's rows among generators by
+weight (largest-remainder apportionment, so proportions are exact) -> rows shuffled ->
+calibration (:mod:`clinisynth.calibration`, per class, monotone per column) -> decoded, then the
+table steps' inverses in reverse order (rules, survival) -> the privacy guard
+(:mod:`clinisynth.guard`) refuses rows of this real-scale table that single out a patient,
 which are redrawn and the batch decoded again -> the roles step's ``inverse_transform`` (fresh
 identifiers, dates in the input's format, text missing): a DataFrame with the input's columns,
 order and dtypes.
@@ -33,6 +36,7 @@ from sklearn.model_selection import train_test_split
 from clinisynth import __version__
 from clinisynth.calibration import CalibrationChain
 from clinisynth.calibration.fitted import FittedCalibration
+from clinisynth.conditions import Condition, ConditionSet, sample_conditioned
 from clinisynth.encoding import NUMERIC, TableEncoder
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import BaseGenerator, get_generator, list_generators
@@ -43,10 +47,14 @@ from clinisynth.reward import PoolReward, RewardWeights
 from clinisynth.roles import RolesStep
 from clinisynth.rules.step import RulesStep
 from clinisynth.schema import TableSchema, infer_schema, to_native
+from clinisynth.steps import TABLE_STEPS, TableStep
+from clinisynth.survival import SurvivalStep
 from clinisynth.threads import resolve_threads, thread_limits
 from clinisynth.weighting import DirichletReinforce, SearchResult
 
 StepCallback = Callable[[str, int, int], None]
+#: what ``sample(conditions=...)`` takes (see :mod:`clinisynth.conditions`)
+Conditions = str | Sequence[str | Condition] | ConditionSet
 #: the fewest rows per class with which ``weights="learned"`` can hold out a validation split
 MIN_ROWS_TO_LEARN = 6
 #: redraw rounds for rows breaking a rule (the rules step makes most rules true by construction)
@@ -66,6 +74,9 @@ FALLBACK_ROUNDS = 10
 #: the weight search fits its generators on at most this many search-split rows and scores
 #: mixtures on at most this many validation rows (seeded subsamples, every class kept)
 SEARCH_ROWS_MAX, VALIDATION_ROWS_MAX = 5_000, 2_000
+#: the table steps between the roles step and the encoder, in order (their registry names, the
+#: manifest keys and the ``<key>_`` attributes)
+TABLE_STEP_KEYS: tuple[str, ...] = ("survival", "rules")
 
 
 class HybridSynthesizer:
@@ -105,10 +116,16 @@ class HybridSynthesizer:
         Threads for BLAS, scikit-learn and PyTorch during ``fit`` and ``sample`` (restored
         afterwards; see :mod:`clinisynth.threads`); ``-1`` is every core, ``None`` leaves the
         libraries' defaults. Results do not depend on it.
+    survival : bool
+        When the schema has a survival pair, fit a :class:`~clinisynth.survival.SurvivalStep`
+        between the roles and rules steps: the generators model the follow-up time as a normal
+        score within its (class, event value) cell, and each synthetic time is mapped back
+        inside its own cell's real range.
 
     Attributes (after ``fit``): ``schema_`` is the user's table schema (with column roles);
     ``roles_`` the fitted :class:`~clinisynth.roles.RolesStep`; ``model_schema_`` the schema of
-    the table the encoder, generators and guard see (``roles_.transform`` of the input).
+    the roles view the table steps and the guard see (``roles_.transform`` of the input);
+    ``survival_`` and ``rules_`` the fitted table steps (or None).
     """
 
     def __init__(self, weights: WeightSpec = "learned",
@@ -120,7 +137,7 @@ class HybridSynthesizer:
                  reward: RewardWeights | Mapping[str, float] | None = None,
                  validation_fraction: float = 0.25,
                  seed: int | None = None, low_cardinality: int = 5, rules: bool = True,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, survival: bool = True) -> None:
         self.weights = weights
         self.calibration = calibration
         self.privacy_guard = privacy_guard
@@ -133,6 +150,7 @@ class HybridSynthesizer:
         self.low_cardinality = low_cardinality
         self.rules = rules
         self.n_jobs = n_jobs
+        self.survival = survival
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, target: str | None = None, *,
@@ -168,8 +186,7 @@ class HybridSynthesizer:
         self._steps = _Steps(on_step)
         self._rng = np.random.default_rng(self.seed)
         self.schema_ = schema
-        # [rules hook] a table step before the encoder (the integrator folds it into the steps)
-        self.rules_ = RulesStep().fit(data, self.model_schema_) if self.rules else None
+        self._fit_table_steps(data)
         self.search_: SearchResult | None = None
         weights_spec = self.weights
         if isinstance(weights_spec, str) and weights_spec == "learned":
@@ -200,12 +217,31 @@ class HybridSynthesizer:
         self._steps("fitted", 1, 1)
         return self
 
+    def _fit_table_steps(self, data: pd.DataFrame) -> None:
+        """The table steps between the roles view and the encoder, fitted in order: survival
+        (when the schema has a survival pair and ``survival`` is on), then rules, each on the
+        previous one's output. The rules step never discovers rules on the survival score."""
+        schema = self.model_schema_
+        self.survival_: SurvivalStep | None = None
+        if self.survival and schema.survival is not None:
+            self.survival_ = SurvivalStep().fit(data, schema)
+            data, schema = self.survival_.transform(data), self.survival_.model_schema_
+        self.rules_: RulesStep | None = None
+        if self.rules:
+            scores = (self.survival_.pair_["time"],) if self.survival_ is not None else ()
+            self.rules_ = RulesStep(exclude=scores).fit(data, schema)
+
+    def table_steps(self) -> list[TableStep]:
+        """The fitted table steps after the roles step, in the order they transform a table."""
+        steps = (getattr(self, f"{key}_", None) for key in TABLE_STEP_KEYS)
+        return [step for step in steps if step is not None]
+
     def _fit_pipeline(self, data: pd.DataFrame, names: list[str], phase: str) -> None:
         """Encoder, the named generators and the calibration chain, fitted on ``data``."""
         schema = self.model_schema_
         params = dict(self.generator_params or {})
         self.calibration_map_: FittedCalibration | None = None
-        model_schema, data = self._to_model(schema, data)  # [rules hook]
+        model_schema, data = self._to_model(schema, data)
         self.encoder_ = TableEncoder(model_schema).fit(data)
         X, y = self.encoder_.transform(data, self._rng)
         self.class_counts_ = np.bincount(y, minlength=len(schema.classes))
@@ -295,7 +331,8 @@ class HybridSynthesizer:
 
     # -- sample -------------------------------------------------------------------------------
     def sample(self, n: int, class_counts: Mapping[Any, int] | None = None,
-               seed: int | None = None) -> pd.DataFrame:
+               seed: int | None = None,
+               conditions: Conditions | None = None) -> pd.DataFrame:
         """``n`` synthetic rows; by default classes keep their training proportions.
 
         ``class_counts`` maps target labels to row counts (they must sum to ``n``); classes left
@@ -304,9 +341,33 @@ class HybridSynthesizer:
         differ, reproducibly). Rows are produced in chunks of at most ``CHUNK_ROWS`` (see
         :meth:`iter_chunks`), so the same ``(n, class_counts, seed)`` gives the same table
         however it is computed.
+
+        ``conditions`` (strings such as ``"age>=65"``, ``"sex=F"``, ``"stage in I,II"``,
+        :class:`~clinisynth.conditions.Condition` objects or a
+        :class:`~clinisynth.conditions.ConditionSet`) restrict the rows: exactly ``n`` rows that
+        all satisfy every condition, by bounded rejection
+        (:func:`~clinisynth.conditions.sample_conditioned`; default class counts: ``n`` split by
+        the training shares of the classes the conditions allow). The same ``(n, class_counts,
+        conditions, seed)`` gives the same table. A condition that is impossible, or too rare
+        for the model, is a :class:`ClinisynthError`. Conditioned rows come as one frame
+        (:meth:`iter_chunks` takes no conditions), and ``guard_report_`` / ``rules_report_``
+        then describe the last rejection round only. No conditions (``None`` or empty) is
+        plain sampling.
         """
+        if conditions is not None and (isinstance(conditions, str) or conditions):
+            return self._sample_conditioned(n, class_counts, seed, conditions)
         frames = list(self.iter_chunks(n, class_counts, seed))
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def _sample_conditioned(self, n: int, class_counts: Mapping[Any, int] | None,
+                            seed: int | None, conditions: Conditions) -> pd.DataFrame:
+        """Rows meeting ``conditions``; each rejection round calls :meth:`sample` without
+        conditions and with a seed drawn from ``default_rng(seed)``, so there is no recursion
+        and the result is a pure function of the model and ``(n, class_counts, conditions,
+        seed)``."""
+        self._check_fitted()
+        seed = self.next_seed() if seed is None else _check_seed(seed)
+        return sample_conditioned(self, n, conditions, class_counts=class_counts, seed=seed)
 
     def iter_chunks(self, n: int, class_counts: Mapping[Any, int] | None = None,
                     seed: int | None = None) -> Iterator[pd.DataFrame]:
@@ -372,19 +433,20 @@ class HybridSynthesizer:
 
     def _to_model(self, schema: TableSchema, data: pd.DataFrame
                   ) -> tuple[TableSchema, pd.DataFrame]:
-        """[rules hook] The user table as the encoder sees it, and its schema."""
-        rules = getattr(self, "rules_", None)
-        if rules is None:
-            return schema, data
-        return rules.model_schema_, rules.transform(data)
+        """A roles-view table as the encoder sees it (through every table step), and its
+        schema (``schema`` itself when there is no table step)."""
+        for step in self.table_steps():
+            schema, data = step.model_schema_, step.transform(data)
+        return schema, data
 
     def _from_model(self, frame: pd.DataFrame, rng: np.random.Generator | None = None
                     ) -> pd.DataFrame:
-        """[rules hook] A decoded model table back to the user's columns."""
-        rules = getattr(self, "rules_", None)
-        if rules is None:
-            return frame
-        return rules.inverse_transform(frame, rng if rng is not None else np.random.default_rng(0))
+        """A decoded model table back to the roles view: the table steps' inverses in reverse
+        order (rules, then survival), so the guard and the rules' checks see real-scale values."""
+        rng = rng if rng is not None else np.random.default_rng(0)
+        for step in reversed(self.table_steps()):
+            frame = step.inverse_transform(frame, rng)
+        return frame
 
     def _accept(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, calibrate: bool
                 ) -> tuple[pd.DataFrame, GuardReport | None]:
@@ -496,7 +558,7 @@ class HybridSynthesizer:
         (``missing``: the cells to blank, see :meth:`TableEncoder.missing_masks`)."""
         frame = self.encoder_.inverse_transform(self._calibrate(X, y) if calibrate else X, y,
                                                 missing)
-        return self._from_model(frame)  # [rules hook]
+        return self._from_model(frame)
 
     def _class_counts(self, n: int, class_counts: Mapping[Any, int] | None) -> np.ndarray:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -570,6 +632,7 @@ class HybridSynthesizer:
             "low_cardinality": self.low_cardinality,
             "rules": self.rules,
             "n_jobs": self.n_jobs,
+            "survival": self.survival,
         }
 
     def save(self, path: str | Path) -> None:
@@ -607,10 +670,12 @@ class HybridSynthesizer:
         if self.guard_ is not None:
             manifest["guard"], garrays = self.guard_.get_state()
             arrays.update({f"guard.{k}": v for k, v in garrays.items()})
-        manifest["rules"] = None  # [rules hook]
-        if getattr(self, "rules_", None) is not None:
-            manifest["rules"], rarrays = self.rules_.get_state()
-            arrays.update({f"rules.{k}": v for k, v in rarrays.items()})
+        for key in TABLE_STEP_KEYS:  # table steps after the roles step; None when absent
+            manifest[key] = None
+            step = getattr(self, f"{key}_", None)
+            if step is not None:
+                manifest[key], sarrays = step.get_state()
+                arrays.update({f"{key}.{k}": v for k, v in sarrays.items()})
         write_model(path, manifest, arrays)
 
     @classmethod
@@ -643,10 +708,13 @@ class HybridSynthesizer:
             "schema": manifest["schema"], "model_schema": manifest["schema"], "plans": {}}
         syn.roles_ = RolesStep.from_state(roles, split_arrays(arrays, "roles"))
         syn.model_schema_ = syn.roles_.model_schema_
-        syn.rules_ = None  # [rules hook]
-        if manifest.get("rules") is not None:
-            syn.rules_ = RulesStep.from_state(manifest["rules"], split_arrays(arrays, "rules"))
-        model_schema = syn.rules_.model_schema_ if syn.rules_ is not None else syn.model_schema_
+        for key in TABLE_STEP_KEYS:  # a model saved before a step existed holds no entry
+            step = None
+            if manifest.get(key) is not None:
+                step = TABLE_STEPS.get(key).from_state(manifest[key], split_arrays(arrays, key))
+            setattr(syn, f"{key}_", step)
+        steps = syn.table_steps()
+        model_schema = steps[-1].model_schema_ if steps else syn.model_schema_
         syn.encoder_ = TableEncoder.from_state(model_schema, manifest["encoder"])
         syn.weights_ = {k: float(v) for k, v in manifest["weights"].items()}
         syn.search_ = SearchResult.from_dict(manifest["search"]) if manifest["search"] else None
@@ -673,7 +741,8 @@ class HybridSynthesizer:
 
 
 class _UserEncoder:
-    """[rules hook] The encoder as the reward sees it: user tables in, model matrices out."""
+    """The encoder as the reward sees it: roles-view tables in (through the table steps), model
+    matrices out."""
 
     def __init__(self, syn: HybridSynthesizer) -> None:
         self.syn = syn

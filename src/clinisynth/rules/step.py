@@ -30,6 +30,7 @@ rows a bounded number of times and reports what is left.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -78,24 +79,34 @@ class RulesStep(TableStep):
         Round numeric columns to their recorded step.
     options : DiscoveryOptions, optional
         Thresholds of the discovery.
+    exclude : sequence of str
+        Columns whose values in this step's input are not on the user's scale (the survival
+        step's time score): no rule is discovered on them, they are never rounded, and a
+        declared rule naming one is not enforced by construction, only checked (on the user's
+        table, after the later inverse steps).
     """
 
     name: ClassVar[str] = "rules"
 
     def __init__(self, discover: bool = True, precision: bool = True,
-                 options: DiscoveryOptions | None = None) -> None:
+                 options: DiscoveryOptions | None = None, exclude: Sequence[str] = ()) -> None:
         self.discover = discover
         self.precision = precision
         self.options = options
+        self.exclude = tuple(exclude)
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, real: pd.DataFrame, schema: TableSchema) -> RulesStep:
         steps = learn_precisions(real, schema) if self.precision else {}
+        for name in self.exclude:
+            steps.pop(name, None)
         self.discovery_: Discovery | None = None
         if schema.rules is not None:
             rules = parse_rules(schema.rules, schema)
         elif self.discover:
-            self.discovery_ = discover_rules(real, schema, self.options, steps)
+            kept = TableSchema(columns=[c for c in schema.columns if c.name not in self.exclude],
+                               target=schema.target)
+            self.discovery_ = discover_rules(real[kept.names], kept, self.options, steps)
             rules = list(self.discovery_.rules)
         else:
             rules = []
@@ -118,7 +129,7 @@ class RulesStep(TableStep):
         derived: set[str] = set()
         how: dict[int, str] = {}
         for i, rule in enumerate(self.rules_):
-            if isinstance(rule, DERIVING) and rule.column not in derived \
+            if isinstance(rule, DERIVING) and self._free(rule) and rule.column not in derived \
                     and rule.column != schema.target \
                     and not _has_path(deps, set(rule.columns[:-1]), rule.column):
                 deps[rule.column] = set(rule.columns[:-1])
@@ -127,7 +138,8 @@ class RulesStep(TableStep):
                 how[i] = "derived from its inputs after sampling"
         blanked: dict[str, int] = {}
         for i, rule in enumerate(self.rules_):
-            if isinstance(rule, ConditionalMissing) and rule.column not in derived \
+            if isinstance(rule, ConditionalMissing) and self._free(rule) \
+                    and rule.column not in derived \
                     and rule.column not in blanked and rule.column != schema.target \
                     and not _has_path(deps, {rule.when}, rule.column):
                 deps[rule.column] = {rule.when}
@@ -146,7 +158,7 @@ class RulesStep(TableStep):
         candidates = []
         for i, rule in enumerate(self.rules_):
             if not isinstance(rule, InequalityRule) or rule.left in derived \
-                    or rule.right in derived:
+                    or rule.right in derived or not self._free(rule):
                 continue
             a, b = _num(filled, rule.left), _num(filled, rule.right)
             if np.isnan(a).any():
@@ -174,7 +186,7 @@ class RulesStep(TableStep):
             if c.is_numeric and c.name not in derived:
                 self.bounds_[c.name] = [c.min, c.max]
         for i, rule in enumerate(self.rules_):
-            if isinstance(rule, RangeRule) and rule.column in self.bounds_:
+            if isinstance(rule, RangeRule) and rule.column in self.bounds_ and self._free(rule):
                 lo, hi = self.bounds_[rule.column]
                 if rule.min is not None:
                     lo = rule.min if lo is None else max(lo, rule.min)
@@ -184,6 +196,10 @@ class RulesStep(TableStep):
                 how[i] = "clipped"
         self.how_ = {i: how.get(i, "checked; rows breaking it are redrawn")
                      for i in range(len(self.rules_))}
+
+    def _free(self, rule: Rule) -> bool:
+        """Whether ``rule`` names no excluded column (so it may be enforced by construction)."""
+        return not set(rule.columns) & set(self.exclude)
 
     def _model_schema(self, real: pd.DataFrame) -> TableSchema:
         model = self._transform(real, [c.name for c in self.input_schema_.columns
@@ -315,6 +331,7 @@ class RulesStep(TableStep):
         self._check_fitted()
         meta = {
             "discover": self.discover, "precision": self.precision,
+            "exclude": list(self.exclude),
             "input_schema": self.input_schema_.to_dict(),
             "model_schema": self.model_schema_.to_dict(),
             "rules": [r.to_dict() for r in self.rules_], "steps": self.steps_,
@@ -327,7 +344,8 @@ class RulesStep(TableStep):
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> RulesStep:
-        step = cls(discover=bool(meta["discover"]), precision=bool(meta["precision"]))
+        step = cls(discover=bool(meta["discover"]), precision=bool(meta["precision"]),
+                   exclude=meta.get("exclude", ()))  # saved before ``exclude``: none
         step.input_schema_ = TableSchema.from_dict(meta["input_schema"])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.rules_ = parse_rules(meta["rules"], step.input_schema_)
