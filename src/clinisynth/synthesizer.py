@@ -199,13 +199,16 @@ class HybridSynthesizer:
                               f"{MIN_ROWS_TO_LEARN} per class, so uniform weights are used",
                               UserWarning, stacklevel=2)
                 weights_spec = "uniform"
+        # what the search split's fits selected (e.g. GMM components), reused by the refit
+        reuse = ({nm: gen.refit_params() for nm, gen in self.generators_.items()}
+                 if self.search_ is not None else {})
         weights = resolve_weights(weights_spec)
         self._check_class_sizes(data[schema.target], list(weights))
         self.weights_ = weights
         names = list(weights)
         if self.privacy_guard and all(get_generator(nm).resamples_rows for nm in names):
             names.append(FALLBACK_GENERATOR)  # weight 0: only redraws rows the guard refused
-        self._fit_pipeline(data, names, "fitting")
+        self._fit_pipeline(data, names, "fitting", reuse)
         self._freeze_calibration()
         self.guard_ = None
         if self.privacy_guard:
@@ -236,10 +239,13 @@ class HybridSynthesizer:
         steps = (getattr(self, f"{key}_", None) for key in TABLE_STEP_KEYS)
         return [step for step in steps if step is not None]
 
-    def _fit_pipeline(self, data: pd.DataFrame, names: list[str], phase: str) -> None:
-        """Encoder, the named generators and the calibration chain, fitted on ``data``."""
+    def _fit_pipeline(self, data: pd.DataFrame, names: list[str], phase: str,
+                      reuse: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Encoder, the named generators and the calibration chain, fitted on ``data``
+        (``reuse``: per generator, parameters an earlier fit selected; the user's win)."""
         schema = self.model_schema_
-        params = dict(self.generator_params or {})
+        params = {name: {**(reuse or {}).get(name, {}), **(self.generator_params or {}).get(
+            name, {})} for name in names}
         self.calibration_map_: FittedCalibration | None = None
         model_schema, data = self._to_model(schema, data)
         self.encoder_ = TableEncoder(model_schema).fit(data)

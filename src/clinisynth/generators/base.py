@@ -99,6 +99,12 @@ class BaseGenerator(ABC):
     def _sample_class(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def refit_params(self) -> dict[str, Any]:
+        """Constructor parameters a refit on more rows of the same table may reuse: choices this
+        fit's own model selection made (the synthesizer refits on all rows after the weight
+        search fitted on a split). None by default."""
+        return {}
+
     # -- persistence ----------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         """JSON-able state and named arrays; together they rebuild the fitted generator."""

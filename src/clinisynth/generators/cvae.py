@@ -12,7 +12,7 @@ with Adam, on a stratified split; training stops when the validation loss has no
 The budget scales with the data: by default the batch holds ``clip(n_train / 50, 64, 1024)``
 rows, and the epochs are capped so that training takes at most ``max_steps`` gradient steps
 (``epochs <= max_steps / steps_per_epoch``). Small tables keep batch 64 and the full epoch budget;
-a table of 100,000 rows trains ~80 steps per epoch for at most ~70 epochs instead of 1,300 steps
+a table of 100,000 rows trains ~80 steps per epoch for at most ~35 epochs instead of 1,300 steps
 per epoch for 300. A class with more than ``max_rows_per_class`` rows trains on a seeded
 uniform subsample of that many (the step budget, not the rows, bounds what is learned).
 Training runs on one torch thread whatever the thread setting (:mod:`clinisynth.threads`): the
@@ -63,7 +63,7 @@ class CVAEGenerator(BaseGenerator):
     def __init__(self, hidden: int = 128, latent_dim: int = 8, epochs: int = 300,
                  batch_size: int | None = None, learning_rate: float = 1e-3, beta: float = 1.0,
                  patience: int = 25, validation_fraction: float = 0.15,
-                 max_steps: int = 6000, max_rows_per_class: int | None = 200_000,
+                 max_steps: int = 3000, max_rows_per_class: int | None = 200_000,
                  seed: int | None = None) -> None:
         super().__init__(seed=seed)
         self.hidden = hidden

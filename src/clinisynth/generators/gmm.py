@@ -5,7 +5,10 @@ of components ``C_k in 1..max_components`` minimising ``BIC = -2 log L + p log n
 a component from ``pi_k`` then ``mu + L z``, component by component (one matrix product
 per component, memory ``O(n d)``), with ``L L^T = Sigma`` (Cholesky), ``z ~ N(0, I)``.
 It preserves each class's means and (within components) covariances; rows are not tied to any
-training row. A class with more than ``max_rows_per_class`` rows is fitted on a seeded uniform
+training row. Given ``n_components`` (one count, or one per class code) no selection is run:
+the synthesizer passes the counts BIC chose on the weight search's split to the refit on all
+rows (:meth:`refit_params`), so the refit runs one EM instead of ``max_components``. A class with
+more than ``max_rows_per_class`` rows is fitted on a seeded uniform
 subsample of that many (EM costs ``O(n C d^2)`` per iteration for every candidate ``C``; 50,000
 rows estimate five ``d = 60`` components to well within their sampling noise).
 """
@@ -25,9 +28,11 @@ class GMMGenerator(BaseGenerator):
 
     def __init__(self, max_components: int = 5, covariance_type: str = "full",
                  reg_covar: float = 1e-3, max_rows_per_class: int | None = 50_000,
+                 n_components: int | list[int] | None = None,
                  seed: int | None = None) -> None:
         super().__init__(seed=seed)
         self.max_components = max_components
+        self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.max_rows_per_class = max_rows_per_class
@@ -40,20 +45,38 @@ class GMMGenerator(BaseGenerator):
         self.chol_: dict[int, np.ndarray] = {}
         for k in self.classes_:
             rows = X[y == k]
-            best = self._select(rows)
+            fixed = self._fixed_components(int(k), len(rows))
+            best = self._select(rows) if fixed is None else self._em(rows, fixed)
             self.weights_[int(k)] = best.weights_
             self.means_[int(k)] = best.means_
             self.chol_[int(k)] = np.linalg.cholesky(_full_covariances(best, rows.shape[1]))
+
+    def _fixed_components(self, k: int, n_rows: int) -> int | None:
+        """The given component count of class ``k`` (at most one per 10 rows), or None."""
+        if self.n_components is None:
+            return None
+        given = self.n_components
+        count = int(given) if isinstance(given, int | np.integer) else int(given[k])
+        if count < 1:
+            raise ValueError("gmm: n_components must be at least 1")
+        return max(1, min(count, n_rows // 10))
+
+    def refit_params(self) -> dict[str, Any]:
+        codes = range(int(self.classes_.max()) + 1)
+        return {"n_components": [int(len(self.weights_.get(k, [0]))) for k in codes]}
+
+    def _em(self, rows: np.ndarray, components: int) -> GaussianMixture:
+        gm = GaussianMixture(n_components=components, covariance_type=self.covariance_type,
+                             reg_covar=self.reg_covar, n_init=1,
+                             random_state=int(self._rng.integers(2**31 - 1)))
+        return gm.fit(rows)
 
     def _select(self, rows: np.ndarray) -> GaussianMixture:
         """The mixture with the lowest BIC among 1..max_components components."""
         limit = max(1, min(self.max_components, len(rows) // 10))
         best, best_bic = None, np.inf
         for c in range(1, limit + 1):
-            gm = GaussianMixture(n_components=c, covariance_type=self.covariance_type,
-                                 reg_covar=self.reg_covar, n_init=1,
-                                 random_state=int(self._rng.integers(2**31 - 1)))
-            gm.fit(rows)
+            gm = self._em(rows, c)
             bic = gm.bic(rows)
             if bic < best_bic:
                 best, best_bic = gm, bic
