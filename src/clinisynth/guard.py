@@ -114,7 +114,8 @@ class PrivacyGuard:
     neighbours : nearest training rows the distance rule looks at (default: the schema's ``k``).
     qi_tolerance : numeric quasi-identifier tolerance, in standard deviations (floored at the
         column's recorded precision).
-    n_jobs : threads of the neighbour queries (-1: all cores).
+    n_jobs : kept so saved models load; the range search uses the threads that
+        :func:`clinisynth.threads.current_threads` gives (the synthesizer's ``n_jobs``).
     """
 
     def __init__(self, percentile: float = 5.0, min_shared: int = 3, max_rounds: int = 10,
@@ -162,8 +163,8 @@ class PrivacyGuard:
         _, inverse, counts = np.unique(records, axis=0, return_inverse=True, return_counts=True)
         self.multiplicity_ = counts[inverse.ravel()]
         self.k_ = int(self.schema_.k)
-        k = min(self.neighbours or self.k_, len(records))
-        self._nn = NearestNeighbors(n_neighbors=k, n_jobs=self.n_jobs).fit(records)
+        self._k_nearest = min(self.neighbours or self.k_, len(records))
+        self._sq_norms = np.einsum("ij,ij->i", records, records)
         self.rest_dims_ = _column_dims(self.encoder_, [c.name for c in self.schema_.columns
                                                        if c.name not in self.qi_])
         n_cols = len(self.schema_.columns)
@@ -224,10 +225,26 @@ class PrivacyGuard:
         return self.check(synthetic)[0]
 
     def _distance(self, records: np.ndarray) -> np.ndarray:
-        with threadpool_limits(1):  # parallelism comes from n_jobs, not nested BLAS threads
-            dist, idx = self._nn.kneighbors(records)
+        """Rows with a close (``< tau``, or an exact copy) distinguishable training record among
+        their ``neighbours`` nearest: a record ranks among them when fewer than ``neighbours``
+        training rows are strictly nearer. Only training rows within ``tau`` can decide, so the
+        rule is evaluated on the pairs :func:`pairs_within` finds (exact distances)."""
+        out = np.zeros(len(records), dtype=bool)
+        rows, train, dist = pairs_within(records, self.records_, self.threshold_,
+                                         self._sq_norms)
+        if not len(rows):
+            return out
+        order = np.lexsort((dist, rows))
+        rows, train, dist = rows[order], train[order], dist[order]
+        pos = np.arange(len(rows))
+        group = np.maximum.accumulate(np.where(np.r_[True, rows[1:] != rows[:-1]], pos, 0))
+        tie = np.maximum.accumulate(np.where(
+            np.r_[True, (rows[1:] != rows[:-1]) | (dist[1:] != dist[:-1])], pos, 0))
+        nearer = tie - group  # training rows of the same query strictly nearer
         close = (dist < self.threshold_) | (dist <= 1e-12)
-        return np.any(close & (self.multiplicity_[idx] < self.min_shared), axis=1)
+        hit = close & (self.multiplicity_[train] < self.min_shared) & (nearer < self._k_nearest)
+        out[rows[hit]] = True
+        return out
 
     def _singling_out(self, synthetic: pd.DataFrame, records: np.ndarray) -> np.ndarray:
         out = np.zeros(len(synthetic), dtype=bool)
@@ -267,6 +284,52 @@ class PrivacyGuard:
         guard._set_records(arrays["records"], rare_rows=arrays["rare_rows"],
                            rare_coords=arrays["rare_coords"])
         return guard
+
+
+#: entries of one (query rows x training rows) block of :func:`pairs_within`
+BLOCK_ENTRIES = 2**25
+
+
+def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
+                 reference_sq: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)`` with ``||q_i - r_j|| < radius`` or ``= 0``: ``(i, j, distance)``.
+
+    Exact range search by blocks: a float32 matrix product gives ``q.r - |r|^2 / 2`` (the
+    reference carries ``-|r|^2 / 2`` as an extra column, the query a 1), and a pair is a
+    candidate when it exceeds ``(|q|^2 - L) / 2``, i.e. ``||q - r||^2 < L`` with ``L = radius^2
+    + 1e-4 (|q|^2 + max |r|^2) + 1e-6``: a margin far above float32's rounding, so every pair
+    inside the radius is a candidate. Candidates' distances are then computed in float64 and
+    the radius applied to them. The product uses the BLAS threads of
+    :func:`clinisynth.threads.current_threads`; the float64 step decides, so the result does
+    not depend on them. Brute force, as any exact search must be here: at 30-50 encoded
+    dimensions trees prune nothing (``benchmarks/guard_throughput.py``).
+    """
+    from clinisynth.threads import current_threads
+
+    if reference_sq is None:
+        reference_sq = np.einsum("ij,ij->i", reference, reference)
+    q_sq = np.einsum("ij,ij->i", query, query)
+    limit = radius * radius + 1e-4 * (q_sq + float(reference_sq.max(initial=0.0))) + 1e-6
+    bound = ((q_sq - limit) / 2).astype(np.float32)
+    ref = np.empty((len(reference), reference.shape[1] + 1), dtype=np.float32)
+    ref[:, :-1] = reference
+    ref[:, -1] = -reference_sq / 2
+    step = max(1, BLOCK_ENTRIES // max(1, len(reference)))
+    found_i, found_j = [], []
+    with threadpool_limits(current_threads()):
+        for start in range(0, len(query), step):
+            block = np.ones((min(step, len(query) - start), ref.shape[1]), dtype=np.float32)
+            block[:, :-1] = query[start:start + step]
+            i, j = np.nonzero(block @ ref.T > bound[start:start + step, None])
+            found_i.append(i + start)
+            found_j.append(j)
+    rows = np.concatenate(found_i) if found_i else np.zeros(0, dtype=np.int64)
+    train = np.concatenate(found_j) if found_j else np.zeros(0, dtype=np.int64)
+    gap = query[rows] - reference[train]
+    dist = np.sqrt(np.einsum("ij,ij->i", gap, gap))
+    keep = (dist < radius) | (dist <= 1e-12)
+    return rows[keep].astype(np.int64), train[keep].astype(np.int64), dist[keep]
 
 
 def _positive_loo_percentile(records: np.ndarray, percentile: float) -> float:
