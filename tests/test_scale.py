@@ -134,7 +134,7 @@ def test_cvae_budget_scales_with_the_rows():
     gen = CVAEGenerator()
     assert gen.budget(300) == (64, 300)
     batch, epochs = gen.budget(85_000)
-    assert batch == 1024 and epochs * -(-85_000 // batch) <= gen.max_steps
+    assert batch == 512 and epochs * -(-85_000 // batch) <= gen.max_steps
     assert CVAEGenerator(batch_size=32).budget(100)[0] == 32
 
 

@@ -287,7 +287,7 @@ class PrivacyGuard:
 
 
 #: entries of one (query rows x training rows) block of :func:`pairs_within`
-BLOCK_ENTRIES = 2**25
+BLOCK_ENTRIES = 2**23
 
 
 def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
@@ -312,17 +312,19 @@ def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
     q_sq = np.einsum("ij,ij->i", query, query)
     limit = radius * radius + 1e-4 * (q_sq + float(reference_sq.max(initial=0.0))) + 1e-6
     bound = ((q_sq - limit) / 2).astype(np.float32)
-    ref = np.empty((len(reference), reference.shape[1] + 1), dtype=np.float32)
-    ref[:, :-1] = reference
-    ref[:, -1] = -reference_sq / 2
+    ref_t = np.empty((reference.shape[1] + 1, len(reference)), dtype=np.float32)  # transposed
+    ref_t[:-1] = reference.T
+    ref_t[-1] = -reference_sq / 2
     step = max(1, BLOCK_ENTRIES // max(1, len(reference)))
     found_i, found_j = [], []
     with threadpool_limits(current_threads()):
         for start in range(0, len(query), step):
-            block = np.ones((min(step, len(query) - start), ref.shape[1]), dtype=np.float32)
+            block = np.ones((min(step, len(query) - start), len(ref_t)), dtype=np.float32)
             block[:, :-1] = query[start:start + step]
-            i, j = np.nonzero(block @ ref.T > bound[start:start + step, None])
-            found_i.append(i + start)
+            near = block @ ref_t > bound[start:start + step, None]
+            hit = np.flatnonzero(near.any(axis=1))  # few rows have a candidate: index those
+            i, j = np.nonzero(near[hit])
+            found_i.append(hit[i] + start)
             found_j.append(j)
     rows = np.concatenate(found_i) if found_i else np.zeros(0, dtype=np.int64)
     train = np.concatenate(found_j) if found_j else np.zeros(0, dtype=np.int64)

@@ -11,9 +11,9 @@ weight (largest-remainder apportionment, so proportions are exact) -> rows shuff
 calibration (:mod:`clinisynth.calibration`, per class, monotone per column) -> decoded, then the
 table steps' inverses in reverse order (rules, survival) -> the privacy guard
 (:mod:`clinisynth.guard`) refuses rows of this real-scale table that single out a patient,
-which are redrawn (only the redrawn rows are decoded and checked again) -> the roles step's ``inverse_transform`` (fresh
-identifiers, dates in the input's format, text missing): a DataFrame with the input's columns,
-order and dtypes.
+which are redrawn (only the redrawn rows are decoded and checked again) -> the roles step's
+``inverse_transform`` (fresh identifiers, dates in the input's format, text missing): a
+DataFrame with the input's columns, order and dtypes.
 
 Every random choice flows from ``seed``: one ``numpy.random.Generator`` seeds the generators and
 drives encoding, sampling order and shuffling; its state is saved with the model, so a loaded

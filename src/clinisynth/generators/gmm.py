@@ -9,8 +9,8 @@ training row. Given ``n_components`` (one count, or one per class code) no selec
 the synthesizer passes the counts BIC chose on the weight search's split to the refit on all
 rows (:meth:`refit_params`), so the refit runs one EM instead of ``max_components``. A class with
 more than ``max_rows_per_class`` rows is fitted on a seeded uniform
-subsample of that many (EM costs ``O(n C d^2)`` per iteration for every candidate ``C``; 50,000
-rows estimate five ``d = 60`` components to well within their sampling noise).
+subsample of that many (EM costs ``O(n C d^2)`` per iteration for every candidate ``C``; 20,000
+rows hold about 140 values per parameter of five full-covariance ``d = 56`` components).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class GMMGenerator(BaseGenerator):
     name = "gmm"
 
     def __init__(self, max_components: int = 5, covariance_type: str = "full",
-                 reg_covar: float = 1e-3, max_rows_per_class: int | None = 50_000,
+                 reg_covar: float = 1e-3, max_rows_per_class: int | None = 20_000,
                  n_components: int | list[int] | None = None,
                  seed: int | None = None) -> None:
         super().__init__(seed=seed)
