@@ -39,8 +39,10 @@ KEYS = ("singling_out_risk", "singling_out_univariate_risk", "linkability_risk",
 LEGEND = {
     "singling_out_risk": "multivariate singling out (3 columns), anonymeter's definition",
     "singling_out_univariate_risk": "univariate singling out (one column)",
-    "linkability_risk": "linkability, columns split in two halves (alternate columns)",
-    "inference_risk": "inference of the target from every other column",
+    "linkability_risk": "linkability, the quasi-identifiers split alternately in two (every "
+                        "column when fewer than two)",
+    "inference_risk": "inference of the target from the quasi-identifiers (the schema's; "
+                      "every other column when it has none)",
     "calibrated_dcr": "share of synthetic rows closer to train than the 2nd percentile of "
                       "holdout-to-train distances (≈ 0.02 for fresh patients)",
     "calibrated_dcr_baseline": "the holdout's own share at that distance (the ideal)",
