@@ -286,8 +286,9 @@ class PrivacyGuard:
         return guard
 
 
-#: entries of one (query rows x training rows) block of :func:`pairs_within`
-BLOCK_ENTRIES = 2**23
+#: query rows x training rows of one block of :func:`pairs_within` (``benchmarks/
+#: guard_search_methods.py``; a reference of a million rows is searched in ten slices)
+QUERY_BLOCK, REFERENCE_BLOCK = 128, 100_000
 
 
 def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
@@ -315,17 +316,19 @@ def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
     ref_t = np.empty((reference.shape[1] + 1, len(reference)), dtype=np.float32)  # transposed
     ref_t[:-1] = reference.T
     ref_t[-1] = -reference_sq / 2
-    step = max(1, BLOCK_ENTRIES // max(1, len(reference)))
     found_i, found_j = [], []
     with threadpool_limits(current_threads()):
-        for start in range(0, len(query), step):
-            block = np.ones((min(step, len(query) - start), len(ref_t)), dtype=np.float32)
-            block[:, :-1] = query[start:start + step]
-            near = block @ ref_t > bound[start:start + step, None]
-            hit = np.flatnonzero(near.any(axis=1))  # few rows have a candidate: index those
-            i, j = np.nonzero(near[hit])
-            found_i.append(hit[i] + start)
-            found_j.append(j)
+        for start in range(0, len(query), QUERY_BLOCK):
+            block = np.ones((min(QUERY_BLOCK, len(query) - start), len(ref_t)), dtype=np.float32)
+            block[:, :-1] = query[start:start + QUERY_BLOCK]
+            limit_q = bound[start:start + QUERY_BLOCK, None]
+            for first in range(0, len(reference), REFERENCE_BLOCK):
+                near = block @ ref_t[:, first:first + REFERENCE_BLOCK] > limit_q
+                hit = np.flatnonzero(near.any(axis=1))  # candidates are rare: index those rows
+                if len(hit):
+                    i, j = np.nonzero(near[hit])
+                    found_i.append(hit[i] + start)
+                    found_j.append(j + first)
     rows = np.concatenate(found_i) if found_i else np.zeros(0, dtype=np.int64)
     train = np.concatenate(found_j) if found_j else np.zeros(0, dtype=np.int64)
     gap = query[rows] - reference[train]
