@@ -164,7 +164,7 @@ class PrivacyGuard:
         self.multiplicity_ = counts[inverse.ravel()]
         self.k_ = int(self.schema_.k)
         self._k_nearest = min(self.neighbours or self.k_, len(records))
-        self._sq_norms = np.einsum("ij,ij->i", records, records)
+        self._search = search_matrix(records)
         self.rest_dims_ = _column_dims(self.encoder_, [c.name for c in self.schema_.columns
                                                        if c.name not in self.qi_])
         n_cols = len(self.schema_.columns)
@@ -231,7 +231,7 @@ class PrivacyGuard:
         rule is evaluated on the pairs :func:`pairs_within` finds (exact distances)."""
         out = np.zeros(len(records), dtype=bool)
         rows, train, dist = pairs_within(records, self.records_, self.threshold_,
-                                         self._sq_norms)
+                                         self._search)
         if not len(rows):
             return out
         order = np.lexsort((dist, rows))
@@ -291,8 +291,17 @@ class PrivacyGuard:
 QUERY_BLOCK, REFERENCE_BLOCK = 128, 100_000
 
 
+def search_matrix(reference: np.ndarray) -> np.ndarray:
+    """The reference as :func:`pairs_within` multiplies it: float32, transposed, with a last
+    row ``-|r|^2 / 2`` (build it once for a reference searched many times)."""
+    ref_t = np.empty((reference.shape[1] + 1, len(reference)), dtype=np.float32)
+    ref_t[:-1] = reference.T
+    ref_t[-1] = -np.einsum("ij,ij->i", reference, reference) / 2
+    return ref_t
+
+
 def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
-                 reference_sq: np.ndarray | None = None
+                 matrix: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair ``(i, j)`` with ``||q_i - r_j|| < radius`` or ``= 0``: ``(i, j, distance)``.
 
@@ -304,18 +313,16 @@ def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
     the radius applied to them. The product uses the BLAS threads of
     :func:`clinisynth.threads.current_threads`; the float64 step decides, so the result does
     not depend on them. Brute force, as any exact search must be here: at 30-50 encoded
-    dimensions trees prune nothing (``benchmarks/guard_throughput.py``).
+    dimensions trees prune nothing (``benchmarks/guard_search_methods.py``). ``matrix``:
+    :func:`search_matrix` of ``reference``, when it is already built.
     """
     from clinisynth.threads import current_threads
 
-    if reference_sq is None:
-        reference_sq = np.einsum("ij,ij->i", reference, reference)
+    ref_t = search_matrix(reference) if matrix is None else matrix
     q_sq = np.einsum("ij,ij->i", query, query)
-    limit = radius * radius + 1e-4 * (q_sq + float(reference_sq.max(initial=0.0))) + 1e-6
+    max_r_sq = -2.0 * float(ref_t[-1].min(initial=0.0))
+    limit = radius * radius + 1e-4 * (q_sq + max_r_sq) + 1e-6
     bound = ((q_sq - limit) / 2).astype(np.float32)
-    ref_t = np.empty((reference.shape[1] + 1, len(reference)), dtype=np.float32)  # transposed
-    ref_t[:-1] = reference.T
-    ref_t[-1] = -reference_sq / 2
     found_i, found_j = [], []
     with threadpool_limits(current_threads()):
         for start in range(0, len(query), QUERY_BLOCK):
