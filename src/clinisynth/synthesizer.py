@@ -472,6 +472,7 @@ class HybridSynthesizer:
         missing = self.encoder_.missing_masks(X, y)
         frame = self._decode(X, y, calibrate, missing)
         rows, batch = np.arange(len(y)), frame  # the rows to check, and their decoded table
+        still_broken = np.zeros(len(y), dtype=bool)  # per row, as its last check found it
         rule_rounds = fallback_rounds = 0
         while True:
             if guard is not None:
@@ -479,6 +480,7 @@ class HybridSynthesizer:
             else:
                 refused, rules = np.zeros(len(batch), dtype=bool), None
             broken = self._broken(batch)
+            still_broken[rows] = broken
             fix_rules = bool(broken.any()) and rule_rounds < RULE_ROUNDS
             if fix_rules:
                 rule_rounds += 1
@@ -512,7 +514,7 @@ class HybridSynthesizer:
                 m[rows] = new_missing[c]
             batch = self._decode(X_new, y[rows], calibrate, new_missing)
             frame = _replace_rows(frame, rows, batch)
-        self._count_rules(self._broken(frame), remaining=True)
+        self._count_rules(still_broken, remaining=True)
         return frame, report
 
     def uncalibrated(self, n: int, seed: int) -> pd.DataFrame:
