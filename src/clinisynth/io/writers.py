@@ -66,9 +66,7 @@ def check_writable(df: pd.DataFrame, path: str | Path) -> None:
 def write_table(df: pd.DataFrame, path: str | Path) -> None:
     """Write ``df`` by suffix (CSV with formulas neutralised, Parquet, .dta, .sav), atomically."""
     path = Path(path)
-    if _suffix(path) in (".dta", ".sav"):
-        check_writable(df, path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:  # write_table_to checks .dta/.sav names and values first
         write_table_to(df, tmp, path)
 
 
