@@ -52,7 +52,7 @@ from clinisynth.cli.sections import (
     roles_section,
     weight_sections,
 )
-from clinisynth.conditions import ConditionSet, parse_conditions, sample_conditioned
+from clinisynth.conditions import ConditionSet, parse_conditions
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path
 from clinisynth.persistence import check_model_target
@@ -134,7 +134,7 @@ def generate_command(
         syn.roles_.exclude_identifiers(holdout)
     if conditions:
         with console.status(f"sampling {rows} rows meeting {conditions.text}"):
-            fake = sample_conditioned(syn, rows, conditions, seed=seed)
+            fake = syn.sample(rows, seed=seed, conditions=conditions)
         draw = write_frame(fake, target_col, out)
     else:  # streamed; the chunks are kept only for the audit
         draw = write_draw(syn, rows, out, seed=seed, keep=audited)

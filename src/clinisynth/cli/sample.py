@@ -21,7 +21,7 @@ from clinisynth.cli.lifecycle import (
     write_draw,
     write_frame,
 )
-from clinisynth.conditions import parse_conditions, sample_conditioned
+from clinisynth.conditions import parse_conditions
 from clinisynth.errors import ClinisynthError
 from clinisynth.guard import GuardReport
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, check_writable
@@ -185,7 +185,7 @@ def sample_command(
                    f"{out_path}/ ({result['partitions']} partitions)")
     elif conditions:
         with console.status(f"sampling {rows} rows meeting {conditions.text}"):
-            fake = sample_conditioned(syn, rows, conditions, class_counts=counts, seed=seed)
+            fake = syn.sample(rows, class_counts=counts, seed=seed, conditions=conditions)
         print_rows(write_frame(fake, target, out_path).counts, target, out_path)
     else:
         print_rows(write_draw(syn, rows, out_path, counts, seed).counts, target, out_path)
