@@ -13,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import threadpool_limits
 
 from clinisynth.encoding import category_codes
 from clinisynth.schema import TableSchema
-from clinisynth.threads import current_threads
+from clinisynth.threads import blas_limits, current_threads
 
 _CAT_SCALE = 1.0 / np.sqrt(2.0)
 
@@ -72,7 +71,7 @@ def nearest_distances(query: np.ndarray, reference: np.ndarray, k: int = 1,
     the leave-one-out nearest-neighbour distance of the reference to itself.
     """
     n_neighbors = k + 1 if exclude_self else k
-    with threadpool_limits(current_threads()):  # one thread unless n_jobs says otherwise
+    with blas_limits(current_threads()):  # one thread unless n_jobs says otherwise
         nn = NearestNeighbors(n_neighbors=min(n_neighbors, len(reference)),
                               n_jobs=current_threads()).fit(reference)
         dist, _ = nn.kneighbors(query)

@@ -52,11 +52,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import KDTree, NearestNeighbors
-from threadpoolctl import threadpool_limits
 
 from clinisynth.distances import RecordEncoder
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema, category_key
+from clinisynth.threads import blas_limits
 
 RULES = ("singling_out", "distance")
 #: rows whose positive leave-one-out distance sets ``tau`` (evenly spaced, no randomness)
@@ -324,7 +324,7 @@ def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
     limit = radius * radius + 1e-4 * (q_sq + max_r_sq) + 1e-6
     bound = ((q_sq - limit) / 2).astype(np.float32)
     found_i, found_j = [], []
-    with threadpool_limits(current_threads()):
+    with blas_limits(current_threads()):
         for start in range(0, len(query), QUERY_BLOCK):
             block = np.ones((min(QUERY_BLOCK, len(query) - start), len(ref_t)), dtype=np.float32)
             block[:, :-1] = query[start:start + QUERY_BLOCK]
@@ -353,7 +353,7 @@ def _positive_loo_percentile(records: np.ndarray, percentile: float) -> float:
     if len(unique) < 2:
         return 0.0
     rows = np.linspace(0, len(records) - 1, min(TAU_SAMPLE, len(records))).astype(int)
-    with threadpool_limits(1):
+    with blas_limits(1):
         nn = NearestNeighbors(n_neighbors=2).fit(unique)
         dist, _ = nn.kneighbors(unique[inverse.ravel()[rows]])
     return float(np.percentile(dist[:, 1], percentile))

@@ -55,9 +55,10 @@ class PoolReward:
                  search_rows: pd.DataFrame, validation: pd.DataFrame,
                  weights: RewardWeights, seed: int) -> None:
         from clinisynth.audit.fidelity import ks_mean, pair_trend
-        from clinisynth.audit.privacy import dcr_share
+        from clinisynth.audit.privacy import DcrShare
 
-        self._ks, self._trend, self._dcr = ks_mean, pair_trend, dcr_share
+        self._ks, self._trend = ks_mean, pair_trend
+        self._dcr = DcrShare(search_rows, validation, schema, seed=seed)
         self.names = list(pools)
         self.pools = pools
         self.counts = counts
@@ -94,8 +95,7 @@ class PoolReward:
             trend = 1.0 - ks  # no numeric pairs: let KS speak for fidelity
         fidelity = 0.5 * (1.0 - ks) + 0.5 * trend
         utility = self._utility(frame)
-        share = float(self._dcr(self.search_rows, self.validation, frame, self.schema,
-                                seed=self.seed))
+        share = float(self._dcr(frame))
         reward = self.weights.combine(fidelity, utility, share)
         return reward, {"ks": ks, "pair_trend": trend, "fidelity": fidelity,
                         "utility_f1": utility, "dcr_share": share}

@@ -27,6 +27,18 @@ def test_ks_and_wasserstein_on_known_distributions():
     assert fid.ks_statistic(a, with_gaps) == 0.0
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_ks_statistic_equals_scipys(seed):
+    """Same statistic as scipy.stats.ks_2samp, ties and unequal sizes included."""
+    from scipy.stats import ks_2samp
+
+    rng = np.random.default_rng(seed)
+    real = pd.Series(np.round(rng.normal(size=150 + seed), 1))  # rounded: many ties
+    syn = pd.Series(np.round(rng.normal(0.2 * seed, size=97), 1))
+    expected = ks_2samp(real.to_numpy(), syn.to_numpy(), method="asymp").statistic
+    assert fid.ks_statistic(real, syn) == pytest.approx(expected, abs=1e-15)
+
+
 def test_total_variation_by_hand():
     real = pd.Series(["a"] * 6 + ["b"] * 4)
     syn = pd.Series(["a"] * 3 + ["b"] * 3 + ["c"] * 4)

@@ -7,10 +7,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema, category_key, check_frame, infer_schema
+from clinisynth.threads import blas_limits
 
 MIN_HOLDOUT_ROWS = 10
 MIN_ROWS = 10
@@ -202,5 +202,5 @@ def single_thread() -> Iterator[None]:
     On a shared 2-core machine, OpenMP threads spinning against other processes made detection
     60x slower; one thread keeps every score fast and its timing predictable.
     """
-    with threadpool_limits(limits=1):
+    with blas_limits(1):
         yield

@@ -148,10 +148,35 @@ def dcr_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFram
 
     0.5 = no memorisation; 1 = every synthetic row sits on a (sampled) training row.
     """
-    with single_thread():
-        e = _Encoded(train, holdout, synthetic, schema, seed, sample)
-        _, d_train, d_hold = _dcr(e)
-    return closer_share(d_train, d_hold)
+    return DcrShare(train, holdout, schema, seed, sample)(synthetic)
+
+
+class DcrShare:
+    """:func:`dcr_share` against one (train, holdout) pair, encoded once: ``scorer(synthetic)``
+    equals ``dcr_share(train, holdout, synthetic, schema, seed, sample)`` (the same seeded
+    samples), for scoring many synthetic tables against the same two (the weight search)."""
+
+    def __init__(self, train: pd.DataFrame, holdout: pd.DataFrame, schema: TableSchema,
+                 seed: int = 0, sample: int | None = DEFAULT_QUERIES) -> None:
+        self.encoder = RecordEncoder(schema).fit(train)
+        self.seed, self.sample = seed, sample
+        self.n_train, self.n_hold = len(train), len(holdout)
+        m = min(len(train), len(holdout))
+        # the distances to a set do not depend on its order: all of train when m covers it
+        train_m = (slice(None) if m == len(train)
+                   else sample_index(len(train), m, rng_for(seed, _TRAIN_M)))
+        self.x_train = self.encoder.transform(train)[train_m]
+        self.x_hold = self.encoder.transform(holdout)[
+            sample_index(len(holdout), m, rng_for(seed, _HOLD_M))]
+
+    def __call__(self, synthetic: pd.DataFrame) -> float:
+        cap = (max(self.n_train, self.n_hold, len(synthetic)) if self.sample is None
+               else int(self.sample))
+        rows = sample_index(len(synthetic), cap, rng_for(self.seed, _SYN))
+        with single_thread():
+            q = self.encoder.transform(synthetic.iloc[rows])
+            return closer_share(nearest_distances(q, self.x_train),
+                                nearest_distances(q, self.x_hold))
 
 
 def _nnaa_pair(x_real: np.ndarray, x_syn: np.ndarray, e: _Encoded, seed: int, purpose: int
