@@ -115,3 +115,20 @@ def test_same_seed_same_scores_and_sampling_is_stated(bc_70, bc_gmm):
                        "nnaa_train": 398, "nnaa_holdout": 171, "train_rows": 398,
                        "holdout": 100, "query_cap": 100}
     assert priv.dcr_share(train, holdout, bc_gmm, schema, seed=3, sample=100) == a.dcr_share
+
+
+@pytest.mark.parametrize("rows, sample", [((300, 150, 469), 2000), ((100, 300, 70), 2000),
+                                          ((300, 150, 469), 50), ((300, 150, 469), None)])
+def test_dcr_share_scorer_equals_the_audit_path(breast_cancer, rows, sample):
+    """The weight search's DcrShare (references encoded once) gives the audit's own DCR share:
+    the same seeded samples and distances, for any synthetic table scored against them."""
+    df, target = breast_cancer
+    schema = infer_schema(df, target)
+    n_train, n_hold, n_syn = rows
+    train, holdout = df.iloc[:n_train], df.iloc[n_train:n_train + n_hold]
+    scorer = priv.DcrShare(train, holdout, schema, seed=3, sample=sample)
+    for start in (0, 50):
+        synthetic = df.iloc[start:start + n_syn]
+        e = priv._Encoded(train, holdout, synthetic, schema, 3, sample)
+        _, d_train, d_hold = priv._dcr(e)
+        assert scorer(synthetic) == priv.closer_share(d_train, d_hold)
