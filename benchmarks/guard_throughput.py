@@ -4,7 +4,10 @@ The table is seeded and made in code: an integer age and a sex (quasi-identifier
 singling-out rule is on), 14 more continuous columns and 5 categorical columns of 4 values,
 40 dimensions in the guard's record encoding; the "synthetic" rows are a fresh draw of the same
 distribution. Prints fit and ``check`` seconds (wall and CPU: the machine may be shared), rows/s,
-and refusals per rule.
+and refusals per rule; then the machine's float32 matrix-product rate (numpy's BLAS, square
+2048 products and the guard's own block shape) and the ceiling it puts on any exact check that
+compares each synthetic row with every training row: ``2 (d + 1) N`` flops per row, so at most
+``rate / (2 (d + 1) N)`` rows/s.
 
 Run:  PYTHONPATH=src .venv/bin/python benchmarks/guard_throughput.py [--rows 100000]
       [--check-rows N] [--threads 2]
@@ -18,9 +21,22 @@ import time
 import numpy as np
 import pandas as pd
 
-from clinisynth.guard import PrivacyGuard
+from clinisynth.guard import QUERY_BLOCK, REFERENCE_BLOCK, PrivacyGuard
 from clinisynth.schema import infer_schema
 from clinisynth.threads import thread_limits
+
+
+def gemm_rate(m: int, k: int, n: int, seconds: float = 3.0) -> float:
+    """Float32 GFLOP/s of ``(m, k) @ (k, n)`` products, repeated for about ``seconds``."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    a @ b  # warm up
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        done += 1
+    return 2.0 * m * k * n * done / (time.perf_counter() - start) / 1e9
 
 
 def table(n: int, seed: int) -> pd.DataFrame:
@@ -62,6 +78,17 @@ def main() -> None:
           f"{len(synthetic) / check:,.0f} rows/s wall, {len(synthetic) / check_cpu:,.0f} rows per "
           f"CPU-second (threads {args.threads}); refused "
           f"{int(refused.sum())}: {dict(zip(names.tolist(), counts.tolist(), strict=True))}")
+    dims = guard.records_.shape[1] + 1
+    with thread_limits(args.threads):
+        square = gemm_rate(2048, 2048, 2048)
+        block = gemm_rate(QUERY_BLOCK, dims, min(REFERENCE_BLOCK, len(train)))
+    flops_per_row = 2.0 * dims * len(train)
+    print(f"float32 matrix products (threads {args.threads}): {square:,.0f} GFLOP/s square 2048, "
+          f"{block:,.0f} GFLOP/s at the guard's block shape ({QUERY_BLOCK} x {dims} @ {dims} x "
+          f"{min(REFERENCE_BLOCK, len(train)):,}); an exact check of one row against "
+          f"{len(train):,} training rows needs {flops_per_row / 1e6:,.1f} MFLOP, so at most "
+          f"{square * 1e9 / flops_per_row:,.0f} rows/s at the square rate and "
+          f"{block * 1e9 / flops_per_row:,.0f} at the block rate (the products alone)")
 
 
 if __name__ == "__main__":

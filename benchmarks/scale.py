@@ -95,6 +95,8 @@ def run_one(synth: str, n: int, seed: int, threads: int | None, do_audit: bool) 
            "rows_per_s": n / sample_s if sample_s > 0 else float("nan")}
     if synth == "hybrid" and getattr(model, "weights_", None):
         out["weights"] = {k: round(v, 3) for k, v in model.weights_.items()}
+    if synth == "hybrid" and hasattr(model, "fit_rows_"):
+        out["fit_rows"] = list(model.fit_rows_)
     if do_audit:
         from clinisynth.audit import audit
 
@@ -188,6 +190,13 @@ def render(results: list[dict], small: list[dict], command: str, seed: int,
         lines.append(f"| {r['rows']:,} | {r['synthesizer']} | {fmt(r['fit_s'])} | "
                      f"{fmt(r['sample_s'])} | {fmt(total)} | {fmt(cpu)} | "
                      f"{fmt(r['rows_per_s'], 0)} | {fmt(r['peak_rss_mb'], 0)} | {ratio} |")
+    capped = [r for r in results if "fit_rows" in r and r["fit_rows"][1] < r["fit_rows"][0]]
+    if capped:
+        lines += ["", "The hybrid fits a stratified subsample of `max_rows` rows (default "
+                  "100,000) when the table has more, and never reads the other rows, so they "
+                  "cannot be copied and the guard checks every synthetic row against the rows "
+                  "the model saw: " + "; ".join(f"{r['rows']:,} rows: fitted on "
+                                               f"{r['fit_rows'][1]:,}" for r in capped) + "."]
     audited = [r for r in results if "audit" in r]
     if audited:
         keys = list(audited[0]["audit"])

@@ -300,3 +300,25 @@ def test_sample_impossible_condition_is_one_line(model, tmp_path):
                  "--condition", "age>=500")
     one_line_error(result, "condition 'age>=500'")
     assert not out.exists() and hidden(tmp_path) == []
+
+
+def test_max_rows_option(tmp_path):
+    """`fit --max-rows N` fits a stratified subsample and says so; a bad N is a one-line error
+    before any data is read, and writes nothing."""
+    data = tmp_path / "t.csv"
+    make_mixed_table(300, seed=4).to_csv(data, index=False)
+    result = run("fit", "--data", data, "--target", "outcome", "--model", tmp_path / "m",
+                 "--weights", "gmm", "--calibration", "none", "--max-rows", 5)
+    one_line_error(result, "--max-rows must be 0 (every row) or at least 12, got 5")
+    assert not (tmp_path / "m").exists()
+    result = run("fit", "--data", data, "--target", "outcome", "--model", tmp_path / "m",
+                 "--weights", "gmm", "--calibration", "none", "--max-rows", 100)
+    assert result.exit_code == 0, result.output
+    assert "fitting on a stratified subsample of 100 rows (--max-rows)" in " ".join(
+        result.stdout.split())
+    loaded = HybridSynthesizer.load(tmp_path / "m")
+    assert loaded.max_rows == 100 and len(loaded.guard_.records_) == 100
+    result = run("fit", "--data", data, "--target", "outcome", "--model", tmp_path / "all",
+                 "--weights", "gmm", "--calibration", "none", "--max-rows", 0)
+    assert result.exit_code == 0 and "subsample" not in result.stdout
+    assert len(HybridSynthesizer.load(tmp_path / "all").guard_.records_) == 300

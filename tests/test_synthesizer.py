@@ -12,6 +12,7 @@ from clinisynth import HybridSynthesizer
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import list_generators
 from clinisynth.mixture import apportion, parse_weights, resolve_weights
+from clinisynth.synthesizer import _stratified_cap
 from conftest import FAST_PARAMS
 
 
@@ -132,3 +133,31 @@ def test_hybrid_beats_the_accuracy_bar_without_copies(breast_cancer):
     rf = RandomForestClassifier(random_state=0).fit(fake.drop(columns=target), fake[target])
     assert rf.score(test.drop(columns=target), test[target]) >= 0.90
     assert len(fake.merge(train, how="inner")) == 0
+
+
+def test_max_rows_fits_a_stratified_subsample_and_never_reads_the_rest(mixed_table):
+    """Above ``max_rows`` the model sees only its subsample: rows outside it can be changed
+    at will (the schema held fixed) and the synthetic table stays the same, and the guard's
+    reference is the subsample."""
+    from clinisynth.schema import infer_schema
+
+    schema = infer_schema(mixed_table, "outcome")
+    kwargs = {"weights": {"gmm": 1, "smote": 1}, "seed": 3, "max_rows": 120}
+    syn = HybridSynthesizer(**kwargs).fit(mixed_table, schema=schema)
+    assert syn.fit_rows_ == (300, 120)
+    assert len(syn.guard_.records_) == 120
+    assert syn.class_counts_.sum() == 120
+    real_share = mixed_table["outcome"].value_counts(normalize=True).sort_index()
+    fitted = pd.Series(syn.class_counts_ / 120, index=syn.schema_.classes).sort_index()
+    assert np.allclose(fitted.to_numpy(), real_share.to_numpy(), atol=0.01)
+    # the subsample is the fit generator's first draw (default_rng(seed))
+    used = _stratified_cap(mixed_table, "outcome", 120, np.random.default_rng(3)).index
+    unused = np.setdiff1d(mixed_table.index, used)
+    changed = mixed_table.copy()
+    changed.loc[unused, "bmi"] = changed.loc[unused, "bmi"] + 1.0  # inside the schema's range
+    again = HybridSynthesizer(**kwargs).fit(changed, schema=schema)
+    pd.testing.assert_frame_equal(syn.sample(200, seed=1), again.sample(200, seed=1))
+    everything = HybridSynthesizer(**{**kwargs, "max_rows": None}).fit(mixed_table, schema=schema)
+    assert everything.fit_rows_ == (300, 300) and len(everything.guard_.records_) == 300
+    with pytest.raises(ClinisynthError, match="max_rows must be an integer"):
+        HybridSynthesizer(max_rows=3).fit(mixed_table, "outcome")

@@ -74,6 +74,10 @@ FALLBACK_ROUNDS = 10
 #: the weight search fits its generators on at most this many search-split rows and scores
 #: mixtures on at most this many validation rows (seeded subsamples, every class kept)
 SEARCH_ROWS_MAX, VALIDATION_ROWS_MAX = 5_000, 2_000
+#: default ``max_rows``: tables with more training rows are fitted on a stratified subsample of
+#: this many (``benchmarks/scale.py``: the exact privacy guard checks every synthetic row against
+#: every training row the model saw, so this bounds sampling time whatever the table's size)
+MAX_FIT_ROWS = 100_000
 #: the table steps between the roles step and the encoder, in order (their registry names, the
 #: manifest keys and the ``<key>_`` attributes)
 TABLE_STEP_KEYS: tuple[str, ...] = ("survival", "rules")
@@ -121,6 +125,14 @@ class HybridSynthesizer:
         between the roles and rules steps: the generators model the follow-up time as a normal
         score within its (class, event value) cell, and each synthetic time is mapped back
         inside its own cell's real range.
+    max_rows : int or None
+        When the table has more rows, everything after the roles step (table steps, encoder,
+        generators, calibration, guard) is fitted on a seeded stratified subsample of
+        ``max_rows`` rows (class shares kept), and the other rows are never read again: no
+        synthetic row depends on them, so, like holdout patients, they cannot be copied, and
+        the guard checks each synthetic row against the rows the model saw. The schema and
+        the roles step (identifiers are regenerated disjoint from *every* real value) see all
+        rows. ``None`` fits every row. ``fit_rows_`` records ``(rows given, rows fitted)``.
 
     Attributes (after ``fit``): ``schema_`` is the user's table schema (with column roles);
     ``roles_`` the fitted :class:`~clinisynth.roles.RolesStep`; ``model_schema_`` the schema of
@@ -137,7 +149,8 @@ class HybridSynthesizer:
                  reward: RewardWeights | Mapping[str, float] | None = None,
                  validation_fraction: float = 0.25,
                  seed: int | None = None, low_cardinality: int = 5, rules: bool = True,
-                 n_jobs: int | None = None, survival: bool = True) -> None:
+                 n_jobs: int | None = None, survival: bool = True,
+                 max_rows: int | None = MAX_FIT_ROWS) -> None:
         self.weights = weights
         self.calibration = calibration
         self.privacy_guard = privacy_guard
@@ -151,6 +164,7 @@ class HybridSynthesizer:
         self.rules = rules
         self.n_jobs = n_jobs
         self.survival = survival
+        self.max_rows = max_rows
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, target: str | None = None, *,
@@ -177,14 +191,14 @@ class HybridSynthesizer:
         elif target is not None and target != schema.target:
             raise ClinisynthError(f"target '{target}' differs from the schema's '{schema.target}'")
         schema.validate(data)
-        self.roles_ = RolesStep().fit(data, schema)
-        self.model_schema_ = self.roles_.model_schema_
-        data = self.roles_.transform(data)
         for name in self.generator_params or {}:
             if name not in list_generators():
                 raise ClinisynthError(f"generator_params: unknown generator '{name}'")
-        self._steps = _Steps(on_step)
         self._rng = np.random.default_rng(self.seed)
+        self.roles_ = RolesStep().fit(data, schema)
+        self.model_schema_ = self.roles_.model_schema_
+        data = self._fit_rows(self.roles_.transform(data), schema.target)
+        self._steps = _Steps(on_step)
         self.schema_ = schema
         self._fit_table_steps(data)
         self.search_: SearchResult | None = None
@@ -219,6 +233,19 @@ class HybridSynthesizer:
                 raise ClinisynthError(f"privacy_guard: {exc}") from None
         self._steps("fitted", 1, 1)
         return self
+
+    def _fit_rows(self, data: pd.DataFrame, target: str) -> pd.DataFrame:
+        """``data``, or its stratified ``max_rows`` subsample (drawn from the fit's generator,
+        which draws nothing when the table has at most ``max_rows`` rows)."""
+        max_rows = self.max_rows
+        if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(
+                max_rows, int | np.integer) or max_rows < 2 * MIN_ROWS_TO_LEARN):
+            raise ClinisynthError(f"max_rows must be an integer of at least "
+                                  f"{2 * MIN_ROWS_TO_LEARN} (or None), got {max_rows!r}")
+        used = data if max_rows is None else _stratified_cap(data, target, int(max_rows),
+                                                             self._rng)
+        self.fit_rows_ = (len(data), len(used))
+        return used
 
     def _fit_table_steps(self, data: pd.DataFrame) -> None:
         """The table steps between the roles view and the encoder, fitted in order: survival
@@ -641,6 +668,7 @@ class HybridSynthesizer:
             "rules": self.rules,
             "n_jobs": self.n_jobs,
             "survival": self.survival,
+            "max_rows": self.max_rows,
         }
 
     def save(self, path: str | Path) -> None:

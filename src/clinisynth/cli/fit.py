@@ -22,6 +22,7 @@ from clinisynth.cli.lifecycle import (
     DataOption,
     DatasetOption,
     GuardOption,
+    MaxRowsOption,
     MaxSearchOption,
     SchemaOption,
     SeedOption,
@@ -34,6 +35,7 @@ from clinisynth.cli.lifecycle import (
     print_model,
 )
 from clinisynth.persistence import check_model_target
+from clinisynth.synthesizer import MAX_FIT_ROWS
 
 
 @app.command("fit")
@@ -54,17 +56,22 @@ def fit_command(
     na_values: NaValuesOption = None,
     sheet: SheetOption = None,
     threads: ThreadsOption = None,
+    max_rows: MaxRowsOption = MAX_FIT_ROWS,
 ) -> None:
     """Fit the hybrid generator on every row of a table and save it, for `clinisynth sample`."""
     start = time.perf_counter()
     check_model_target(model)
     read = read_options(sep, encoding, na_values, sheet)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
-                          threads)
+                          threads, max_rows)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
-                  f"target '{target_col}'; fitting on all rows", highlight=False)
-    syn = fit_with_progress(options.synthesizer(), df, target_col, schema)
+                  f"target '{target_col}'; fitting on "
+                  + (f"a stratified subsample of {options.max_rows:,} rows (--max-rows)"
+                     if options.max_rows and len(df) > options.max_rows else "all rows"),
+                  highlight=False)
+    syn = fit_with_progress(options.synthesizer(), df, target_col, schema,
+                            announce_subsample=False)
     syn.save(model)
     print_model(syn)
     console.print(f"model saved to {model} in {time.perf_counter() - start:.1f} s; it holds "

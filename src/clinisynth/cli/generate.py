@@ -30,6 +30,7 @@ from clinisynth.cli.lifecycle import (
     DataOption,
     DatasetOption,
     GuardOption,
+    MaxRowsOption,
     MaxSearchOption,
     SchemaOption,
     SeedOption,
@@ -57,7 +58,7 @@ from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path
 from clinisynth.persistence import check_model_target
 from clinisynth.schema import TableSchema
-from clinisynth.synthesizer import HybridSynthesizer
+from clinisynth.synthesizer import MAX_FIT_ROWS, HybridSynthesizer
 
 
 @app.command("generate")
@@ -99,6 +100,7 @@ def generate_command(
         "'stage in 3,4', '40<=age<=65'; repeat to combine. Exactly --rows rows are written "
         "(drawn in one piece, not streamed).")] = None,
     threads: ThreadsOption = None,
+    max_rows: MaxRowsOption = MAX_FIT_ROWS,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -120,7 +122,7 @@ def generate_command(
             check_outside(path, save_model, option, "--save-model")
         check_model_target(save_model)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
-                          threads)
+                          threads, max_rows)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
                                                    out=out)
     conditions = parse_conditions(condition or [], schema)

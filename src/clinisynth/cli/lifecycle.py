@@ -20,7 +20,12 @@ from clinisynth.errors import ClinisynthError
 from clinisynth.io import ReadOptions, TableWriter, check_writable, write_table
 from clinisynth.mixture import WeightSpec, parse_weights, resolve_weights
 from clinisynth.schema import TableSchema, infer_schema
-from clinisynth.synthesizer import DEFAULT_CALIBRATION, HybridSynthesizer
+from clinisynth.synthesizer import (
+    DEFAULT_CALIBRATION,
+    MAX_FIT_ROWS,
+    MIN_ROWS_TO_LEARN,
+    HybridSynthesizer,
+)
 from clinisynth.threads import resolve_threads
 
 # -- the options `generate` and `fit` share ------------------------------------------------------
@@ -48,6 +53,10 @@ MaxSearchOption = Annotated[float | None, typer.Option(
 ThreadsOption = Annotated[int | None, typer.Option(
     "--threads", metavar="N", help="Threads for BLAS, scikit-learn and PyTorch (-1: every "
     "core; default: the libraries' own); results do not depend on it.")]
+MaxRowsOption = Annotated[int, typer.Option(
+    "--max-rows", metavar="N", help="Fit on a stratified subsample of N rows when the table "
+    "has more (the other rows are never used, so they cannot be copied; sampling time stays "
+    "bounded); 0 fits every row.")]
 DEFAULT_CALIBRATION_TEXT = ",".join(DEFAULT_CALIBRATION)
 
 
@@ -84,17 +93,19 @@ class FitOptions:
     seed: int
     max_search_seconds: float | None
     threads: int | None = None
+    max_rows: int | None = MAX_FIT_ROWS
 
     def synthesizer(self) -> HybridSynthesizer:
         search = ({"seconds": self.max_search_seconds}
                   if self.max_search_seconds is not None else None)
         return HybridSynthesizer(weights=self.weights, calibration=self.calibration,
                                  privacy_guard=self.privacy_guard, search=search,
-                                 seed=self.seed, n_jobs=self.threads)
+                                 seed=self.seed, n_jobs=self.threads, max_rows=self.max_rows)
 
 
 def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
-                max_search_seconds: float | None, threads: int | None = None) -> FitOptions:
+                max_search_seconds: float | None, threads: int | None = None,
+                max_rows: int = MAX_FIT_ROWS) -> FitOptions:
     """Check the fitting options before any data is read."""
     check_seed(seed)
     spec = parse_weights(weights)
@@ -106,8 +117,11 @@ def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
                 f"--max-search-seconds must be positive, got {max_search_seconds}")
         if spec != "learned":
             raise ClinisynthError("--max-search-seconds applies only to --weights learned")
+    if max_rows != 0 and max_rows < 2 * MIN_ROWS_TO_LEARN:
+        raise ClinisynthError(f"--max-rows must be 0 (every row) or at least "
+                              f"{2 * MIN_ROWS_TO_LEARN}, got {max_rows}")
     return FitOptions(spec, parse_calibration(calibration), privacy_guard, seed,
-                      max_search_seconds, check_threads(threads))
+                      max_search_seconds, check_threads(threads), max_rows or None)
 
 
 def check_seed(seed: int) -> None:
@@ -139,15 +153,22 @@ def progress_bar() -> Progress:
 
 
 def fit_with_progress(syn: HybridSynthesizer, df: pd.DataFrame, target: str,
-                      schema: TableSchema | None = None) -> HybridSynthesizer:
-    """Fit ``syn`` with a rich progress bar over its generators."""
+                      schema: TableSchema | None = None, announce_subsample: bool = True
+                      ) -> HybridSynthesizer:
+    """Fit ``syn`` with a rich progress bar over its generators (and say when ``max_rows``
+    made it fit a subsample, unless the caller already did)."""
     with progress_bar() as bar:
         task = bar.add_task("fitting", total=None)
 
         def on_step(label: str, i: int, total: int) -> None:
             bar.update(task, description=label, completed=i, total=total)
 
-        return syn.fit(df, target, schema=schema, on_step=on_step)
+        syn.fit(df, target, schema=schema, on_step=on_step)
+    given, used = syn.fit_rows_
+    if announce_subsample and used < given:
+        console.print(f"fitted on a stratified subsample of {used:,} of {given:,} rows "
+                      "(--max-rows); the other rows were not used", highlight=False)
+    return syn
 
 
 # -- paths -----------------------------------------------------------------------------------------
