@@ -77,7 +77,7 @@ def test_liver_competing_events_keep_their_own_times():
     schema = infer_schema(liver, "status")
     assert schema.survival == {"time": "time", "event": "status", "event_values": [2]}
     step = SurvivalStep().fit(liver, schema)
-    assert [e for _, e in step.cells_] == [None, 0, 1, 2]
+    assert [e for _, e, _ in step.cells_] == [None, 0, 1, 2]
     z = step.transform(liver)
     back = step.inverse_transform(z, np.random.default_rng(0))
     assert np.abs(back["time"] - liver["time"]).max() <= 1
@@ -105,3 +105,82 @@ def test_composed_with_the_hybrid_censoring_stays_consistent():
         real = df[(df["arm"] == arm) & (df["status"] == status)]["time"]
         assert real.min() <= rows["time"].min() and rows["time"].max() <= real.max()
     assert fake["time"].dtype == df["time"].dtype
+
+
+def windowed_cohort(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Recruited over 2000-2009 (whole years), followed to the close on day 11 of 2011:
+    ``365.25 * year + time <= close`` for every patient, most censored at the close."""
+    rng = np.random.default_rng(seed)
+    year = rng.integers(2000, 2010, n)
+    day = rng.uniform(0, 365, n)  # the day of entry, unrecorded
+    close = 365.25 * 2011 + 10
+    event_time = rng.exponential(4000, n)
+    window = close - (365.25 * year + day)
+    return pd.DataFrame({"year": year, "marker": rng.normal(0, 1, n),
+                         "arm": rng.choice(["A", "B"], n),
+                         "time": np.floor(np.minimum(event_time, window)).astype(int),
+                         "status": (event_time <= window).astype(int)})
+
+
+def test_study_window_is_found_and_holds_for_any_score():
+    df = windowed_cohort()
+    schema = infer_schema(df, "arm")
+    step = SurvivalStep().fit(df, schema)
+    window = step.window_
+    assert window is not None and window["entry"] == "year" and window["scale"] == 365.25
+    end = window["end"]
+    assert end == (365.25 * df["year"] + df["time"]).max()
+    back = step.inverse_transform(step.transform(df), np.random.default_rng(0))
+    assert np.abs(back["time"] - df["time"]).max() <= 1  # still a round trip
+    rng = np.random.default_rng(2)
+    fake = df.sample(3000, replace=True, random_state=1).reset_index(drop=True)
+    fake["year"] = rng.integers(2000, 2010, len(fake))  # entries independent of the scores
+    fake["time"] = rng.normal(0, 4, len(fake))
+    out = step.inverse_transform(fake, rng)
+    assert (out["time"] >= 0).all()
+    assert (365.25 * out["year"] + out["time"] <= end).all()
+    saved = SurvivalStep.from_state(*step.get_state())
+    pd.testing.assert_frame_equal(saved.inverse_transform(fake, np.random.default_rng(2)),
+                                  step.inverse_transform(fake, np.random.default_rng(2)))
+
+
+def test_without_the_window_late_entrants_pass_the_close(monkeypatch):
+    """What the window prevents: the per-cell time model alone lets late entrants run past it."""
+    import clinisynth.survival as survival
+
+    df = windowed_cohort()
+    monkeypatch.setattr(survival, "find_window", lambda *args: None)
+    step = SurvivalStep().fit(df, infer_schema(df, "arm"))
+    rng = np.random.default_rng(2)
+    fake = df.sample(3000, replace=True, random_state=1).reset_index(drop=True)
+    fake["year"] = rng.integers(2000, 2010, len(fake))
+    fake["time"] = rng.normal(0, 1, len(fake))
+    out = step.inverse_transform(fake, rng)
+    end = (365.25 * df["year"] + df["time"]).max()
+    assert (365.25 * out["year"] + out["time"] > end).mean() > 0.1
+
+
+def test_no_window_when_censoring_ignores_entry():
+    df = cohort()  # censoring uniform on days 100-700, whatever the marker
+    assert SurvivalStep().fit(df, infer_schema(df, "arm")).window_ is None
+    late = windowed_cohort()
+    late["year"] = np.random.default_rng(5).permutation(late["year"].to_numpy())
+    assert SurvivalStep().fit(late, infer_schema(late, "arm")).window_ is None
+
+
+def test_censored_times_follow_their_entry_years_gap():
+    """Most censored rows reach the close, so censored cells model the gap to it, one cell per
+    entry year: whatever the score, a censored time stays within its year's real range."""
+    df = windowed_cohort(n=2000)
+    step = SurvivalStep().fit(df, infer_schema(df, "arm"))
+    assert step.window_["gap"] and step.window_["levels"] == sorted(df["year"].unique())
+    rng = np.random.default_rng(4)
+    fake = df.sample(4000, replace=True, random_state=2).reset_index(drop=True)
+    fake["year"] = rng.integers(2000, 2010, len(fake))
+    fake["status"] = 0
+    fake["time"] = rng.normal(0, 1, len(fake))
+    out = step.inverse_transform(fake, rng)
+    real = df[df["status"] == 0].groupby("year")["time"].agg(["min", "max"])
+    for year, rows in out.groupby("year"):
+        assert real.loc[year, "min"] <= rows["time"].min()
+        assert rows["time"].max() <= real.loc[year, "max"]

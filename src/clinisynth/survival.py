@@ -24,6 +24,27 @@ What holds by construction, for every synthetic row:
   it, the times of each cell follow the real cell's distribution, so the Kaplan-Meier curve
   (a function of the (time, event) pairs only) is the real one, per class.
 
+**Study window** (administrative censoring). Cohorts recruited over calendar time and followed
+to a common closing date obey ``s·D + T ≤ C`` for an entry column ``D`` (a year, or a date as
+days), ``s`` days per unit of ``D`` and ``C`` the closing date: a patient recruited late cannot
+have been followed long. At fit the step looks for such a column (:func:`find_window`: the
+bound ``W = C - s·D`` with ``C = max(s·D + T)`` must be reached, within one step of ``D``, by at
+least :data:`WINDOW_TIGHT` of the rows, and be shorter than 90 % of the longest follow-up for at
+least :data:`WINDOW_GAIN` of them); when one is found a cell's distribution is that of
+
+* the share of the window used, ``f = T / W`` in ``[0, 1]``, inverse ``T = f·W(D)`` with the
+  synthetic row's own ``D`` (event cells); or
+* when at least :data:`GAP_SHARE` of the censored rows reach the end, for censored cells the gap
+  to the close, ``g = W - T``, modelled as ``-log1p g`` (inverse ``T = W - g``): how long before
+  the close follow-up stopped, which depends on the entry much less than ``T`` does. With at
+  most :data:`MAX_ENTRY_LEVELS` entry values (years) each censored cell is split by entry
+  value, so a censored time stays within its entry year's real range.
+
+Then ``s·D + T ≤ C`` holds for every synthetic row (flchain: enrolment year + follow-up never
+passes the study's end, which a real-vs-synthetic classifier otherwise spots), and ``T`` stays
+within its cell's real ``[min, max]`` wherever the row's window allows (a row's window can be
+shorter than its cell's shortest real follow-up; the window wins).
+
 What is learned, not guaranteed: the share of events per class (the generators' class-wise
 model of ``E``) and how ``z`` depends on the covariates. Integer times are rounded. A cell
 with fewer than :data:`MIN_CELL_ROWS` rows borrows the event value's cell over all classes, then
@@ -46,6 +67,16 @@ from clinisynth.steps import TABLE_STEPS, Arrays, TableStep
 
 #: fewest rows with a time a (class, event) cell needs to keep its own distribution
 MIN_CELL_ROWS = 10
+#: study window: least share of rows whose follow-up reaches the window's end (within one step
+#: of the entry column), and least share whose window is shorter than 90 % of the longest
+#: follow-up (so the bound says more than the time's own maximum)
+WINDOW_TIGHT, WINDOW_GAIN = 0.2, 0.1
+#: least share of censored rows at the window's end for their cells to model the gap to it
+GAP_SHARE = 0.5
+#: a gap cell is split by the entry value when the entry column has at most this many values
+MAX_ENTRY_LEVELS = 30
+#: days (of the time column) per unit of a candidate entry column, and the reverse
+WINDOW_SCALES = (1.0, 7.0, 30.4375, 365.25, 1 / 7.0, 1 / 30.4375, 1 / 365.25)
 #: the "any class" / "any event value" side of a cell label
 ANY = None
 
@@ -65,25 +96,39 @@ class SurvivalStep(TableStep):
         t = pd.to_numeric(real[self.pair_["time"]], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(t)
         events = real[self.pair_["event"]]
+        self.window_ = find_window(real, schema, t)
+        if self.window_ is not None:  # censored rows mostly at the end: model the gap to it
+            censored = ok & ~_in(events, self.pair_["event_values"])
+            at_end = t >= self._width(real) - self.window_["step"]
+            self.window_["gap"] = bool(censored.any() and at_end[censored].mean() >= GAP_SHARE)
+            entry = pd.to_numeric(real[self.window_["entry"]]).to_numpy(dtype=float)
+            levels = np.unique(entry)
+            self.window_["levels"] = (levels.tolist() if self.window_["gap"]
+                                      and len(levels) <= MAX_ENTRY_LEVELS else [])
         classes = real[schema.target]
-        labels: list[tuple[Any, Any]] = [(ANY, ANY)]
+        labels: list[tuple[Any, Any, Any]] = [(ANY, ANY, ANY)]
         masks = [ok]
         for e in schema[self.pair_["event"]].categories or []:
             e_mask = ok & _is(events, e)
-            labels.append((ANY, e))
-            masks.append(e_mask)
-            for k in (schema.classes if by_class else []):
-                labels.append((k, e))
-                masks.append(e_mask & _is(classes, k))
-        self.cells_: list[tuple[Any, Any]] = []
+            for k in [ANY, *(schema.classes if by_class else [])]:
+                k_mask = e_mask if k is ANY else e_mask & _is(classes, k)
+                labels.append((k, e, ANY))
+                masks.append(k_mask)
+                if self._gap((k, e, ANY)):  # a gap cell per entry value (e.g. per year)
+                    for level in self.window_["levels"]:
+                        labels.append((k, e, level))
+                        masks.append(k_mask & (entry == level))
+        self.cells_: list[tuple[Any, Any, Any]] = []
         self.values_: list[np.ndarray] = []
         self.ranks_: list[np.ndarray] = []
+        self.span_: list[list[float]] = []  # each cell's real [min, max] follow-up
         for label, mask in zip(labels, masks, strict=True):
-            if mask.sum() >= MIN_CELL_ROWS or (label == (ANY, ANY) and mask.any()):
-                v, u = _midranks(np.log1p(t[mask]))
+            if mask.sum() >= MIN_CELL_ROWS or (label == (ANY, ANY, ANY) and mask.any()):
+                v, u = _midranks(self._scaled(real, t, self._gap(label))[mask])
                 self.cells_.append(label)
                 self.values_.append(v)
                 self.ranks_.append(u)
+                self.span_.append([float(t[mask].min()), float(t[mask].max())])
         if not self.cells_:
             raise ClinisynthError(f"survival step: column '{self.pair_['time']}' has no values")
         self._index()
@@ -97,18 +142,27 @@ class SurvivalStep(TableStep):
         return self
 
     def _index(self) -> None:
-        self._cell_of = {(_key(k), _key(e)): i for i, (k, e) in enumerate(self.cells_)}
+        self._cell_of = {(_key(k), _key(e), _key(d)): i for i, (k, e, d) in enumerate(self.cells_)}
 
     def _cells(self, frame: pd.DataFrame) -> np.ndarray:
-        """Index of each row's cell: (class, event), else (any class, event), else pooled."""
+        """Index of each row's cell: the first that exists of (class, event, entry), (any class,
+        event, entry), (class, event), (any class, event), pooled; entry cells are gap cells
+        of a window whose entry column has few values."""
         lookup = self._cell_of
-        pooled = lookup[(_key(ANY), _key(ANY))]
+        any_ = _key(ANY)
+        pooled = lookup[(any_, any_, any_)]
         out = np.empty(len(frame), dtype=int)
         events = frame[self.pair_["event"]].to_numpy()
         classes = frame[self.schema_.target].to_numpy()
-        for i, (k, e) in enumerate(zip(classes, events, strict=True)):
-            ek = _key(ANY) if _missing(e) else _key(e)
-            out[i] = lookup.get((_key(k), ek), lookup.get((_key(ANY), ek), pooled))
+        levels = bool(self.window_ and self.window_.get("levels"))
+        entries = (pd.to_numeric(frame[self.window_["entry"]], errors="coerce").to_numpy(
+            dtype=float) if levels else np.full(len(frame), np.nan))
+        for i, (k, e, d) in enumerate(zip(classes, events, entries, strict=True)):
+            ek = any_ if _missing(e) else _key(e)
+            kk = _key(k)
+            dk = any_ if np.isnan(d) else _key(float(d))
+            out[i] = lookup.get((kk, ek, dk), lookup.get((any_, ek, dk), lookup.get(
+                (kk, ek, any_), lookup.get((any_, ek, any_), pooled))))
         return out
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -118,7 +172,8 @@ class SurvivalStep(TableStep):
         z = np.full(len(frame), np.nan)
         for c in np.unique(cells):
             rows = (cells == c) & np.isfinite(t)
-            u = np.interp(np.log1p(np.maximum(t[rows], 0.0)), self.values_[c], self.ranks_[c])
+            scaled = self._scaled(frame[rows], t[rows], self._gap(self.cells_[c]))
+            u = np.interp(scaled, self.values_[c], self.ranks_[c])
             z[rows] = norm.ppf(u)
         out = frame.copy()
         out[name] = z
@@ -130,12 +185,22 @@ class SurvivalStep(TableStep):
         z = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
         cells = self._cells(frame)
         t = np.full(len(frame), np.nan)
+        width = self._width(frame) if self.window_ is not None else None
         for c in np.unique(cells):
             rows = (cells == c) & np.isfinite(z)
-            t[rows] = np.expm1(np.interp(norm.cdf(z[rows]), self.ranks_[c], self.values_[c]))
+            v = np.interp(norm.cdf(z[rows]), self.ranks_[c], self.values_[c])
+            if width is None:
+                t[rows] = np.expm1(v)
+            elif self._gap(self.cells_[c]):
+                t[rows] = width[rows] - np.expm1(-v)
+            else:
+                t[rows] = v * width[rows]
+            if width is not None and self.span_:  # inside the cell's real span and the window
+                lo, hi = self.span_[c]
+                t[rows] = np.clip(np.clip(t[rows], lo, hi), 0.0, width[rows])
         col = self.schema_[name]
         if col.kind == "integer":
-            t = np.round(t)
+            t = np.round(t) if width is None else np.minimum(np.round(t), np.floor(width))
         out = frame.copy()
         series = pd.Series(t, index=frame.index)
         if np.isfinite(t).all() or not col.dtype.startswith(("int", "uint")):
@@ -143,17 +208,47 @@ class SurvivalStep(TableStep):
         out[name] = series
         return out
 
+    def _width(self, frame: pd.DataFrame) -> np.ndarray:
+        """The study window ``W = C - s·D`` of each row (``D`` clipped to its real range)."""
+        w = self.window_
+        d = pd.to_numeric(frame[w["entry"]], errors="coerce").to_numpy(dtype=float)
+        d = np.clip(np.nan_to_num(d, nan=w["low"]), w["low"], w["high"])
+        return np.maximum(w["end"] - w["scale"] * d, 0.0)
+
+    def _gap(self, cell: tuple[Any, Any, Any]) -> bool:
+        """Whether a cell models the gap to the window's end: a censoring value's cell, when
+        the window says most censored rows reach the end."""
+        if self.window_ is None or not self.window_.get("gap") or cell[1] is ANY:
+            return False
+        return category_key(cell[1]) not in {category_key(v) for v in self.pair_["event_values"]}
+
+    def _scaled(self, frame: pd.DataFrame, t: np.ndarray, gap: bool = False) -> np.ndarray:
+        """What a cell's distribution is of: ``log1p T``; with a window ``T / W`` (the share of
+        the window used), or ``-log1p(W - T)`` for a gap cell (censored rows: how long before
+        the close follow-up stopped, which hardly depends on the entry)."""
+        t = np.maximum(t, 0.0)
+        if self.window_ is None:
+            return np.log1p(t)
+        width = self._width(frame)
+        if gap:
+            return -np.log1p(np.maximum(width - t, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(width > 0, np.minimum(t / width, 1.0), 1.0)
+
     def report(self) -> dict[str, Any]:
         return {"time": self.pair_["time"], "event": self.pair_["event"],
+                "window": dict(self.window_) if self.window_ else None,
                 "cells": [{"class": to_native(k), "event": to_native(e), "rows": len(u),
-                           "max": float(np.expm1(v[-1]))}
-                          for (k, e), v, u in zip(self.cells_, self.values_, self.ranks_,
-                                                  strict=True)]}
+                           **({} if d is ANY else {"entry": to_native(d)}),
+                           "max": self.span_[i][1] if self.span_ else float(np.expm1(v[-1]))}
+                          for i, ((k, e, d), v, u) in enumerate(zip(
+                              self.cells_, self.values_, self.ranks_, strict=True))]}
 
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()
         meta = {"schema": self.schema_.to_dict(), "model_schema": self.model_schema_.to_dict(),
-                "cells": [[to_native(k), to_native(e)] for k, e in self.cells_]}
+                "cells": [[to_native(k), to_native(e), to_native(d)] for k, e, d in self.cells_],
+                "window": self.window_, "span": self.span_}
         arrays = {f"values.{i}": v for i, v in enumerate(self.values_)}
         arrays.update({f"ranks.{i}": u for i, u in enumerate(self.ranks_)})
         return meta, arrays
@@ -164,11 +259,51 @@ class SurvivalStep(TableStep):
         step.schema_ = TableSchema.from_dict(meta["schema"])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.pair_ = dict(step.schema_.survival or {})
-        step.cells_ = [(k, e) for k, e in meta["cells"]]
+        step.window_ = meta.get("window")  # None in models saved before study windows
+        step.cells_ = [(cell[0], cell[1], cell[2] if len(cell) > 2 else ANY)  # older: 2 parts
+                       for cell in meta["cells"]]
         step.values_ = [np.asarray(arrays[f"values.{i}"]) for i in range(len(step.cells_))]
         step.ranks_ = [np.asarray(arrays[f"ranks.{i}"]) for i in range(len(step.cells_))]
+        step.span_ = [list(s) for s in meta.get("span") or []]  # absent before study windows
         step._index()
         return step
+
+
+def find_window(real: pd.DataFrame, schema: TableSchema, t: np.ndarray
+                ) -> dict[str, Any] | None:
+    """The study window ``s·D + T ≤ C`` the rows obey most tightly, or None (module doc).
+
+    Candidates: every other numeric column ``D`` without missing values where ``T`` is known,
+    with at least 3 distinct values, and every scale in :data:`WINDOW_SCALES`; ``C = max(s·D +
+    T)``. A candidate qualifies when at least :data:`WINDOW_TIGHT` of the rows have ``T ≥ W -
+    s·step_D`` (``step_D``: the smallest gap between ``D``'s values) and at least
+    :data:`WINDOW_GAIN` have ``W < 0.9 max T``; the most tightly reached one is kept.
+    """
+    pair = schema.survival or {}
+    ok = np.isfinite(t)
+    if ok.sum() < MIN_CELL_ROWS:
+        return None
+    t_ok, best, best_tight = t[ok], None, WINDOW_TIGHT - 1e-12
+    skip = {pair.get("time"), pair.get("event"), schema.target}
+    for col in schema.columns:
+        if col.name in skip or not col.is_numeric:
+            continue
+        d = pd.to_numeric(real[col.name], errors="coerce").to_numpy(dtype=float)[ok]
+        values = np.unique(d)
+        if np.isnan(d).any() or len(values) < 3:
+            continue
+        step = float(np.min(np.diff(values)))
+        for scale in WINDOW_SCALES:
+            end = float(np.max(scale * d + t_ok))
+            width = end - scale * d
+            tight = float(np.mean(t_ok >= width - scale * step))
+            gain = float(np.mean(width < 0.9 * t_ok.max()))
+            if tight > best_tight and gain >= WINDOW_GAIN:
+                best_tight = tight
+                best = {"entry": col.name, "scale": scale, "end": end, "step": scale * step,
+                        "low": float(values[0]), "high": float(values[-1]),
+                        "rows_at_end": tight}
+    return best
 
 
 def _midranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,6 +321,11 @@ def _key(value: Any) -> Any:
     return ("any",) if value is ANY else category_key(value)
 
 
+def _in(series: pd.Series, values: list[Any]) -> np.ndarray:
+    """Rows whose (non-missing) value is one of ``values``, compared by category key."""
+    keys = {category_key(v) for v in values}
+    return np.array([not _missing(v) and category_key(v) in keys for v in series], dtype=bool)
+
+
 def _is(series: pd.Series, value: Any) -> np.ndarray:
-    key = category_key(value)
-    return np.array([not _missing(v) and category_key(v) == key for v in series], dtype=bool)
+    return _in(series, [value])
