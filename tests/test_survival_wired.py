@@ -136,3 +136,24 @@ def test_impossible_condition_names_the_column(syn, conds, message):
 def test_too_rare_condition_raises(syn):
     with pytest.raises(ClinisynthError, match="too rare for the model"):
         syn.sample(5, conditions=["0.5<=marker<=0.5000001"], seed=0)
+
+
+def test_fit_reports_the_study_window_and_every_row_keeps_it(tmp_path):
+    """`clinisynth fit` names the window it found; the hybrid's rows all stay inside it."""
+    from typer.testing import CliRunner
+
+    from clinisynth.cli import app
+    from test_survival_step import windowed_cohort
+
+    df = windowed_cohort(n=400)
+    df.to_csv(tmp_path / "c.csv", index=False)
+    result = CliRunner().invoke(app, ["fit", "--data", str(tmp_path / "c.csv"), "--target",
+                                      "arm", "--model", str(tmp_path / "m"), "--weights",
+                                      "gmm=1,noise=1"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert ("survival: time modelled per (arm, status) cell; study window year × 365.25 + time"
+            in out), out
+    syn = HybridSynthesizer.load(tmp_path / "m")
+    fake = syn.sample(1000, seed=2)
+    assert (365.25 * fake["year"] + fake["time"] <= syn.survival_.window_["end"]).all()

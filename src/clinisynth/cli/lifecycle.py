@@ -257,6 +257,17 @@ def print_model(syn: HybridSynthesizer) -> None:
     console.print(f"generator weights ({how}): {mix}", highlight=False)
     steps = " → ".join(syn.calibration_.steps) if syn.calibration_ else "none"
     console.print(f"calibration: {steps}", highlight=False)
+    survival = getattr(syn, "survival_", None)
+    if survival is not None:
+        pair, window = survival.pair_, survival.window_
+        cell = (pair["event"] if pair["event"] == syn.schema_.target
+                else f"({syn.schema_.target}, {pair['event']})")
+        text = f"survival: {pair['time']} modelled per {cell} cell"
+        if window:
+            text += (f"; study window {window['entry']} × {window['scale']:g} + {pair['time']} "
+                     f"≤ {window['end']:g} ({window['rows_at_end']:.0%} of rows reach it), kept "
+                     "for every synthetic row")
+        console.print(text, highlight=False)
 
 
 def print_guard(syn: HybridSynthesizer) -> None:
