@@ -105,6 +105,7 @@ class SurvivalStep(TableStep):
             levels = np.unique(entry)
             self.window_["levels"] = (levels.tolist() if self.window_["gap"]
                                       and len(levels) <= MAX_ENTRY_LEVELS else [])
+        width = self._windows(real)
         classes = real[schema.target]
         labels: list[tuple[Any, Any, Any]] = [(ANY, ANY, ANY)]
         masks = [ok]
@@ -124,7 +125,7 @@ class SurvivalStep(TableStep):
         self.span_: list[list[float]] = []  # each cell's real [min, max] follow-up
         for label, mask in zip(labels, masks, strict=True):
             if mask.sum() >= MIN_CELL_ROWS or (label == (ANY, ANY, ANY) and mask.any()):
-                v, u = _midranks(self._scaled(real, t, self._gap(label))[mask])
+                v, u = _midranks(self._scaled(t, width, self._gap(label))[mask])
                 self.cells_.append(label)
                 self.values_.append(v)
                 self.ranks_.append(u)
@@ -169,10 +170,12 @@ class SurvivalStep(TableStep):
         name = self.pair_["time"]
         t = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
         cells = self._cells(frame)
+        width = self._windows(frame)
         z = np.full(len(frame), np.nan)
         for c in np.unique(cells):
             rows = (cells == c) & np.isfinite(t)
-            scaled = self._scaled(frame[rows], t[rows], self._gap(self.cells_[c]))
+            scaled = self._scaled(t[rows], None if width is None else width[rows],
+                                  self._gap(self.cells_[c]))
             u = np.interp(scaled, self.values_[c], self.ranks_[c])
             z[rows] = norm.ppf(u)
         out = frame.copy()
@@ -185,7 +188,7 @@ class SurvivalStep(TableStep):
         z = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
         cells = self._cells(frame)
         t = np.full(len(frame), np.nan)
-        width = self._width(frame) if self.window_ is not None else None
+        width = self._windows(frame)
         for c in np.unique(cells):
             rows = (cells == c) & np.isfinite(z)
             v = np.interp(norm.cdf(z[rows]), self.ranks_[c], self.values_[c])
@@ -222,14 +225,18 @@ class SurvivalStep(TableStep):
             return False
         return category_key(cell[1]) not in {category_key(v) for v in self.pair_["event_values"]}
 
-    def _scaled(self, frame: pd.DataFrame, t: np.ndarray, gap: bool = False) -> np.ndarray:
-        """What a cell's distribution is of: ``log1p T``; with a window ``T / W`` (the share of
-        the window used), or ``-log1p(W - T)`` for a gap cell (censored rows: how long before
-        the close follow-up stopped, which hardly depends on the entry)."""
+    def _windows(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Each row's window, or None when the step has no study window."""
+        return None if self.window_ is None else self._width(frame)
+
+    @staticmethod
+    def _scaled(t: np.ndarray, width: np.ndarray | None, gap: bool = False) -> np.ndarray:
+        """What a cell's distribution is of: ``log1p T``; with windows ``width``, ``T / W`` (the
+        share of the window used), or ``-log1p(W - T)`` for a gap cell (censored rows: how long
+        before the close follow-up stopped, which hardly depends on the entry)."""
         t = np.maximum(t, 0.0)
-        if self.window_ is None:
+        if width is None:
             return np.log1p(t)
-        width = self._width(frame)
         if gap:
             return -np.log1p(np.maximum(width - t, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
