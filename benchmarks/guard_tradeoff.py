@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/guard_tradeoff.py [--seeds 0 1 2] [--tables NAME ...]
         [--percentiles 1 2 5 10 25] [--qi-percentile P] [--qi-tolerances 0.25 0.5 1.0]
+        [--isolations 0.25 0.5] [--iso-percentile 5]
         [--shared ../shared/datasets] [--cache DIR] [--results benchmarks/results]
 
 For each table (``risk_table.TABLES``: breast cancer bundled; pima ``type``, cardiology
@@ -16,7 +17,8 @@ changes no result), then for each guard setting only the guard is refitted on th
 Settings: ``off`` (no guard); ``pP``: distance percentile P, every other guard parameter at its
 default (singling-out rule unchanged, ``qi_tolerance`` 0.5); ``pP_qiT``: percentile
 ``--qi-percentile`` with ``qi_tolerance`` T (only on tables whose schema has quasi-identifiers:
-elsewhere the singling-out rule is off and T changes nothing).
+elsewhere the singling-out rule is off and T changes nothing); ``pP_isoR``: percentile
+``--iso-percentile`` with the isolation rule at ``ρ = R`` (``PrivacyGuard(isolation=R)``).
 
 Refusal columns (rates per synthetic row asked for):
   * ``refused_rate``/``so_rate``/``dist_rate``: ``guard_report_.refused`` and ``by_rule`` over
@@ -80,7 +82,8 @@ BASELINES = (("ks_holdout_baseline", "holdout's KS vs train"), ("trtr_accuracy",
 
 
 def settings(percentiles: list[float], qi_percentile: float | None, qi_tolerances: list[float],
-             has_qi: bool) -> list[tuple[str, dict | None]]:
+             has_qi: bool, isolations: list[float] = (), iso_percentile: float = 5.0
+             ) -> list[tuple[str, dict | None]]:
     """``(label, guard options or None for off)`` in table order."""
     out: list[tuple[str, dict | None]] = [("off", None)]
     out += [(f"p{p:g}", {"percentile": float(p)}) for p in percentiles]
@@ -88,6 +91,8 @@ def settings(percentiles: list[float], qi_percentile: float | None, qi_tolerance
         out += [(f"p{qi_percentile:g}_qi{t:g}", {"percentile": float(qi_percentile),
                                                   "qi_tolerance": float(t)})
                 for t in qi_tolerances if t != 0.5]  # 0.5 is the default: the pP row
+    out += [(f"p{iso_percentile:g}_iso{r:g}", {"percentile": float(iso_percentile),
+                                                "isolation": float(r)}) for r in isolations]
     return out
 
 
@@ -177,7 +182,8 @@ def run_cell(name: str, target: str, df: pd.DataFrame, seed: int, args: argparse
     hold_model = syn.roles_.transform(holdout)
     default_guard = syn.guard_
     has_qi = bool(default_guard.qi_)
-    grid = settings(args.percentiles, args.qi_percentile, args.qi_tolerances, has_qi)
+    grid = settings(args.percentiles, args.qi_percentile, args.qi_tolerances, has_qi,
+                    args.isolations, args.iso_percentile)
     todo = [(label, opt) for label, opt in grid if (name, seed, label) not in done]
     if not todo:
         return []
@@ -202,7 +208,8 @@ def run_cell(name: str, target: str, df: pd.DataFrame, seed: int, args: argparse
         row: dict = {**base, "setting": label,
                      "percentile": np.nan if options is None else options["percentile"],
                      "qi_tolerance": np.nan if options is None
-                     else options.get("qi_tolerance", 0.5)}
+                     else options.get("qi_tolerance", 0.5),
+                     "isolation": np.nan if options is None else options.get("isolation", 0.0)}
         guard = syn.guard_
         if guard is not None:
             rep = syn.guard_report_
@@ -210,6 +217,7 @@ def run_cell(name: str, target: str, df: pd.DataFrame, seed: int, args: argparse
                     "refused_rate": rep.refused / len(fake),
                     "so_rate": rep.by_rule.get("singling_out", 0) / len(fake),
                     "dist_rate": rep.by_rule.get("distance", 0) / len(fake),
+                    "iso_rate": rep.by_rule.get("isolation", 0) / len(fake),
                     "rounds": rep.rounds, "fallback": rep.fallback,
                     "left": int(guard.refused(syn.roles_.transform(fake)).sum())}
             (row["first_rate"], row["first_so_rate"], row["first_dist_rate"]) = rates(
@@ -256,11 +264,12 @@ def _fmt(mean: float, sd: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if pd.isna(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def _order(label: str) -> tuple[float, float]:
+def _order(label: str) -> tuple[float, float, float]:
     if label == "off":
-        return (-1.0, 0.0)
-    p, _, qi = label[1:].partition("_qi")
-    return (float(p), float(qi) if qi else 0.5)
+        return (-1.0, 0.0, 0.0)
+    rest, _, iso = label[1:].partition("_iso")
+    p, _, qi = rest.partition("_qi")
+    return (float(p), float(qi) if qi else 0.5, float(iso) if iso else 0.0)
 
 
 def render(frame: pd.DataFrame, header: list[str], reading: str) -> str:
@@ -275,7 +284,8 @@ def render(frame: pd.DataFrame, header: list[str], reading: str) -> str:
         "Settings: `off` = no guard; `pP` = distance-rule percentile P, everything else at the "
         "guard's defaults (`min_shared` 3, `neighbours` = k = 5, `qi_tolerance` 0.5, "
         "`max_rounds` 10); `pP_qiT` = percentile P with the singling-out rule's `qi_tolerance` "
-        "T (only on tables with quasi-identifiers). `p25` is today's default.", "",
+        "T (only on tables with quasi-identifiers); `pP_isoR` = percentile P with the isolation "
+        "rule at ρ = R (`PrivacyGuard(isolation=R)`; off by default). `p5` is the default.", "",
         "Refusal columns, per synthetic row: **refused/row** = `guard_report_.refused / rows` "
         "(the report counts a row again each time its redraw is refused again, so it is the "
         "first-draw rate plus repeat refusals); **first draw** = share of the same seed's "
@@ -340,6 +350,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--percentiles", type=float, nargs="+", default=[1, 2, 5, 10, 25])
     parser.add_argument("--qi-percentile", type=float, default=None)
     parser.add_argument("--qi-tolerances", type=float, nargs="+", default=[0.25, 0.5, 1.0])
+    parser.add_argument("--isolations", type=float, nargs="*", default=[])
+    parser.add_argument("--iso-percentile", type=float, default=5.0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/guard_tradeoff_models"))
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")

@@ -138,3 +138,50 @@ def test_hybrid_on_cardiology_writes_no_refused_row():
     assert sum(report.by_rule.values()) == report.refused > 0
     assert set(report.by_rule) <= {"singling_out", "distance"}
     assert not syn.guard_.refused(syn.roles_.transform(fake)).any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pairs_within_per_row_radius_is_exact(seed):
+    """Per-reference radii: exactly the pairs a brute-force float64 search finds."""
+    from clinisynth.guard import pairs_within
+
+    rng = np.random.default_rng(seed)
+    ref = rng.normal(size=(700, 12))
+    query = np.vstack([ref[:50] + rng.normal(0, 0.3, (50, 12)), rng.normal(size=(300, 12))])
+    radii = rng.uniform(0.5, 3.5, len(ref))
+    rows, train, dist = pairs_within(query, ref, radii)
+    full = np.linalg.norm(query[:, None, :] - ref[None, :, :], axis=2)
+    want = np.argwhere(full < radii[None, :])
+    pairs = sorted(zip(rows.tolist(), train.tolist(), strict=True))
+    assert pairs == sorted(map(tuple, want.tolist()))
+    assert np.allclose(dist, full[rows, train])
+
+
+def isolated_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """A dense cloud of patients plus patient 0 far out on two labs (an outlier)."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"lab1": rng.normal(0, 1, n), "lab2": rng.normal(0, 1, n),
+                       "lab3": rng.normal(0, 1, n), "outcome": rng.choice(["a", "b"], n)})
+    df.loc[0, ["lab1", "lab2"]] = [7.0, -7.0]
+    return df
+
+
+def test_isolation_rule_protects_an_outlying_patient():
+    """A row well outside tau of the outlier but far nearer to it than anyone else is: the
+    distance rule passes it, the isolation rule refuses it; a row in the cloud passes both."""
+    df = isolated_table()
+    schema = infer_schema(df, "outcome")
+    plain = PrivacyGuard().fit(df, schema)
+    guard = PrivacyGuard(isolation=0.5).fit(df, schema)
+    near_outlier = df.iloc[[0]].copy()
+    near_outlier[["lab1", "lab2"]] = [6.3, -6.4]  # about 0.9 away; its nearest other is ~7
+    in_cloud = df.iloc[[5]].copy()
+    in_cloud["lab1"] += 0.7
+    probe = pd.concat([near_outlier, in_cloud], ignore_index=True)
+    assert not plain.refused(probe).any()
+    refused, rules = guard.check(probe)
+    assert refused.tolist() == [True, False] and rules.tolist() == ["isolation"]
+    loaded = PrivacyGuard.from_state(schema, *guard.get_state())
+    assert loaded.refused(probe).tolist() == [True, False]
+    with pytest.raises(Exception, match="isolation must be between 0 and 0.5"):
+        PrivacyGuard(isolation=0.8)

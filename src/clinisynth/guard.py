@@ -1,8 +1,9 @@
 """The privacy guard: refuse synthetic rows that single out a real patient.
 
-Two independent rules, both fitted once on the training table (the model table: identifiers and
-text already removed, dates as numbers) and frozen; :meth:`PrivacyGuard.check` returns the
-refused rows and, per refused row, the rule that refused it (``"singling_out"`` first).
+Two independent rules (and an optional third, ``isolation``), fitted once on the training table
+(the model table: identifiers and text already removed, dates as numbers) and frozen;
+:meth:`PrivacyGuard.check` returns the refused rows and, per refused row, the rule that refused
+it (``"singling_out"`` first).
 
 ``singling_out`` (needs quasi-identifiers: schema role ``quasi_identifier``; off without them)
     Numeric quasi-identifiers are quantised to bins of width ``tol_c = max(step_c,
@@ -35,6 +36,16 @@ refused rows and, per refused row, the rule that refused it (``"singling_out"`` 
     beside a unique patient is refused even if a common pattern is nearer still (but not if
     ``neighbours`` copies of common patterns are nearer).
 
+``isolation`` (off by default; ``isolation = ρ > 0`` turns it on)
+    Let ``loo_j`` be training record ``j``'s distance to its nearest *different* training
+    record (how isolated patient ``j`` is). A synthetic row is refused when it lies within
+    ``ρ · loo_j`` of a distinguishable record ``j``. With ``ρ ≤ 1/2`` such a row is nearer to
+    ``j`` than to any other training record (triangle inequality), by a margin that grows with
+    ``j``'s isolation: it points at that one patient even where ``tau``, a percentile over
+    all patients, is small next to the patient's isolation (outlying patients). Costs an
+    all-pairs nearest-neighbour search at fit; the check shares the distance rule's single
+    matrix-product pass (per-record radii ``max(tau, ρ · loo_j)``).
+
 The defaults (``percentile`` 5, ``qi_tolerance`` 0.5, ``min_shared`` 3) come from the trade-off
 curve of ``benchmarks/guard_tradeoff.py`` (``benchmarks/results/guard_tradeoff.md``; 4 tables,
 3 seeds): ``percentile`` 5 is the lowest that keeps the calibrated DCR (the audit's share of
@@ -56,9 +67,9 @@ from sklearn.neighbors import KDTree, NearestNeighbors
 from clinisynth.distances import RecordEncoder
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema, category_key
-from clinisynth.threads import blas_limits
+from clinisynth.threads import blas_limits, current_threads
 
-RULES = ("singling_out", "distance")
+RULES = ("singling_out", "distance", "isolation")
 #: rows whose positive leave-one-out distance sets ``tau`` (evenly spaced, no randomness)
 TAU_SAMPLE = 5_000
 #: coordinate of a missing numeric quasi-identifier (matches only another missing one)
@@ -116,11 +127,12 @@ class PrivacyGuard:
         column's recorded precision).
     n_jobs : kept so saved models load; the range search uses the threads that
         :func:`clinisynth.threads.current_threads` gives (the synthesizer's ``n_jobs``).
+    isolation : the isolation rule's ``ρ`` (0 = off; at most 1/2 keeps the rule's meaning).
     """
 
     def __init__(self, percentile: float = 5.0, min_shared: int = 3, max_rounds: int = 10,
                  neighbours: int | None = None, qi_tolerance: float = 0.5,
-                 n_jobs: int | None = -1) -> None:
+                 n_jobs: int | None = -1, isolation: float = 0.0) -> None:
         if not 0 <= percentile <= 100:
             raise ClinisynthError("privacy guard: percentile must be between 0 and 100")
         if min_shared < 1 or max_rounds < 0:
@@ -129,17 +141,21 @@ class PrivacyGuard:
             raise ClinisynthError("privacy guard: neighbours must be at least 1")
         if not qi_tolerance > 0:
             raise ClinisynthError("privacy guard: qi_tolerance must be positive")
+        if not 0 <= isolation <= 0.5:
+            raise ClinisynthError("privacy guard: isolation must be between 0 and 0.5")
         self.percentile = percentile
         self.min_shared = min_shared
         self.max_rounds = max_rounds
         self.neighbours = neighbours
         self.qi_tolerance = qi_tolerance
         self.n_jobs = n_jobs
+        self.isolation = isolation
 
     def get_params(self) -> dict[str, Any]:
         return {"percentile": self.percentile, "min_shared": self.min_shared,
                 "max_rounds": self.max_rounds, "neighbours": self.neighbours,
-                "qi_tolerance": self.qi_tolerance, "n_jobs": self.n_jobs}
+                "qi_tolerance": self.qi_tolerance, "n_jobs": self.n_jobs,
+                "isolation": self.isolation}
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, train: pd.DataFrame, schema: TableSchema) -> PrivacyGuard:
@@ -152,6 +168,7 @@ class PrivacyGuard:
         self.tolerance_ = {c: _tolerance(train[c], self.encoder_.stats_[c][1],
                                          self.qi_tolerance)
                            for c in qi if schema[c].is_numeric}
+        self.loo_ = _nearest_other(records) if self.isolation > 0 else None
         self._set_records(records, train)
         return self
 
@@ -164,7 +181,9 @@ class PrivacyGuard:
         self.multiplicity_ = counts[inverse.ravel()]
         self.k_ = int(self.schema_.k)
         self._k_nearest = min(self.neighbours or self.k_, len(records))
-        self._search = search_matrix(records)
+        self.radii_ = (None if getattr(self, "loo_", None) is None
+                       else np.maximum(self.threshold_, self.isolation * self.loo_))
+        self._search = search_matrix(records, self.radii_)
         self.rest_dims_ = _column_dims(self.encoder_, [c.name for c in self.schema_.columns
                                                        if c.name not in self.qi_])
         n_cols = len(self.schema_.columns)
@@ -215,36 +234,44 @@ class PrivacyGuard:
         (``"singling_out"`` when both rules refuse it)."""
         records = self.encoder_.transform(synthetic)
         single = self._singling_out(synthetic, records)
-        near = self._distance(records)
-        refused = single | near
-        rules = np.where(single[refused], "singling_out", "distance").astype(object)
+        near, isolated = self._distance(records)
+        refused = single | near | isolated
+        rules = np.where(single[refused], "singling_out",
+                         np.where(near[refused], "distance", "isolation")).astype(object)
         return refused, rules
 
     def refused(self, synthetic: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the synthetic rows the guard refuses (either rule)."""
         return self.check(synthetic)[0]
 
-    def _distance(self, records: np.ndarray) -> np.ndarray:
-        """Rows with a close (``< tau``, or an exact copy) distinguishable training record among
-        their ``neighbours`` nearest: a record ranks among them when fewer than ``neighbours``
-        training rows are strictly nearer. Only training rows within ``tau`` can decide, so the
-        rule is evaluated on the pairs :func:`pairs_within` finds (exact distances)."""
+    def _distance(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(near, isolated)``. Near: rows with a close (``< tau``, or an exact copy)
+        distinguishable training record among their ``neighbours`` nearest: a record ranks
+        among them when fewer than ``neighbours`` training rows are strictly nearer. Only
+        training rows within ``tau`` can decide, so the rule is evaluated on the pairs
+        :func:`pairs_within` finds (exact distances). Isolated: rows within ``isolation ·
+        loo_j`` of a distinguishable record ``j`` (found in the same search, whose per-record
+        radius is the larger of the two)."""
         out = np.zeros(len(records), dtype=bool)
-        rows, train, dist = pairs_within(records, self.records_, self.threshold_,
-                                         self._search)
+        isolated = np.zeros(len(records), dtype=bool)
+        radius = self.threshold_ if self.radii_ is None else self.radii_
+        rows, train, dist = pairs_within(records, self.records_, radius, self._search)
         if not len(rows):
-            return out
+            return out, isolated
+        distinct = self.multiplicity_[train] < self.min_shared
+        if self.radii_ is not None:
+            isolated[rows[distinct & (dist < self.isolation * self.loo_[train])]] = True
         order = np.lexsort((dist, rows))
-        rows, train, dist = rows[order], train[order], dist[order]
+        rows, train, dist, distinct = rows[order], train[order], dist[order], distinct[order]
         pos = np.arange(len(rows))
         group = np.maximum.accumulate(np.where(np.r_[True, rows[1:] != rows[:-1]], pos, 0))
         tie = np.maximum.accumulate(np.where(
             np.r_[True, (rows[1:] != rows[:-1]) | (dist[1:] != dist[:-1])], pos, 0))
         nearer = tie - group  # training rows of the same query strictly nearer
         close = (dist < self.threshold_) | (dist <= 1e-12)
-        hit = close & (self.multiplicity_[train] < self.min_shared) & (nearer < self._k_nearest)
+        hit = close & distinct & (nearer < self._k_nearest)
         out[rows[hit]] = True
-        return out
+        return out, isolated & ~out
 
     def _singling_out(self, synthetic: pd.DataFrame, records: np.ndarray) -> np.ndarray:
         out = np.zeros(len(synthetic), dtype=bool)
@@ -267,8 +294,11 @@ class PrivacyGuard:
         meta = {"params": self.get_params(), "threshold": self.threshold_,
                 "stats": self.encoder_.stats_, "gappy": self.encoder_.gappy_,
                 "qi": self.qi_, "tolerance": self.tolerance_}
-        return meta, {"records": self.records_, "rare_rows": self.rare_rows_,
-                      "rare_coords": self.rare_coords_}
+        arrays = {"records": self.records_, "rare_rows": self.rare_rows_,
+                  "rare_coords": self.rare_coords_}
+        if self.loo_ is not None:
+            arrays["loo"] = self.loo_
+        return meta, arrays
 
     @classmethod
     def from_state(cls, schema: TableSchema, meta: dict[str, Any],
@@ -281,6 +311,9 @@ class PrivacyGuard:
         guard.threshold_ = float(meta["threshold"])
         guard.qi_ = list(meta["qi"])
         guard.tolerance_ = {k: float(v) for k, v in meta["tolerance"].items()}
+        guard.loo_ = arrays.get("loo") if guard.isolation > 0 else None
+        if guard.isolation > 0 and guard.loo_ is None:
+            raise ClinisynthError("privacy guard: the isolation rule's distances are missing")
         guard._set_records(arrays["records"], rare_rows=arrays["rare_rows"],
                            rare_coords=arrays["rare_coords"])
         return guard
@@ -291,19 +324,24 @@ class PrivacyGuard:
 QUERY_BLOCK, REFERENCE_BLOCK = 128, 100_000
 
 
-def search_matrix(reference: np.ndarray) -> np.ndarray:
+def search_matrix(reference: np.ndarray, radii: np.ndarray | None = None) -> np.ndarray:
     """The reference as :func:`pairs_within` multiplies it: float32, transposed, with a last
-    row ``-|r|^2 / 2`` (build it once for a reference searched many times)."""
+    row ``(R_j^2 - |r_j|^2) / 2`` (``R_j``: per-reference radii, 0 without them; build it once
+    for a reference searched many times)."""
     ref_t = np.empty((reference.shape[1] + 1, len(reference)), dtype=np.float32)
     ref_t[:-1] = reference.T
-    ref_t[-1] = -np.einsum("ij,ij->i", reference, reference) / 2
+    last = -np.einsum("ij,ij->i", reference, reference) / 2
+    ref_t[-1] = last if radii is None else last + np.square(radii) / 2
     return ref_t
 
 
-def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
+def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float | np.ndarray,
                  matrix: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair ``(i, j)`` with ``||q_i - r_j|| < radius`` or ``= 0``: ``(i, j, distance)``.
+    ``radius`` is one number or one per reference row (``R_j``, carried in the matrix's last
+    row: ``q.r - |r|^2/2 + R^2/2 > (|q|^2 - margin) / 2``, the same test with the margin also
+    covering ``1e-4 max R^2``).
 
     Exact range search by blocks: a float32 matrix product gives ``q.r - |r|^2 / 2`` (the
     reference carries ``-|r|^2 / 2`` as an extra column, the query a 1), and a pair is a
@@ -316,12 +354,15 @@ def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
     dimensions trees prune nothing (``benchmarks/guard_search_methods.py``). ``matrix``:
     :func:`search_matrix` of ``reference``, when it is already built.
     """
-    from clinisynth.threads import current_threads
-
-    ref_t = search_matrix(reference) if matrix is None else matrix
+    per_row = np.ndim(radius) > 0
+    if matrix is not None:
+        ref_t = matrix
+    else:
+        ref_t = search_matrix(reference, np.asarray(radius) if per_row else None)
     q_sq = np.einsum("ij,ij->i", query, query)
-    max_r_sq = -2.0 * float(ref_t[-1].min(initial=0.0))
-    limit = radius * radius + 1e-4 * (q_sq + max_r_sq) + 1e-6
+    max_r_sq = float(np.einsum("ij,ij->i", reference, reference).max(initial=0.0))
+    r_sq = float(np.max(np.square(radius), initial=0.0))
+    limit = (0.0 if per_row else r_sq) + 1e-4 * (q_sq + max_r_sq + r_sq) + 1e-6
     bound = ((q_sq - limit) / 2).astype(np.float32)
     found_i, found_j = [], []
     with blas_limits(current_threads()):
@@ -340,7 +381,8 @@ def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float,
     train = np.concatenate(found_j) if found_j else np.zeros(0, dtype=np.int64)
     gap = query[rows] - reference[train]
     dist = np.sqrt(np.einsum("ij,ij->i", gap, gap))
-    keep = (dist < radius) | (dist <= 1e-12)
+    allowed = np.asarray(radius)[train] if per_row else radius
+    keep = (dist < allowed) | (dist <= 1e-12)
     return rows[keep].astype(np.int64), train[keep].astype(np.int64), dist[keep]
 
 
@@ -357,6 +399,17 @@ def _positive_loo_percentile(records: np.ndarray, percentile: float) -> float:
         nn = NearestNeighbors(n_neighbors=2).fit(unique)
         dist, _ = nn.kneighbors(unique[inverse.ravel()[rows]])
     return float(np.percentile(dist[:, 1], percentile))
+
+
+def _nearest_other(records: np.ndarray) -> np.ndarray:
+    """Each record's distance to its nearest *different* record (0 when all are equal)."""
+    unique, inverse = np.unique(records, axis=0, return_inverse=True)
+    if len(unique) < 2:
+        return np.zeros(len(records))
+    with blas_limits(current_threads()):
+        nn = NearestNeighbors(n_neighbors=2, n_jobs=current_threads()).fit(unique)
+        dist, _ = nn.kneighbors(unique)
+    return dist[:, 1][inverse.ravel()]
 
 
 def _tolerance(series: pd.Series, std: float, fraction: float) -> float:
