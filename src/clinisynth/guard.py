@@ -360,8 +360,9 @@ def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float | np.nd
     else:
         ref_t = search_matrix(reference, np.asarray(radius) if per_row else None)
     q_sq = np.einsum("ij,ij->i", query, query)
-    max_r_sq = float(np.einsum("ij,ij->i", reference, reference).max(initial=0.0))
     r_sq = float(np.max(np.square(radius), initial=0.0))
+    # |r_j|^2 = R_j^2 - 2 * last_j <= max R^2 - 2 min(last): read off the matrix, not recomputed
+    max_r_sq = (r_sq if per_row else 0.0) - 2.0 * float(ref_t[-1].min(initial=0.0))
     limit = (0.0 if per_row else r_sq) + 1e-4 * (q_sq + max_r_sq + r_sq) + 1e-6
     bound = ((q_sq - limit) / 2).astype(np.float32)
     found_i, found_j = [], []
@@ -391,25 +392,24 @@ def _positive_loo_percentile(records: np.ndarray, percentile: float) -> float:
 
     Computed on at most ``TAU_SAMPLE`` evenly spaced rows against all distinct records.
     """
-    unique, inverse = np.unique(records, axis=0, return_inverse=True)
-    if len(unique) < 2:
+    if len(np.unique(records, axis=0)) < 2:
         return 0.0
     rows = np.linspace(0, len(records) - 1, min(TAU_SAMPLE, len(records))).astype(int)
-    with blas_limits(1):
-        nn = NearestNeighbors(n_neighbors=2).fit(unique)
-        dist, _ = nn.kneighbors(unique[inverse.ravel()[rows]])
-    return float(np.percentile(dist[:, 1], percentile))
+    return float(np.percentile(_nearest_other(records, rows), percentile))
 
 
-def _nearest_other(records: np.ndarray) -> np.ndarray:
-    """Each record's distance to its nearest *different* record (0 when all are equal)."""
+def _nearest_other(records: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """The distance of each record (or of ``records[rows]``) to its nearest *different* record
+    (0 when all are equal)."""
     unique, inverse = np.unique(records, axis=0, return_inverse=True)
+    inverse = inverse.ravel() if rows is None else inverse.ravel()[rows]
     if len(unique) < 2:
-        return np.zeros(len(records))
+        return np.zeros(len(inverse))
+    needed, back = np.unique(inverse, return_inverse=True)  # each distinct record queried once
     with blas_limits(current_threads()):
         nn = NearestNeighbors(n_neighbors=2, n_jobs=current_threads()).fit(unique)
-        dist, _ = nn.kneighbors(unique)
-    return dist[:, 1][inverse.ravel()]
+        dist, _ = nn.kneighbors(unique[needed])
+    return dist[:, 1][back.ravel()]
 
 
 def _tolerance(series: pd.Series, std: float, fraction: float) -> float:
