@@ -17,6 +17,7 @@ from clinisynth import HybridSynthesizer
 from clinisynth.cli import app
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import TableWriter, read_table, stable_dtypes, write_table
+from clinisynth.reward import RewardWeights
 from clinisynth.schema import infer_schema
 from conftest import make_mixed_table
 
@@ -322,3 +323,26 @@ def test_max_rows_option(tmp_path):
                  "--weights", "gmm", "--calibration", "none", "--max-rows", 0)
     assert result.exit_code == 0 and "subsample" not in result.stdout
     assert len(HybridSynthesizer.load(tmp_path / "all").guard_.records_) == 300
+
+
+def test_privacy_weight_options(tmp_path):
+    """`--privacy-weight/--privacy-margin` reach the weight search's reward: every episode's
+    reward is the combination with those weights; bad values are one-line errors."""
+    data = tmp_path / "t.csv"
+    make_mixed_table(160, seed=5).to_csv(data, index=False)
+    base = ("fit", "--data", data, "--target", "outcome", "--model", tmp_path / "m")
+    for extra, needle in ((("--privacy-weight", -1), "--privacy-weight must be a non-negative"),
+                          (("--privacy-margin", 0.5), "--privacy-margin must be in [0, 0.5)"),
+                          (("--privacy-weight", 2, "--weights", "gmm"),
+                           "--privacy-weight applies only to --weights learned")):
+        one_line_error(run(*base, *extra), needle)
+        assert not (tmp_path / "m").exists()
+    result = run(*base, "--privacy-weight", 3, "--privacy-margin", 0)
+    assert result.exit_code == 0, result.output
+    loaded = HybridSynthesizer.load(tmp_path / "m")
+    assert loaded.reward == {"privacy": 3.0, "privacy_margin": 0.0}
+    knob = RewardWeights(privacy=3.0, privacy_margin=0.0)
+    for episode in loaded.search_.episodes:
+        p = episode.parts
+        assert episode.reward == pytest.approx(
+            knob.combine(p["fidelity"], p["utility_f1"], p["dcr_share"]))

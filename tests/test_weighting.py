@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,6 +51,23 @@ def test_reward_penalises_memorisation_only_beyond_the_margin():
     assert rw.combine(0.9, 0.8, 0.52) == pytest.approx(1.7)
     assert rw.combine(0.9, 0.8, 1.0) == pytest.approx(0.7)
     assert rw.combine(0.9, 0.8, 0.775) == pytest.approx(1.2)
+
+
+def test_reward_privacy_knob_and_its_checks():
+    knob = RewardWeights(privacy=3.0, privacy_margin=0.0)
+    assert knob.combine(0.9, 0.8, 0.5) == pytest.approx(1.7)  # no penalty at 0.5
+    assert knob.combine(0.9, 0.8, 0.6) == pytest.approx(1.7 - 3 * 0.1 / 0.5)
+    for bad, needle in (({"privacy": -1.0}, "privacy must be a non-negative"),
+                        ({"utility": float("nan")}, "utility must be a non-negative"),
+                        ({"privacy_margin": 0.5}, "privacy_margin must be in [0, 0.5)")):
+        with pytest.raises(ClinisynthError, match=re.escape(needle)):
+            RewardWeights(**bad)
+
+
+def test_synthesizer_names_an_unknown_reward_key(mixed_table):
+    syn = HybridSynthesizer(weights="gmm", calibration=None, reward={"privcy": 2.0})
+    with pytest.raises(ClinisynthError, match="reward: unknown key 'privcy'"):
+        syn.fit(mixed_table, "outcome")
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from clinisynth.encoding import TableEncoder
+from clinisynth.errors import ClinisynthError
 from clinisynth.mixture import apportion
 from clinisynth.schema import TableSchema
 
@@ -41,6 +42,16 @@ class RewardWeights:
     utility: float = 1.0
     privacy: float = 1.0
     privacy_margin: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("fidelity", "utility", "privacy"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and np.isfinite(value) and value >= 0):
+                raise ClinisynthError(f"reward: {name} must be a non-negative number, got "
+                                      f"{value!r}")
+        margin = self.privacy_margin
+        if not (isinstance(margin, int | float) and 0 <= margin < 0.5):
+            raise ClinisynthError(f"reward: privacy_margin must be in [0, 0.5), got {margin!r}")
 
     def combine(self, fidelity: float, utility: float, dcr_share: float) -> float:
         excess = max(0.0, dcr_share - 0.5 - self.privacy_margin) / (0.5 - self.privacy_margin)

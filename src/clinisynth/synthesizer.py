@@ -194,6 +194,7 @@ class HybridSynthesizer:
         for name in self.generator_params or {}:
             if name not in list_generators():
                 raise ClinisynthError(f"generator_params: unknown generator '{name}'")
+        _reward_weights(self.reward)
         self._rng = np.random.default_rng(self.seed)
         self.roles_ = RolesStep().fit(data, schema)
         self.model_schema_ = self.roles_.model_schema_
@@ -333,8 +334,7 @@ class HybridSynthesizer:
         counts = self.class_counts_
         pools = {name: gen.sample({k: int(c) for k, c in enumerate(counts)})
                  for name, gen in self.generators_.items()}
-        reward_weights = (self.reward if isinstance(self.reward, RewardWeights)
-                          else RewardWeights(**dict(self.reward or {})))
+        reward_weights = _reward_weights(self.reward)
         reward = PoolReward(pools, counts, self._decode, _UserEncoder(self),
                             self.model_schema_,
                             search_rows, validation, reward_weights,
@@ -846,3 +846,15 @@ def _prune(weights: Mapping[str, float], floor: float = 0.01) -> dict[str, float
 
 def _plain(params: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
     return {k: dict(v) for k, v in params.items()} if params else None
+
+
+def _reward_weights(reward: RewardWeights | Mapping[str, float] | None) -> RewardWeights:
+    """The reward's weights from the ``reward`` parameter; unknown keys are a one-line error."""
+    if isinstance(reward, RewardWeights):
+        return reward
+    known = set(RewardWeights.__dataclass_fields__)
+    for key in dict(reward or {}):
+        if key not in known:
+            raise ClinisynthError(f"reward: unknown key '{key}' (known: "
+                                  f"{', '.join(sorted(known))})")
+    return RewardWeights(**dict(reward or {}))

@@ -24,6 +24,8 @@ from clinisynth.cli.lifecycle import (
     GuardOption,
     MaxRowsOption,
     MaxSearchOption,
+    PrivacyMarginOption,
+    PrivacyWeightOption,
     SchemaOption,
     SeedOption,
     TargetOption,
@@ -57,13 +59,15 @@ def fit_command(
     sheet: SheetOption = None,
     threads: ThreadsOption = None,
     max_rows: MaxRowsOption = MAX_FIT_ROWS,
+    privacy_weight: PrivacyWeightOption = None,
+    privacy_margin: PrivacyMarginOption = None,
 ) -> None:
     """Fit the hybrid generator on every row of a table and save it, for `clinisynth sample`."""
     start = time.perf_counter()
     check_model_target(model)
     read = read_options(sep, encoding, na_values, sheet)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
-                          threads, max_rows)
+                          threads, max_rows, privacy_weight, privacy_margin)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on "

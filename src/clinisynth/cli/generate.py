@@ -32,6 +32,8 @@ from clinisynth.cli.lifecycle import (
     GuardOption,
     MaxRowsOption,
     MaxSearchOption,
+    PrivacyMarginOption,
+    PrivacyWeightOption,
     SchemaOption,
     SeedOption,
     TargetOption,
@@ -101,6 +103,8 @@ def generate_command(
         "(drawn in one piece, not streamed).")] = None,
     threads: ThreadsOption = None,
     max_rows: MaxRowsOption = MAX_FIT_ROWS,
+    privacy_weight: PrivacyWeightOption = None,
+    privacy_margin: PrivacyMarginOption = None,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -122,7 +126,7 @@ def generate_command(
             check_outside(path, save_model, option, "--save-model")
         check_model_target(save_model)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
-                          threads, max_rows)
+                          threads, max_rows, privacy_weight, privacy_margin)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
                                                    out=out)
     conditions = parse_conditions(condition or [], schema)

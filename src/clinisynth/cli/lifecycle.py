@@ -3,6 +3,7 @@ a progress bar, output-path checks against the model directory, and the printed 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,14 @@ MaxRowsOption = Annotated[int, typer.Option(
     "--max-rows", metavar="N", help="Fit on a stratified subsample of N rows when the table "
     "has more (the other rows are never used, so they cannot be copied; sampling time stays "
     "bounded); 0 fits every row.")]
+PrivacyWeightOption = Annotated[float | None, typer.Option(
+    "--privacy-weight", metavar="W", help="Weight of the privacy term in the weight search's "
+    "reward (default 1): larger moves weight from the generators that resample patients to "
+    "those that do not (see benchmarks/results/mixture_tradeoff.md).")]
+PrivacyMarginOption = Annotated[float | None, typer.Option(
+    "--privacy-margin", metavar="M", help="Share of synthetic rows closer to the search split "
+    "than to validation rows tolerated above 0.5 before the privacy term counts (default "
+    "0.05).")]
 DEFAULT_CALIBRATION_TEXT = ",".join(DEFAULT_CALIBRATION)
 
 
@@ -94,18 +103,21 @@ class FitOptions:
     max_search_seconds: float | None
     threads: int | None = None
     max_rows: int | None = MAX_FIT_ROWS
+    reward: dict[str, float] | None = None
 
     def synthesizer(self) -> HybridSynthesizer:
         search = ({"seconds": self.max_search_seconds}
                   if self.max_search_seconds is not None else None)
         return HybridSynthesizer(weights=self.weights, calibration=self.calibration,
                                  privacy_guard=self.privacy_guard, search=search,
-                                 seed=self.seed, n_jobs=self.threads, max_rows=self.max_rows)
+                                 seed=self.seed, n_jobs=self.threads, max_rows=self.max_rows,
+                                 reward=self.reward)
 
 
 def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
                 max_search_seconds: float | None, threads: int | None = None,
-                max_rows: int = MAX_FIT_ROWS) -> FitOptions:
+                max_rows: int = MAX_FIT_ROWS, privacy_weight: float | None = None,
+                privacy_margin: float | None = None) -> FitOptions:
     """Check the fitting options before any data is read."""
     check_seed(seed)
     spec = parse_weights(weights)
@@ -121,7 +133,27 @@ def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
         raise ClinisynthError(f"--max-rows must be 0 (every row) or at least "
                               f"{2 * MIN_ROWS_TO_LEARN}, got {max_rows}")
     return FitOptions(spec, parse_calibration(calibration), privacy_guard, seed,
-                      max_search_seconds, check_threads(threads), max_rows or None)
+                      max_search_seconds, check_threads(threads), max_rows or None,
+                      reward_options(spec, privacy_weight, privacy_margin))
+
+
+def reward_options(spec: WeightSpec, privacy_weight: float | None,
+                   privacy_margin: float | None) -> dict[str, float] | None:
+    """``--privacy-weight`` / ``--privacy-margin`` as the synthesizer's ``reward`` (checked)."""
+    reward = {key: float(value) for key, value in (("privacy", privacy_weight),
+                                                   ("privacy_margin", privacy_margin))
+              if value is not None}
+    if not reward:
+        return None
+    option = "--privacy-weight" if privacy_weight is not None else "--privacy-margin"
+    if spec != "learned":
+        raise ClinisynthError(f"{option} applies only to --weights learned")
+    if privacy_weight is not None and not (math.isfinite(privacy_weight) and privacy_weight >= 0):
+        raise ClinisynthError(f"--privacy-weight must be a non-negative number, got "
+                              f"{privacy_weight}")
+    if privacy_margin is not None and not 0 <= privacy_margin < 0.5:
+        raise ClinisynthError(f"--privacy-margin must be in [0, 0.5), got {privacy_margin}")
+    return reward
 
 
 def check_seed(seed: int) -> None:
