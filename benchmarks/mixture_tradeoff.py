@@ -1,4 +1,4 @@
-"""The mixture's and the calibration's knobs against attack risk and fidelity.
+"""The mixture's, the calibration's and the quasi-identifiers' knobs against risk and fidelity.
 
     PYTHONPATH=src python benchmarks/mixture_tradeoff.py [--seeds 0 1 2] [--tables NAME ...]
         [--settings default priv2_m0 priv5_m0 cal_none cal_moment] [--shared ../shared/datasets]
@@ -10,14 +10,18 @@ margin 0.05. A larger weight and no margin move weight away from the generators 
 rows near their source patients (noise, interpolation, SMOTE), whose rows link the two halves
 of a patient's record (linkability) and make the patient's label easier to infer. The
 calibration (default ``moment`` then ``adaptive_soft``) moves marginals toward the training
-rows' own, tails included.
+rows' own, tails included. Marking more columns as quasi-identifiers widens the guard's
+singling-out rule (a row matching a rare patient's quasi-identifier combination is refused).
 
 Per (table, seed): the benchmark's stratified 70/30 split by seed, one ``HybridSynthesizer``
 per setting (``seed=seed``, ``n_jobs=1``, the setting's option) fitted on the 70 %,
 ``len(train)`` rows sampled with ``seed=seed``, audited against the 30 %
 (:func:`clinisynth.audit.audit`, random forest only, the attacks' defaults). Settings:
 ``default``; ``privP_mM``: ``reward={"privacy": P, "privacy_margin": M}``; ``cal_none``:
-``calibration=None``; ``cal_NAME``: ``calibration=[NAME]`` (one calibrator). Rows of an existing
+``calibration=None``; ``cal_NAME``: ``calibration=[NAME]`` (one calibrator); ``qi_A+B``: the
+schema inferred from the 70 % with columns A, B also given the ``quasi_identifier`` role (only on
+tables that have them; the audit's attacks still infer their own schema, so they are unchanged).
+Rows of an existing
 ``mixture_tradeoff.csv`` for other (table, seed, setting) cells are kept.
 
 Writes ``results/mixture_tradeoff.csv`` and ``results/mixture_tradeoff.md``: per table and
@@ -32,6 +36,7 @@ import re
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -42,7 +47,7 @@ from clinisynth.audit.fidelity import ks_mean
 from clinisynth.benchmark.runner import split_table
 from clinisynth.calibration import list_calibrators
 from clinisynth.io import write_table, write_text_atomic
-from clinisynth.schema import infer_schema
+from clinisynth.schema import TableSchema, infer_schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import load_tables  # noqa: E402  (benchmarks/ is on the path as a script)
@@ -50,7 +55,7 @@ from risk_table import TABLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESAMPLERS = ("noise", "interpolation", "smote")
-SETTINGS = ("default", "priv2_m0", "priv5_m0", "cal_none", "cal_moment")
+SETTINGS = ("default", "priv2_m0", "priv5_m0", "cal_none", "cal_moment", "qi_los")
 #: (column, header, decimals)
 COLUMNS = (("resampler_share", "resampler weight", 2), ("ks_holdout", "KS vs holdout", 4),
            ("detection_auc", "detection AUC", 3), ("tstr_accuracy", "TSTR acc", 3),
@@ -65,6 +70,8 @@ def options_of(label: str) -> dict:
         return {}
     if label == "cal_none":
         return {"calibration": None}
+    if label.startswith("qi_"):
+        return {"quasi_identifiers": label.removeprefix("qi_").split("+")}
     if label.startswith("cal_"):
         name = label.removeprefix("cal_")
         if name not in list_calibrators():
@@ -72,22 +79,39 @@ def options_of(label: str) -> dict:
         return {"calibration": [name]}
     match = re.fullmatch(r"priv([0-9.]+)_m([0-9.]+)", label)
     if not match:
-        raise SystemExit(f"--settings: '{label}' is not default, privP_mM, cal_none or cal_NAME")
+        raise SystemExit(f"--settings: '{label}' is not default, privP_mM, cal_none, cal_NAME "
+                         "or qi_A+B")
     return {"reward": {"privacy": float(match[1]), "privacy_margin": float(match[2])}}
 
 
-def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, label: str) -> dict:
+def with_quasi_identifiers(schema: TableSchema, names: list[str]) -> TableSchema:
+    """``schema`` with the columns ``names`` given the ``quasi_identifier`` role."""
+    columns = [replace(c, role="quasi_identifier") if c.name in names else c
+               for c in schema.columns]
+    return TableSchema(columns=columns, target=schema.target)
+
+
+def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, label: str) -> dict | None:
+    """One audited cell, or None when the setting names a column the table lacks."""
+    options = options_of(label)
+    extra = options.pop("quasi_identifiers", None)
+    if extra and not set(extra) <= set(data.columns):
+        return None
     train, holdout = split_table(data, target, seed)
+    schema = with_quasi_identifiers(infer_schema(train, target), extra) if extra else None
     start = time.perf_counter()
-    model = HybridSynthesizer(seed=seed, n_jobs=1, **options_of(label))
+    model = HybridSynthesizer(seed=seed, n_jobs=1, **options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(train, target)
+        model.fit(train, target, schema=schema)
         fake = model.sample(len(train), seed=seed)
     seconds = time.perf_counter() - start
     head = audit(train, holdout, fake, target, seed=seed, models=("random_forest",)).headline()
     weights = model.weights_
     return {"table": name, "seed": seed, "setting": label, "n_train": len(train),
+            "guard_qis": ",".join(model.guard_.qi_) if model.guard_ is not None else "",
+            "refused_rate": model.guard_report_.refused / len(fake)
+            if model.guard_ is not None else 0.0,
             "n_holdout": len(holdout), "seconds": round(seconds, 1),
             "resampler_share": sum(weights.get(g, 0.0) for g in RESAMPLERS),
             **{f"w_{g}": v for g, v in weights.items()},
@@ -143,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             for label in args.settings:
                 row = run_cell(name, target, data, seed, label)
+                if row is None:
+                    print(f"{name}/seed{seed}/{label}: skipped (no such column)", flush=True)
+                    continue
                 rows.append(row)
                 print(f"{name}/seed{seed}/{label}: " + ", ".join(
                     f"{k} {row[k]:.3f}" for k, _, _ in COLUMNS) + f" ({row['seconds']} s)",
