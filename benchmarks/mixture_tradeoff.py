@@ -1,8 +1,8 @@
 """The mixture's, the calibration's and the quasi-identifiers' knobs against risk and fidelity.
 
     PYTHONPATH=src python benchmarks/mixture_tradeoff.py [--seeds 0 1 2] [--tables NAME ...]
-        [--settings default priv2_m0 priv5_m0 cal_none cal_moment] [--shared ../shared/datasets]
-        [--results benchmarks/results]
+        [--settings default priv2_m0 priv5_m0 cal_none cal_moment qi_los] [--render-only]
+        [--shared ../shared/datasets] [--results benchmarks/results]
 
 The weight search's reward (:mod:`clinisynth.reward`) subtracts
 ``privacy · max(0, dcr_share − 0.5 − margin) / (0.5 − margin)``; the default is privacy 1,
@@ -21,8 +21,7 @@ per setting (``seed=seed``, ``n_jobs=1``, the setting's option) fitted on the 70
 ``calibration=None``; ``cal_NAME``: ``calibration=[NAME]`` (one calibrator); ``qi_A+B``: the
 schema inferred from the 70 % with columns A, B also given the ``quasi_identifier`` role (only on
 tables that have them; the audit's attacks still infer their own schema, so they are unchanged).
-Rows of an existing
-``mixture_tradeoff.csv`` for other (table, seed, setting) cells are kept.
+Rows of an existing ``mixture_tradeoff.csv`` for other (table, seed, setting) cells are kept.
 
 Writes ``results/mixture_tradeoff.csv`` and ``results/mixture_tradeoff.md``: per table and
 setting, mean ± sd over the seeds, and the learned share of the resampling generators.
@@ -98,7 +97,8 @@ def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, label: str) 
     if extra and not set(extra) <= set(data.columns):
         return None
     train, holdout = split_table(data, target, seed)
-    schema = with_quasi_identifiers(infer_schema(train, target), extra) if extra else None
+    inferred = infer_schema(train, target)
+    schema = with_quasi_identifiers(inferred, extra) if extra else None
     start = time.perf_counter()
     model = HybridSynthesizer(seed=seed, n_jobs=1, **options)
     with warnings.catch_warnings():
@@ -107,22 +107,22 @@ def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, label: str) 
         fake = model.sample(len(train), seed=seed)
     seconds = time.perf_counter() - start
     head = audit(train, holdout, fake, target, seed=seed, models=("random_forest",)).headline()
-    weights = model.weights_
+    weights, guarded = model.weights_, model.guard_ is not None
     return {"table": name, "seed": seed, "setting": label, "n_train": len(train),
-            "guard_qis": ",".join(model.guard_.qi_) if model.guard_ is not None else "",
-            "refused_rate": model.guard_report_.refused / len(fake)
-            if model.guard_ is not None else 0.0,
+            "guard_qis": ",".join(model.guard_.qi_) if guarded else "",
+            "refused_rate": model.guard_report_.refused / len(fake) if guarded else 0.0,
             "n_holdout": len(holdout), "seconds": round(seconds, 1),
             "resampler_share": sum(weights.get(g, 0.0) for g in RESAMPLERS),
             **{f"w_{g}": v for g, v in weights.items()},
-            "ks_holdout": ks_mean(holdout, fake, infer_schema(train, target)),
+            "ks_holdout": ks_mean(holdout, fake, inferred),
             **{k: head[k] for k in ("detection_auc", "tstr_accuracy", "trtr_accuracy",
                                     "dcr_share", "calibrated_dcr", "singling_out_risk",
                                     "linkability_risk", "inference_risk")}}
 
 
 def render(frame: pd.DataFrame, command: str, header: str) -> str:
-    lines = ["# The mixture's privacy knob against risk and fidelity", "", "Produced by:", "",
+    lines = ["# The mixture's, calibration's and quasi-identifiers' knobs against risk and "
+             "fidelity", "", "Produced by:", "",
              "```bash", command, "```", "", header, "",
              (__doc__ or "").split("\n\n", 2)[2].split("Writes")[0].strip(), "",
              "Values: mean ± sd over the seeds. Resampler weight = learned weight of noise + "

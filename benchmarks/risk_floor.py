@@ -70,11 +70,10 @@ def scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, 
     train, holdout, synthetic, schema = check_inputs(train, holdout, synthetic, target)
     risk = risk_scores(train, holdout, synthetic, schema, seed=seed)
     pri = privacy_scores(train, holdout, synthetic, schema, seed=seed)
-    worst = [a for name, a in risk.attacks.items() if name.startswith("inference:")
-             and a.risk == risk.inference_risk()]
+    worst = risk.worst_inference()
     return {**risk.headline(), "calibrated_dcr": pri.calibrated_dcr,
             "calibrated_dcr_baseline": pri.calibrated_dcr_baseline,
-            "inference_control": worst[0].control.value if worst else float("nan"),
+            "inference_control": worst.control.value if worst is not None else float("nan"),
             "targets": risk.attacks["linkability"].attacks}
 
 

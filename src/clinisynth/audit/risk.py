@@ -90,10 +90,16 @@ class RiskResult:
         """The lower ends of the headline risks' 95 % intervals."""
         out = {key: (self.attacks[name].risk_ci[0] if name in self.attacks else float("nan"))
                for key, name in HEADLINE_ATTACKS.items()}
+        worst = self.worst_inference()
+        out["inference_risk"] = worst.risk_ci[0] if worst is not None else float("nan")
+        return out
+
+    def worst_inference(self) -> AttackResult | None:
+        """The inference attack whose risk is :meth:`inference_risk` (None when none was
+        measured)."""
         worst = [a for name, a in self.attacks.items() if name.startswith("inference:")
                  and math.isfinite(a.risk) and a.risk == self.inference_risk()]
-        out["inference_risk"] = worst[0].risk_ci[0] if worst else float("nan")
-        return out
+        return worst[0] if worst else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
