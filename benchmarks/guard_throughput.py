@@ -10,7 +10,7 @@ compares each synthetic row with every training row: ``2 (d + 1) N`` flops per r
 ``rate / (2 (d + 1) N)`` rows/s.
 
 Run:  PYTHONPATH=src .venv/bin/python benchmarks/guard_throughput.py [--rows 100000]
-      [--check-rows N] [--threads 2]
+      [--check-rows N] [--threads 2] [--share-radius S] [--isolation R]
 """
 
 from __future__ import annotations
@@ -59,20 +59,27 @@ def main() -> None:
                         help="synthetic rows to check (default: --rows)")
     parser.add_argument("--threads", type=int, default=-1, help="BLAS threads (-1: all cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--share-radius", type=float, default=None,
+                        help="PrivacyGuard(share_radius=...) (default: the guard's default)")
+    parser.add_argument("--isolation", type=float, default=None,
+                        help="PrivacyGuard(isolation=...) (default: the guard's default)")
     args = parser.parse_args()
     train = table(args.rows, args.seed)
     synthetic = table(args.check_rows or args.rows, args.seed + 1)
     schema = infer_schema(train, "outcome")
     with thread_limits(args.threads):
         start, cpu = time.perf_counter(), time.process_time()
-        guard = PrivacyGuard().fit(train, schema)
+        options = {k: v for k, v in (("share_radius", args.share_radius),
+                                     ("isolation", args.isolation)) if v is not None}
+        guard = PrivacyGuard(**options).fit(train, schema)
         fit, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
         start, cpu = time.perf_counter(), time.process_time()
         refused, rules = guard.check(synthetic)
         check, check_cpu = time.perf_counter() - start, time.process_time() - cpu
     names, counts = np.unique(rules, return_counts=True)
     print(f"train {len(train)} rows x {guard.records_.shape[1]} encoded dims, quasi-identifiers "
-          f"{guard.qi_}, {len(guard.rare_rows_)} rare patients, tau {guard.threshold_:.3f}")
+          f"{guard.qi_}, {len(guard.rare_rows_)} rare patients, tau {guard.threshold_:.3f}; "
+          f"share_radius {guard.share_radius:g}, isolation {guard.isolation:g}")
     print(f"fit {fit:.1f} s wall ({fit_cpu:.1f} s CPU); check {len(synthetic)} rows in "
           f"{check:.1f} s wall ({check_cpu:.1f} s CPU, all threads) = "
           f"{len(synthetic) / check:,.0f} rows/s wall, {len(synthetic) / check_cpu:,.0f} rows per "

@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/guard_tradeoff.py [--seeds 0 1 2] [--tables NAME ...]
         [--percentiles 1 2 5 10 25] [--qi-percentile P] [--qi-tolerances 0.25 0.5 1.0]
-        [--isolations 0.25 0.5] [--iso-percentile 5]
+        [--isolations 0.25 0.5] [--iso-percentile 5] [--share-radii 1 1.5]
         [--shared ../shared/datasets] [--cache DIR] [--results benchmarks/results]
 
 For each table (``risk_table.TABLES``: breast cancer bundled; pima ``type``, cardiology
@@ -15,10 +15,15 @@ changes no result), then for each guard setting only the guard is refitted on th
 (``clinisynth.audit.audit``, random forest only, the risk attacks' defaults).
 
 Settings: ``off`` (no guard); ``pP``: distance percentile P, every other guard parameter at its
-default (singling-out rule unchanged, ``qi_tolerance`` 0.5); ``pP_qiT``: percentile
+default (``share_radius`` 1, ``qi_tolerance`` 0.5, isolation off); ``pP_qiT``: percentile
 ``--qi-percentile`` with ``qi_tolerance`` T (only on tables whose schema has quasi-identifiers:
 elsewhere the singling-out rule is off and T changes nothing); ``pP_isoR``: percentile
-``--iso-percentile`` with the isolation rule at ``ρ = R`` (``PrivacyGuard(isolation=R)``).
+``--iso-percentile`` with the isolation rule at ``ρ = R`` (``PrivacyGuard(isolation=R)``);
+``pP_shareS``: percentile ``--iso-percentile`` with ``PrivacyGuard(share_radius=S)`` (a
+record counts as shared by the training rows within ``S · tau`` of it; ``S`` = 0: its exact
+copies only, the default before 2026-12-03, whose cells carry ``_share0``), and
+``pP_shareS_isoR`` the same with each isolation ``R`` as well. A label names only the knobs
+moved from the guard's defaults (``label_of``).
 
 Refusal columns (rates per synthetic row asked for):
   * ``refused_rate``/``so_rate``/``dist_rate``: ``guard_report_.refused`` and ``by_rule`` over
@@ -77,22 +82,37 @@ SUMMARY = (("refused_rate", "refused/row", 3), ("first_rate", "first draw", 3),
 BASELINES = (("ks_holdout_baseline", "holdout's KS vs train"), ("trtr_accuracy", "TRTR acc"),
              ("trtr_f1", "TRTR F1"), ("calibrated_dcr_baseline", "cal. DCR holdout baseline"),
              ("tau_p25", "guard tau at p25"),
-             ("holdout_copy_rate", "holdout rows equal to a distinguishable training record"),
+             ("holdout_copy_rate",
+              "holdout rows equal to a training record held by fewer than 3 rows"),
              ("first_copy_rate", "first draws equal to one"))
 
 
+#: the guard's defaults; a setting's label names only the knobs it moves away from them
+DEFAULTS = {"qi_tolerance": 0.5, "share_radius": 1.0, "isolation": 0.0}
+TAGS = {"qi_tolerance": "qi", "share_radius": "share", "isolation": "iso"}
+
+
+def label_of(options: dict) -> str:
+    """``pP`` plus ``_qiT``, ``_shareS``, ``_isoR`` for each knob away from its default."""
+    return f"p{options['percentile']:g}" + "".join(
+        f"_{TAGS[k]}{options[k]:g}" for k in TAGS if options.get(k, DEFAULTS[k]) != DEFAULTS[k])
+
+
 def settings(percentiles: list[float], qi_percentile: float | None, qi_tolerances: list[float],
-             has_qi: bool, isolations: list[float] = (), iso_percentile: float = 5.0
-             ) -> list[tuple[str, dict | None]]:
+             has_qi: bool, isolations: list[float] = (), iso_percentile: float = 5.0,
+             share_radii: list[float] = ()) -> list[tuple[str, dict | None]]:
     """``(label, guard options or None for off)`` in table order."""
-    out: list[tuple[str, dict | None]] = [("off", None)]
-    out += [(f"p{p:g}", {"percentile": float(p)}) for p in percentiles]
+    grid: list[dict] = [{"percentile": float(p)} for p in percentiles]
     if qi_percentile is not None and has_qi:
-        out += [(f"p{qi_percentile:g}_qi{t:g}", {"percentile": float(qi_percentile),
-                                                  "qi_tolerance": float(t)})
-                for t in qi_tolerances if t != 0.5]  # 0.5 is the default: the pP row
-    out += [(f"p{iso_percentile:g}_iso{r:g}", {"percentile": float(iso_percentile),
-                                                "isolation": float(r)}) for r in isolations]
+        grid += [{"percentile": float(qi_percentile), "qi_tolerance": float(t)}
+                 for t in qi_tolerances]
+    shares = [DEFAULTS["share_radius"], *share_radii]
+    grid += [{"percentile": float(iso_percentile), "share_radius": float(s), "isolation": float(r)}
+             for s in shares for r in [DEFAULTS["isolation"], *isolations]]
+    out: list[tuple[str, dict | None]] = [("off", None)]
+    for options in grid:
+        if label_of(options) not in {label for label, _ in out}:
+            out.append((label_of(options), options))
     return out
 
 
@@ -148,12 +168,15 @@ def rates(guard: PrivacyGuard, frame: pd.DataFrame) -> tuple[float, float, float
 
 
 def copy_rate(guard: PrivacyGuard, frame: pd.DataFrame) -> float:
-    """Share of ``frame``'s rows equal to a distinguishable training record (one shared by fewer
-    than ``min_shared`` training rows): what the distance rule refuses at any percentile."""
-    counts = dict(zip(map(bytes, guard.records_), guard.multiplicity_.tolist(), strict=True))
+    """Share of ``frame``'s rows equal to a training record held by fewer than ``min_shared``
+    training rows (exact copies counted, whatever the guard's ``share_radius``): what the
+    distance rule with ``share_radius`` 0 refuses at any percentile."""
+    _, inverse, counts = np.unique(guard.records_, axis=0, return_inverse=True,
+                                   return_counts=True)
+    multiplicity = dict(zip(map(bytes, guard.records_), counts[inverse.ravel()].tolist(),
+                            strict=True))
     rows = guard.encoder_.transform(frame)
-    hits = [0 < counts.get(bytes(r), 0) < guard.min_shared for r in rows]
-    return float(np.mean(hits))
+    return float(np.mean([0 < multiplicity.get(bytes(r), 0) < guard.min_shared for r in rows]))
 
 
 def attack_fields(result) -> dict[str, float]:
@@ -183,7 +206,7 @@ def run_cell(name: str, target: str, df: pd.DataFrame, seed: int, args: argparse
     default_guard = syn.guard_
     has_qi = bool(default_guard.qi_)
     grid = settings(args.percentiles, args.qi_percentile, args.qi_tolerances, has_qi,
-                    args.isolations, args.iso_percentile)
+                    args.isolations, args.iso_percentile, args.share_radii)
     todo = [(label, opt) for label, opt in grid if (name, seed, label) not in done]
     if not todo:
         return []
@@ -207,9 +230,8 @@ def run_cell(name: str, target: str, df: pd.DataFrame, seed: int, args: argparse
             fake = syn.sample(len(train), seed=seed)
         row: dict = {**base, "setting": label,
                      "percentile": np.nan if options is None else options["percentile"],
-                     "qi_tolerance": np.nan if options is None
-                     else options.get("qi_tolerance", 0.5),
-                     "isolation": np.nan if options is None else options.get("isolation", 0.0)}
+                     **{k: np.nan if options is None else options.get(k, default)
+                        for k, default in DEFAULTS.items()}}
         guard = syn.guard_
         if guard is not None:
             rep = syn.guard_report_
@@ -264,12 +286,16 @@ def _fmt(mean: float, sd: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if pd.isna(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def _order(label: str) -> tuple[float, float, float]:
+def _order(label: str) -> tuple[float, ...]:
+    """Sort key of a setting label: percentile, then each knob (defaults where not named)."""
     if label == "off":
-        return (-1.0, 0.0, 0.0)
-    rest, _, iso = label[1:].partition("_iso")
-    p, _, qi = rest.partition("_qi")
-    return (float(p), float(qi) if qi else 0.5, float(iso) if iso else 0.0)
+        return (-1.0, *DEFAULTS.values())
+    p, *parts = label[1:].split("_")
+    knobs = dict(DEFAULTS)
+    for part in parts:
+        key = next(k for k, tag in TAGS.items() if part.startswith(tag))
+        knobs[key] = float(part[len(TAGS[key]):])
+    return (float(p), *knobs.values())
 
 
 def render(frame: pd.DataFrame, header: list[str], reading: str) -> str:
@@ -282,10 +308,13 @@ def render(frame: pd.DataFrame, header: list[str], reading: str) -> str:
         "the 30 % (`clinisynth.audit.audit`, random forest only, risk attacks at the audit's "
         "defaults). Values: mean ± sd over the seeds.", "",
         "Settings: `off` = no guard; `pP` = distance-rule percentile P, everything else at the "
-        "guard's defaults (`min_shared` 3, `neighbours` = k = 5, `qi_tolerance` 0.5, "
-        "`max_rounds` 10); `pP_qiT` = percentile P with the singling-out rule's `qi_tolerance` "
-        "T (only on tables with quasi-identifiers); `pP_isoR` = percentile P with the isolation "
-        "rule at ρ = R (`PrivacyGuard(isolation=R)`; off by default). `p5` is the default.", "",
+        "guard's defaults (`min_shared` 3, `share_radius` 1, `neighbours` = k = 5, "
+        "`qi_tolerance` 0.5, isolation off, `max_rounds` 10); each suffix moves one knob from "
+        "its default: `_qiT` the singling-out rule's `qi_tolerance` (only on tables with "
+        "quasi-identifiers), `_shareS` `PrivacyGuard(share_radius=S)` (a training record is "
+        "shared by the training rows within S·tau of it; `_share0`: its exact copies only, the "
+        "default before 2026-12-03), `_isoR` the isolation rule at ρ = R. `p5` is the default.",
+        "",
         "Refusal columns, per synthetic row: **refused/row** = `guard_report_.refused / rows` "
         "(the report counts a row again each time its redraw is refused again, so it is the "
         "first-draw rate plus repeat refusals); **first draw** = share of the same seed's "
@@ -352,6 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--qi-tolerances", type=float, nargs="+", default=[0.25, 0.5, 1.0])
     parser.add_argument("--isolations", type=float, nargs="*", default=[])
     parser.add_argument("--iso-percentile", type=float, default=5.0)
+    parser.add_argument("--share-radii", type=float, nargs="*", default=[])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/guard_tradeoff_models"))
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")

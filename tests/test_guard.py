@@ -185,3 +185,45 @@ def test_isolation_rule_protects_an_outlying_patient():
     assert loaded.refused(probe).tolist() == [True, False]
     with pytest.raises(Exception, match="isolation must be between 0 and 0.5"):
         PrivacyGuard(isolation=0.8)
+
+
+def lattice_table(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Two integer counts on a 15 × 15 lattice and a binary outcome; patient 0 alone holds the
+    record (7, 7, 'a') while its lattice neighbours are populated; patient 1 is far from all."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"stay": rng.integers(0, 15, n), "visits": rng.integers(0, 15, n),
+                       "outcome": rng.choice(["a", "b"], n)})
+    df = df[~((df["stay"] == 7) & (df["visits"] == 7))].reset_index(drop=True)
+    df.loc[0, ["stay", "visits", "outcome"]] = [7, 7, "a"]
+    df.loc[1, ["stay", "visits", "outcome"]] = [40, 40, "a"]
+    return df
+
+
+def test_share_radius_counts_lattice_neighbours_as_sharing_a_record():
+    """Exact multiplicity makes patient 0's record a fingerprint; with ``share_radius`` 1 the
+    patients one step away share it and its copy passes, while the isolated patient's copy is
+    still refused, and a common record passes under both."""
+    df = lattice_table()
+    schema = infer_schema(df, "outcome")
+    exact = PrivacyGuard(share_radius=0.0).fit(df, schema)
+    shared = PrivacyGuard().fit(df, schema)  # share_radius 1 is the default
+    probe = df.iloc[[0, 1]]
+    assert exact.refused(probe).tolist() == [True, True]
+    assert shared.refused(probe).tolist() == [False, True]
+    counts = exact.shared(np.arange(len(df)))
+    assert counts[0] == 1
+    near_0, alone_1 = shared.shared(np.array([0, 1]))
+    assert near_0 >= shared.min_shared and alone_1 == 1
+    common = df.loc[[counts.argmax()]]  # the most repeated record
+    assert counts.max() == len(df.merge(common))
+    assert not exact.refused(common).any() and not shared.refused(common).any()
+    meta, arrays = shared.get_state()
+    loaded = PrivacyGuard.from_state(schema, meta, arrays)
+    assert loaded.share_radius == 1.0 and loaded.refused(probe).tolist() == [False, True]
+    # a model saved before share_radius existed: exact copies only, recounted from its records
+    old_meta = {**meta, "params": {k: v for k, v in meta["params"].items()
+                                   if k != "share_radius"}}
+    old = PrivacyGuard.from_state(schema, old_meta, arrays)
+    assert old.share_radius == 0.0 and old.refused(probe).tolist() == [True, True]
+    with pytest.raises(Exception, match="share_radius must be between 0 and 10"):
+        PrivacyGuard(share_radius=-1)
