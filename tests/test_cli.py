@@ -146,6 +146,8 @@ def test_generate_audits_against_the_held_out_rows(tmp_path, mixed_table):
     for title in ("Generator weights", "Weight search reward trace",
                   "Calibration: before and after", "Privacy guard"):
         assert title in report
+    # the guard section states the distance rule's sharing clause with the fitted parameters
+    assert "fewer than 3 training rows lie within 1 × the threshold of it" in report
     assert "dcr_share" in result.stdout
 
 

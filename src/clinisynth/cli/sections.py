@@ -78,9 +78,16 @@ def guard_section(report: Any, guard: Any = None) -> dict[str, str]:
     else:
         single = ("<b>singling_out</b> is off: the schema declares no quasi-identifier "
                   "(mark columns an attacker could know with role quasi_identifier)")
+    if guard is None:
+        distinct = "distinguishable"
+    elif guard.share_radius > 0:
+        distinct = (f"distinguishable: fewer than {guard.min_shared} training rows lie within "
+                    f"{guard.share_radius:g} × the threshold of it, itself included")
+    else:
+        distinct = f"distinguishable: held by fewer than {guard.min_shared} training rows"
     text = (f"The privacy guard has two rules. {single}. <b>distance</b> refuses a row when one "
             "of its nearest training rows is closer than real patients typically are to each "
-            f"other (threshold {report.threshold:.3f}) and that row is distinguishable. "
+            f"other (threshold {report.threshold:.3f}) and that row is {distinct}. "
             "Refused draws are replaced, first from the mixture, then from the generators that "
             "do not resample patients; a row still refused after that stops the run, so none "
             f"is ever written. Refused and replaced: <b>{report.refused}</b> draws in "
