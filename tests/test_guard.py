@@ -104,8 +104,11 @@ def test_common_pattern_is_allowed_and_exact_unique_copy_refused():
     refused, _ = guard.check(pd.DataFrame([common]))
     assert not refused[0]
     counts = df.value_counts()
-    unique = df[df.apply(tuple, axis=1).map(counts) == 1].iloc[[0]]
-    refused, rules = guard.check(unique)
+    unique_rows = np.flatnonzero(df.apply(tuple, axis=1).map(counts).to_numpy() == 1)
+    # a unique record with fewer than min_shared patients within tau of it (share_radius 1)
+    alone = unique_rows[guard.shared(unique_rows) < guard.min_shared]
+    assert len(alone)
+    refused, rules = guard.check(df.iloc[alone[:1]])
     assert refused[0]
 
 
@@ -227,3 +230,14 @@ def test_share_radius_counts_lattice_neighbours_as_sharing_a_record():
     assert old.share_radius == 0.0 and old.refused(probe).tolist() == [True, True]
     with pytest.raises(Exception, match="share_radius must be between 0 and 10"):
         PrivacyGuard(share_radius=-1)
+
+
+def test_share_counts_fill_a_read_only_cache():
+    """A guard whose arrays arrive read-only (as a zero-copy buffer on a worker) still checks,
+    and gives the same answer as a fresh one."""
+    df = lattice_table()
+    guard = PrivacyGuard().fit(df, infer_schema(df, "outcome"))
+    want = guard.refused(df.iloc[:50])
+    guard._set_records(guard.records_, df)
+    guard._shared.flags.writeable = False
+    assert guard.refused(df.iloc[:50]).tolist() == want.tolist()

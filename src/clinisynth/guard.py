@@ -295,10 +295,14 @@ class PrivacyGuard:
         train = np.asarray(train, dtype=np.int64)
         todo = np.unique(train[self._shared[train] < 0])
         if len(todo):
+            # one query per distinct record: m copies of a record cost one search, not m
+            distinct, inverse = np.unique(self.records_[todo], axis=0, return_inverse=True)
             radius = self.share_radius * self.threshold_ * (1 + 1e-9)  # a lattice step counts
-            rows, _, _ = pairs_within(self.records_[todo], self.records_, radius,
+            rows, _, _ = pairs_within(distinct, self.records_, radius,
                                       self._search if self.radii_ is None else None)
-            self._shared[todo] = np.bincount(rows, minlength=len(todo))
+            if not self._shared.flags.writeable:  # e.g. a read-only buffer sent to a worker
+                self._shared = self._shared.copy()
+            self._shared[todo] = np.bincount(rows, minlength=len(distinct))[inverse.ravel()]
         return self._shared[train]
 
     def _singling_out(self, synthetic: pd.DataFrame, records: np.ndarray) -> np.ndarray:
