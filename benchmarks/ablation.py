@@ -43,13 +43,19 @@ COLUMNS = {"ks_mean": "KS", "wasserstein_mean": "Wass.", "pair_trend": "pair tre
 
 
 def configurations() -> dict[str, dict]:
+    """Single generators; then the hybrids over the default generators (GMM and the CVAE) and,
+    suffixed ``[all]``, over all five (``generators="all"``, the default until 2026-12-03)."""
     configs: dict[str, dict] = {}
     for name in list_generators():
         configs[name] = {"weights": name, "calibration": None, "privacy_guard": False}
-    configs["uniform"] = {"weights": "uniform", "calibration": None}
-    configs["learned"] = {"weights": "learned", "calibration": None}
-    for chain in CHAINS:
-        configs["learned+" + "+".join(chain)] = {"weights": "learned", "calibration": chain}
+    for suffix, generators in (("", None), ("[all]", "all")):
+        configs["uniform" + suffix] = {"weights": "uniform", "calibration": None,
+                                       "generators": generators}
+        configs["learned" + suffix] = {"weights": "learned", "calibration": None,
+                                       "generators": generators}
+        for chain in CHAINS:
+            configs[f"learned{suffix}+" + "+".join(chain)] = {
+                "weights": "learned", "calibration": chain, "generators": generators}
     return configs
 
 
@@ -148,7 +154,10 @@ def write_markdown(results: pd.DataFrame, out: Path, seeds: list[int]) -> str:
               "(above means closer to training rows than to unseen ones); copies: lower is "
               "better, compare with holdout copies (an equal-sized real sample's count); "
               "privacy loss: 0 is best. Single generators run without calibration and without "
-              "the privacy guard; the hybrids run with the guard.\n")
+              "the privacy guard; the hybrids run with the guard. `uniform`, `learned`: "
+              "weights over the default generators (GMM and the CVAE); `[all]`: over all five "
+              "(`generators=\"all\"`). The default hybrid is `learned+moment+adaptive_soft`."
+              "\n")
     (out / "ablation.md").write_text(header + text + "\n")
     return text
 

@@ -1,7 +1,8 @@
 """The mixture's, the calibration's and the quasi-identifiers' knobs against risk and fidelity.
 
     PYTHONPATH=src python benchmarks/mixture_tradeoff.py [--seeds 0 1 2] [--tables NAME ...]
-        [--settings default priv2_m0 priv5_m0 cal_none cal_moment qi_los] [--render-only]
+        [--settings default priv2_m0 priv5_m0 cal_none cal_moment qi_los gen_gmm+cvae]
+        [--render-only]
         [--shared ../shared/datasets] [--results benchmarks/results]
 
 The weight search's reward (:mod:`clinisynth.reward`) subtracts
@@ -12,6 +13,8 @@ of a patient's record (linkability) and make the patient's label easier to infer
 calibration (default ``moment`` then ``adaptive_soft``) moves marginals toward the training
 rows' own, tails included. Marking more columns as quasi-identifiers widens the guard's
 singling-out rule (a row matching a rare patient's quasi-identifier combination is refused).
+Restricting the mixture to the generators that do not build rows from real patients (GMM and
+the CVAE) removes the resamplers outright.
 
 Per (table, seed): the benchmark's stratified 70/30 split by seed, one ``HybridSynthesizer``
 per setting (``seed=seed``, ``n_jobs=1``, the setting's option) fitted on the 70 %,
@@ -20,7 +23,8 @@ per setting (``seed=seed``, ``n_jobs=1``, the setting's option) fitted on the 70
 ``default``; ``privP_mM``: ``reward={"privacy": P, "privacy_margin": M}``; ``cal_none``:
 ``calibration=None``; ``cal_NAME``: ``calibration=[NAME]`` (one calibrator); ``qi_A+B``: the
 schema inferred from the 70 % with columns A, B also given the ``quasi_identifier`` role (only on
-tables that have them; the audit's attacks still infer their own schema, so they are unchanged).
+tables that have them; the audit's attacks still infer their own schema, so they are unchanged);
+``gen_A+B``: ``generators=[A, B]`` (the weight search mixes only these).
 Rows of an existing ``mixture_tradeoff.csv`` for other (table, seed, setting) cells are kept.
 
 Writes ``results/mixture_tradeoff.csv`` and ``results/mixture_tradeoff.md``: per table and
@@ -54,7 +58,8 @@ from risk_table import TABLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESAMPLERS = ("noise", "interpolation", "smote")
-SETTINGS = ("default", "priv2_m0", "priv5_m0", "cal_none", "cal_moment", "qi_los")
+SETTINGS = ("default", "priv2_m0", "priv5_m0", "cal_none", "cal_moment", "qi_los",
+            "gen_gmm+cvae")
 #: (column, header, decimals)
 COLUMNS = (("resampler_share", "resampler weight", 2), ("ks_holdout", "KS vs holdout", 4),
            ("detection_auc", "detection AUC", 3), ("tstr_accuracy", "TSTR acc", 3),
@@ -69,6 +74,8 @@ def options_of(label: str) -> dict:
         return {}
     if label == "cal_none":
         return {"calibration": None}
+    if label.startswith("gen_"):
+        return {"generators": label.removeprefix("gen_").split("+")}
     if label.startswith("qi_"):
         return {"quasi_identifiers": label.removeprefix("qi_").split("+")}
     if label.startswith("cal_"):
@@ -78,8 +85,8 @@ def options_of(label: str) -> dict:
         return {"calibration": [name]}
     match = re.fullmatch(r"priv([0-9.]+)_m([0-9.]+)", label)
     if not match:
-        raise SystemExit(f"--settings: '{label}' is not default, privP_mM, cal_none, cal_NAME "
-                         "or qi_A+B")
+        raise SystemExit(f"--settings: '{label}' is not default, privP_mM, cal_none, cal_NAME, "
+                         "qi_A+B or gen_A+B")
     return {"reward": {"privacy": float(match[1]), "privacy_margin": float(match[2])}}
 
 
@@ -125,7 +132,8 @@ def render(frame: pd.DataFrame, command: str, header: str) -> str:
              "fidelity", "", "Produced by:", "",
              "```bash", command, "```", "", header, "",
              (__doc__ or "").split("\n\n", 2)[2].split("Writes")[0].strip(), "",
-             "Values: mean ± sd over the seeds. Resampler weight = learned weight of noise + "
+             "Values: mean ± sd over the seeds (a setting run on fewer of them says how many: "
+             "n=3). Resampler weight = learned weight of noise + "
              "interpolation + SMOTE. Issue 9's targets: singling out ≤ 0.10, linkability ≤ "
              "0.05, inference ≤ 0.10, cal. DCR ≤ 0.03.", ""]
     for table, tab in frame.groupby("table", sort=False):
@@ -135,7 +143,10 @@ def render(frame: pd.DataFrame, command: str, header: str) -> str:
                   f"{tab['trtr_accuracy'].mean():.3f})", "",
                   "| setting | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
                   "|---|" + "---:|" * len(COLUMNS)]
+        n_seeds = tab["seed"].nunique()
         for label, part in tab.groupby("setting", sort=False):
+            n = part["seed"].nunique()
+            label = label if n == n_seeds else f"{label} (n={n})"
             lines.append(f"| {label} | " + " | ".join(
                 f"{part[k].mean():.{d}f} ± {part[k].std(ddof=1):.{d}f}" for k, _, d in COLUMNS)
                 + " |")

@@ -111,6 +111,9 @@ def test_bad_input_gives_one_line_exit_2_and_no_output(case, tmp_path):
     (["--rows", "5", "--holdout-fraction", "0.95"], "--holdout-fraction must be in [0, 0.9)"),
     (["--rows", "5", "--calibration", "magic"], "--calibration: unknown calibrator 'magic'"),
     (["--rows", "5", "--html", "report.pdf"], "--html 'report.pdf' should end in"),
+    (["--rows", "5", "--generators", "gmm,magic"], "--generators: unknown generator 'magic'"),
+    (["--rows", "5", "--generators", "gmm,cvae", "--weights", "smote"],
+     "weights: 'smote' is not among generators (gmm, cvae)"),
 ])
 def test_bad_options(args, message, tmp_path):
     out = tmp_path / "o.csv"

@@ -10,6 +10,8 @@ import pytest
 
 from clinisynth import HybridSynthesizer
 from clinisynth.errors import ClinisynthError
+from clinisynth.generators import list_generators
+from clinisynth.mixture import DEFAULT_GENERATORS
 from clinisynth.reward import RewardWeights
 from clinisynth.weighting import DirichletReinforce
 from conftest import FAST_PARAMS
@@ -104,3 +106,56 @@ def test_tiny_class_falls_back_to_uniform_with_a_warning(mixed_table):
     assert syn.search_ is None
     assert len(set(syn.weights_.values())) == 1
     assert (syn.sample(20, class_counts={"Yes": 20})["outcome"] == "Yes").all()
+
+
+def test_generators_restrict_the_search_and_are_saved(mixed_table, tmp_path):
+    syn = HybridSynthesizer(seed=0, generator_params=FAST_PARAMS, search={"episodes": 12},
+                            generators=["cvae", "gmm"])
+    syn.fit(mixed_table, "outcome")
+    assert set(syn.search_.weights) == {"gmm", "cvae"}  # registry order, only these searched
+    assert set(syn.weights_) <= {"gmm", "cvae"}
+    assert set(syn.generators_) <= {"gmm", "cvae"}  # no resampler was fitted for sampling
+    syn.save(tmp_path / "m")
+    loaded = HybridSynthesizer.load(tmp_path / "m")
+    assert loaded.generators == ["cvae", "gmm"]
+    pd.testing.assert_frame_equal(syn.sample(50), loaded.sample(50))
+
+
+def test_one_generator_needs_no_search_and_uniform_ranges_over_the_given_ones(mixed_table):
+    one = HybridSynthesizer(seed=0, generator_params=FAST_PARAMS, generators=["gmm"])
+    one.fit(mixed_table, "outcome")
+    assert one.search_ is None and one.weights_ == {"gmm": 1.0}
+    two = HybridSynthesizer(weights="uniform", seed=0, generator_params=FAST_PARAMS,
+                            generators=["noise", "gmm"]).fit(mixed_table, "outcome")
+    assert two.weights_ == {"noise": 0.5, "gmm": 0.5}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"generators": ["gmm", "magic"]}, "generators: unknown generator 'magic'"),
+    ({"generators": []}, "generators: name at least one generator"),
+    ({"generators": "gmm"}, "generators: give 'all' or a list of generator names"),
+    ({"generators": ["gmm", "gmm"]}, "generators: a generator is named twice"),
+    ({"generators": ["gmm"], "weights": {"gmm": 1, "smote": 1}},
+     "weights: 'smote' is not among generators (gmm)"),
+    ({"generators": ["gmm"], "weights": "noise"}, "weights: 'noise' is not among generators"),
+])
+def test_bad_generators_fail_before_fitting(mixed_table, options, message):
+    with pytest.raises(ClinisynthError, match=re.escape(message)):
+        HybridSynthesizer(seed=0, generator_params=FAST_PARAMS, **options).fit(
+            mixed_table, "outcome")
+
+
+def test_default_generators_leave_out_the_resamplers_and_all_restores_them(mixed_table):
+    default = HybridSynthesizer(seed=0, generator_params=FAST_PARAMS, search={"episodes": 6})
+    default.fit(mixed_table, "outcome")
+    assert set(default.search_.weights) == set(DEFAULT_GENERATORS) == {"gmm", "cvae"}
+    every = HybridSynthesizer(seed=0, generator_params=FAST_PARAMS, search={"episodes": 6},
+                              generators="all").fit(mixed_table, "outcome")
+    assert set(every.search_.weights) == set(list_generators())
+    # given weights are not restricted by the default set, only by an explicit one
+    given = HybridSynthesizer(weights={"noise": 1, "smote": 1}, seed=0,
+                              generator_params=FAST_PARAMS).fit(mixed_table, "outcome")
+    assert given.weights_ == {"noise": 0.5, "smote": 0.5}
+    uniform = HybridSynthesizer(weights="uniform", seed=0,
+                                generator_params=FAST_PARAMS).fit(mixed_table, "outcome")
+    assert uniform.weights_ == {"gmm": 0.5, "cvae": 0.5}

@@ -41,7 +41,13 @@ from clinisynth.encoding import NUMERIC, TableEncoder
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import BaseGenerator, get_generator, list_generators
 from clinisynth.guard import GuardReport, PrivacyGuard
-from clinisynth.mixture import WeightSpec, apportion, resolve_weights
+from clinisynth.mixture import (
+    Generators,
+    WeightSpec,
+    apportion,
+    resolve_generators,
+    resolve_weights,
+)
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
 from clinisynth.roles import RolesStep
@@ -92,6 +98,14 @@ class HybridSynthesizer:
         How rows are split among generators. ``"learned"`` (default) runs the reinforcement-
         learning weight search (uniform weights, with a warning, when a class has fewer than
         ``MIN_ROWS_TO_LEARN`` rows); generators with weight 0 are not fitted.
+    generators : "all", a list of generator names, or None
+        The generators ``"learned"`` and ``"uniform"`` weights range over. ``None`` (default)
+        is ``DEFAULT_GENERATORS``, the Gaussian mixture and the conditional VAE: the two that do
+        not build rows from real patients. ``"all"`` adds noise injection, interpolation and
+        SMOTE, which on the benchmark tables add singling-out and linkability risk and no
+        fidelity or utility (``benchmarks/results/mixture_tradeoff.md``). Given weights (a name
+        or a mapping) may name any generator unless ``generators`` is given, and then only
+        those.
     calibration : calibrator name(s) or None
         The calibration chain applied to sampled rows, e.g. ``["moment", "adaptive_soft"]``.
     privacy_guard : bool or mapping
@@ -150,7 +164,8 @@ class HybridSynthesizer:
                  validation_fraction: float = 0.25,
                  seed: int | None = None, low_cardinality: int = 5, rules: bool = True,
                  n_jobs: int | None = None, survival: bool = True,
-                 max_rows: int | None = MAX_FIT_ROWS) -> None:
+                 max_rows: int | None = MAX_FIT_ROWS,
+                 generators: Generators = None) -> None:
         self.weights = weights
         self.calibration = calibration
         self.privacy_guard = privacy_guard
@@ -165,6 +180,7 @@ class HybridSynthesizer:
         self.n_jobs = n_jobs
         self.survival = survival
         self.max_rows = max_rows
+        self.generators = generators
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, data: pd.DataFrame, target: str | None = None, *,
@@ -191,6 +207,14 @@ class HybridSynthesizer:
         elif target is not None and target != schema.target:
             raise ClinisynthError(f"target '{target}' differs from the schema's '{schema.target}'")
         schema.validate(data)
+        allowed = resolve_generators(self.generators)
+        learned = isinstance(self.weights, str) and self.weights == "learned"
+        # learned and uniform weights range over `allowed`; given ones over every generator
+        # unless the user restricted them
+        ranged = learned or (isinstance(self.weights, str) and self.weights == "uniform")
+        within = allowed if ranged or self.generators is not None else None
+        if not learned:
+            resolve_weights(self.weights, within)  # a bad spec fails before any fitting
         for name in self.generator_params or {}:
             if name not in list_generators():
                 raise ClinisynthError(f"generator_params: unknown generator '{name}'")
@@ -204,10 +228,12 @@ class HybridSynthesizer:
         self._fit_table_steps(data)
         self.search_: SearchResult | None = None
         weights_spec = self.weights
-        if isinstance(weights_spec, str) and weights_spec == "learned":
+        if learned:
             smallest = int(data[schema.target].value_counts().min())
-            if smallest >= MIN_ROWS_TO_LEARN:
-                self.search_ = self._learn_weights(data)
+            if len(allowed) == 1:
+                weights_spec = allowed[0]  # nothing to search over
+            elif smallest >= MIN_ROWS_TO_LEARN:
+                self.search_ = self._learn_weights(data, allowed)
                 weights_spec = _prune(self.search_.weights)
             else:
                 warnings.warn(f"a target class has {smallest} rows; learning weights needs "
@@ -217,7 +243,7 @@ class HybridSynthesizer:
         # what the search split's fits selected (e.g. GMM components), reused by the refit
         reuse = ({nm: gen.refit_params() for nm, gen in self.generators_.items()}
                  if self.search_ is not None else {})
-        weights = resolve_weights(weights_spec)
+        weights = resolve_weights(weights_spec, within)
         self._check_class_sizes(data[schema.target], list(weights))
         self.weights_ = weights
         names = list(weights)
@@ -319,8 +345,9 @@ class HybridSynthesizer:
         X_ref, y_ref = self._draw(per_class, self._rng)
         self.calibration_map_ = FittedCalibration.learn(self.calibration_, X_ref, y_ref)
 
-    def _learn_weights(self, data: pd.DataFrame) -> SearchResult:
-        """Fit every generator on a search split; learn weights on the validation split."""
+    def _learn_weights(self, data: pd.DataFrame, names: list[str]) -> SearchResult:
+        """Fit the ``names`` generators on a search split; learn weights on the validation
+        split."""
         target = self.schema_.target
         if not 0.05 <= self.validation_fraction <= 0.5:
             raise ClinisynthError("validation_fraction must be between 0.05 and 0.5")
@@ -329,7 +356,6 @@ class HybridSynthesizer:
             random_state=int(self._rng.integers(2**31 - 1)))
         search_rows = _stratified_cap(search_rows, target, SEARCH_ROWS_MAX, self._rng)
         validation = _stratified_cap(validation, target, VALIDATION_ROWS_MAX, self._rng)
-        names = list_generators()
         self._fit_pipeline(search_rows, names, "search split: fitting")
         counts = self.class_counts_
         pools = {name: gen.sample({k: int(c) for k, c in enumerate(counts)})
@@ -669,6 +695,8 @@ class HybridSynthesizer:
             "n_jobs": self.n_jobs,
             "survival": self.survival,
             "max_rows": self.max_rows,
+            "generators": (self.generators if self.generators is None
+                           or isinstance(self.generators, str) else list(self.generators)),
         }
 
     def save(self, path: str | Path) -> None:

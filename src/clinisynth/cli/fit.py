@@ -21,6 +21,7 @@ from clinisynth.cli.lifecycle import (
     CalibrationOption,
     DataOption,
     DatasetOption,
+    GeneratorsOption,
     GuardOption,
     MaxRowsOption,
     MaxSearchOption,
@@ -61,13 +62,15 @@ def fit_command(
     max_rows: MaxRowsOption = MAX_FIT_ROWS,
     privacy_weight: PrivacyWeightOption = None,
     privacy_margin: PrivacyMarginOption = None,
+    generators: GeneratorsOption = None,
 ) -> None:
     """Fit the hybrid generator on every row of a table and save it, for `clinisynth sample`."""
     start = time.perf_counter()
     check_model_target(model)
     read = read_options(sep, encoding, na_values, sheet)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
-                          threads, max_rows, privacy_weight, privacy_margin)
+                          threads, max_rows, privacy_weight, privacy_margin,
+                          generators)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on "

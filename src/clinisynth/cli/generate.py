@@ -29,6 +29,7 @@ from clinisynth.cli.lifecycle import (
     CalibrationOption,
     DataOption,
     DatasetOption,
+    GeneratorsOption,
     GuardOption,
     MaxRowsOption,
     MaxSearchOption,
@@ -105,6 +106,7 @@ def generate_command(
     max_rows: MaxRowsOption = MAX_FIT_ROWS,
     privacy_weight: PrivacyWeightOption = None,
     privacy_margin: PrivacyMarginOption = None,
+    generators: GeneratorsOption = None,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -126,7 +128,8 @@ def generate_command(
             check_outside(path, save_model, option, "--save-model")
         check_model_target(save_model)
     options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
-                          threads, max_rows, privacy_weight, privacy_margin)
+                          threads, max_rows, privacy_weight, privacy_margin,
+                          generators)
     df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
                                                    out=out)
     conditions = parse_conditions(condition or [], schema)

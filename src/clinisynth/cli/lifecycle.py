@@ -19,7 +19,7 @@ from clinisynth.cli.app import console
 from clinisynth.cli.data import load_input
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import ReadOptions, TableWriter, check_writable, write_table
-from clinisynth.mixture import WeightSpec, parse_weights, resolve_weights
+from clinisynth.mixture import WeightSpec, parse_weights, resolve_generators, resolve_weights
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.synthesizer import (
     DEFAULT_CALIBRATION,
@@ -66,6 +66,11 @@ PrivacyMarginOption = Annotated[float | None, typer.Option(
     "--privacy-margin", metavar="M", help="Share of synthetic rows closer to the search split "
     "than to validation rows tolerated above 0.5 before the privacy term counts (default "
     "0.05).")]
+GeneratorsOption = Annotated[str | None, typer.Option(
+    "--generators", metavar="NAMES", help="Generators learned or uniform weights range over, "
+    "comma-separated, or 'all' (default: gmm,cvae, the two that do not build rows from real "
+    "patients; 'all' adds noise, interpolation and smote, which add singling-out and "
+    "linkability risk: see benchmarks/results/mixture_tradeoff.md).")]
 DEFAULT_CALIBRATION_TEXT = ",".join(DEFAULT_CALIBRATION)
 
 
@@ -104,6 +109,7 @@ class FitOptions:
     threads: int | None = None
     max_rows: int | None = MAX_FIT_ROWS
     reward: dict[str, float] | None = None
+    generators: str | list[str] | None = None
 
     def synthesizer(self) -> HybridSynthesizer:
         search = ({"seconds": self.max_search_seconds}
@@ -111,18 +117,21 @@ class FitOptions:
         return HybridSynthesizer(weights=self.weights, calibration=self.calibration,
                                  privacy_guard=self.privacy_guard, search=search,
                                  seed=self.seed, n_jobs=self.threads, max_rows=self.max_rows,
-                                 reward=self.reward)
+                                 reward=self.reward, generators=self.generators)
 
 
 def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
                 max_search_seconds: float | None, threads: int | None = None,
                 max_rows: int = MAX_FIT_ROWS, privacy_weight: float | None = None,
-                privacy_margin: float | None = None) -> FitOptions:
+                privacy_margin: float | None = None, generators: str | None = None
+                ) -> FitOptions:
     """Check the fitting options before any data is read."""
     check_seed(seed)
     spec = parse_weights(weights)
+    allowed = parse_generators(generators)
     if spec != "learned":
-        resolve_weights(spec)
+        within = resolve_generators(allowed) if spec == "uniform" or allowed else None
+        resolve_weights(spec, within)
     if max_search_seconds is not None:
         if not max_search_seconds > 0:
             raise ClinisynthError(
@@ -134,7 +143,21 @@ def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
                               f"{2 * MIN_ROWS_TO_LEARN}, got {max_rows}")
     return FitOptions(spec, parse_calibration(calibration), privacy_guard, seed,
                       max_search_seconds, check_threads(threads), max_rows or None,
-                      reward_options(spec, privacy_weight, privacy_margin))
+                      reward_options(spec, privacy_weight, privacy_margin), allowed)
+
+
+def parse_generators(text: str | None) -> str | list[str] | None:
+    """``--generators gmm,cvae`` (or ``all``) as the synthesizer's checked ``generators``
+    (None: the default set)."""
+    if text is None:
+        return None
+    spec: str | list[str] = ("all" if text.strip() == "all"
+                             else [part.strip() for part in text.split(",") if part.strip()])
+    try:
+        resolve_generators(spec)
+    except ClinisynthError as exc:
+        raise ClinisynthError(f"--{exc}") from None
+    return spec
 
 
 def reward_options(spec: WeightSpec, privacy_weight: float | None,
