@@ -3,13 +3,17 @@
     PYTHONPATH=src python benchmarks/guard_tradeoff.py [--seeds 0 1 2] [--tables NAME ...]
         [--percentiles 1 2 5 10 25] [--qi-percentile P] [--qi-tolerances 0.25 0.5 1.0]
         [--isolations 0.25 0.5] [--iso-percentile 5] [--share-radii 1 1.5]
-        [--shared ../shared/datasets] [--cache DIR] [--results benchmarks/results]
+        [--mixture all|default] [--shared ../shared/datasets] [--cache DIR]
+        [--results benchmarks/results]
 
 For each table (``risk_table.TABLES``: breast cancer bundled; pima ``type``, cardiology
 ``procedure``, liver ``status`` from ``--shared``, skipped with a printed reason when absent) and
 seed: the benchmark's split (``clinisynth.benchmark.runner.split_table``: stratified 70/30 by
-seed), the default ``HybridSynthesizer(seed=seed)`` fitted ONCE on the 70 % (``n_jobs=1``, which
-changes no result), then for each guard setting only the guard is refitted on the same model
+seed), ``HybridSynthesizer(seed=seed)`` fitted ONCE on the 70 % (``n_jobs=1``, which changes no
+result; ``--mixture all``, the default here, adds ``generators="all"``: the five-generator
+mixture, the hybrid's default until 2026-12-03, on which the guard's knobs were chosen;
+``--mixture default`` keeps the hybrid's default generators, GMM and the CVAE), then for each
+guard setting only the guard is refitted on the same model
 (``PrivacyGuard(**options).fit(roles_.transform(train), model_schema_)``, as ``_fit`` does),
 ``len(train)`` rows are sampled with ``seed=seed`` and audited against the 30 % holdout
 (``clinisynth.audit.audit``, random forest only, the risk attacks' defaults).
@@ -39,8 +43,9 @@ Refusal columns (rates per synthetic row asked for):
 Fitted models are cached in ``--cache`` (``HybridSynthesizer.save``; a saved model holds training
 rows, so the default cache is under /tmp), so a second run with other settings skips the fits.
 Rows already in ``guard_tradeoff.csv`` are kept, missing (table, seed, setting) cells computed.
-Writes ``results/guard_tradeoff.csv`` and ``results/guard_tradeoff.md`` (a hand-written
-``## Reading`` section at the end of an existing ``.md`` is kept).
+Writes ``results/guard_tradeoff.csv`` and ``results/guard_tradeoff.md`` (``--mixture default``:
+``guard_tradeoff_default.csv`` / ``.md``; a hand-written ``## Reading`` section at the end of an
+existing ``.md`` is kept).
 """
 
 from __future__ import annotations
@@ -131,16 +136,22 @@ def load_tables(names: list[str] | None, shared: Path) -> list[tuple[str, str, p
     return out
 
 
-def fitted_model(name: str, seed: int, train: pd.DataFrame, target: str, cache: Path
+#: ``--mixture`` -> the hybrid's ``generators`` and the results' file stem
+MIXTURES = {"all": ("all", "guard_tradeoff"), "default": (None, "guard_tradeoff_default")}
+
+
+def fitted_model(name: str, seed: int, train: pd.DataFrame, target: str, cache: Path,
+                 mixture: str = "all"
                  ) -> tuple[HybridSynthesizer, float, float]:
-    """The default hybrid on ``train`` (from the cache when saved there): model, wall, CPU s."""
-    path = cache / f"{name}_seed{seed}"
+    """The ``mixture``'s hybrid on ``train`` (from the cache when saved there): model, wall,
+    CPU s."""
+    path = cache / mixture / f"{name}_seed{seed}"
     wall, cpu = time.perf_counter(), time.process_time()
     if (path / "manifest.json").is_file():
         syn = HybridSynthesizer.load(path)
         syn.n_jobs = 1
         return syn, 0.0, 0.0
-    syn = HybridSynthesizer(seed=seed, n_jobs=1)
+    syn = HybridSynthesizer(seed=seed, n_jobs=1, generators=MIXTURES[mixture][0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         syn.fit(train, target)
@@ -200,7 +211,8 @@ def run_cell(name: str, target: str, df: pd.DataFrame, seed: int, args: argparse
              done: set[tuple]) -> list[dict]:
     train, holdout = split_table(df, target, seed)
     schema = infer_schema(train, target)
-    syn, fit_wall, fit_cpu = fitted_model(name, seed, train, target, args.cache)
+    syn, fit_wall, fit_cpu = fitted_model(name, seed, train, target, args.cache,
+                                               args.mixture)
     data = syn.roles_.transform(train)
     hold_model = syn.roles_.transform(holdout)
     default_guard = syn.guard_
@@ -298,12 +310,16 @@ def _order(label: str) -> tuple[float, ...]:
     return (float(p), *knobs.values())
 
 
-def render(frame: pd.DataFrame, header: list[str], reading: str) -> str:
-    lines = ["# Privacy guard trade-off: the guard's knobs against risk, fidelity and utility",
-             "", *header, ""]
+def render(frame: pd.DataFrame, header: list[str], reading: str, mixture: str = "all") -> str:
+    generators = ', generators="all"' if mixture == "all" else ""
+    title = ("the five-generator mixture (`generators=\"all\"`)" if mixture == "all"
+             else "the default mixture (GMM and the CVAE)")
+    lines = ["# Privacy guard trade-off: the guard's knobs against risk, fidelity and utility, "
+             f"on {title}", "", *header, ""]
     lines += [
-        "Each (table, seed): the benchmark's stratified 70/30 split by seed, the default "
-        "`HybridSynthesizer(seed=seed)` fitted once on the 70 %, then per setting only the guard "
+        "Each (table, seed): the benchmark's stratified 70/30 split by seed, "
+        f"`HybridSynthesizer(seed=seed{generators})` fitted once on the 70 %, then per setting "
+        "only the guard "
         "refitted on that model, `len(train)` rows sampled with `seed=seed`, audited against "
         "the 30 % (`clinisynth.audit.audit`, random forest only, risk attacks at the audit's "
         "defaults). Values: mean ± sd over the seeds.", "",
@@ -385,9 +401,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/guard_tradeoff_models"))
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--mixture", choices=list(MIXTURES), default="all")
     parser.add_argument("--no-write", action="store_true", help="print only (timing runs)")
     args = parser.parse_args(argv)
-    csv, md = args.results / "guard_tradeoff.csv", args.results / "guard_tradeoff.md"
+    stem = MIXTURES[args.mixture][1]
+    csv, md = args.results / f"{stem}.csv", args.results / f"{stem}.md"
     old = pd.read_csv(csv) if csv.is_file() and not args.no_write else pd.DataFrame()
     done = set(map(tuple, old[list(KEY)].itertuples(index=False))) if len(old) else set()
     load = os.getloadavg()
@@ -421,7 +439,7 @@ def main(argv: list[str] | None = None) -> None:
               "the machine is shared, so wall times and load vary):", "", *runs]
     reading = ("\n## Reading" + md.read_text().split("\n## Reading", 1)[1]
                if md.is_file() and "\n## Reading" in md.read_text() else "")
-    write_text_atomic(md, render(frame, header, reading))
+    write_text_atomic(md, render(frame, header, reading, args.mixture))
 
 
 if __name__ == "__main__":

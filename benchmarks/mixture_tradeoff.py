@@ -1,8 +1,7 @@
 """The mixture's, the calibration's and the quasi-identifiers' knobs against risk and fidelity.
 
     PYTHONPATH=src python benchmarks/mixture_tradeoff.py [--seeds 0 1 2] [--tables NAME ...]
-        [--settings default priv2_m0 priv5_m0 cal_none cal_moment qi_los gen_gmm+cvae]
-        [--render-only]
+        [--settings default cal_none cal_moment qi_los all all_priv2_m0 ...] [--render-only]
         [--shared ../shared/datasets] [--results benchmarks/results]
 
 The weight search's reward (:mod:`clinisynth.reward`) subtracts
@@ -13,8 +12,9 @@ of a patient's record (linkability) and make the patient's label easier to infer
 calibration (default ``moment`` then ``adaptive_soft``) moves marginals toward the training
 rows' own, tails included. Marking more columns as quasi-identifiers widens the guard's
 singling-out rule (a row matching a rare patient's quasi-identifier combination is refused).
-Restricting the mixture to the generators that do not build rows from real patients (GMM and
-the CVAE) removes the resamplers outright.
+Since 2026-12-03 the default mixture ranges over GMM and the CVAE only (the generators that do
+not build rows from real patients); settings prefixed ``all`` mix all five
+(``generators="all"``, the default before), where the reward's privacy term matters.
 
 Per (table, seed): the benchmark's stratified 70/30 split by seed, one ``HybridSynthesizer``
 per setting (``seed=seed``, ``n_jobs=1``, the setting's option) fitted on the 70 %,
@@ -24,7 +24,8 @@ per setting (``seed=seed``, ``n_jobs=1``, the setting's option) fitted on the 70
 ``calibration=None``; ``cal_NAME``: ``calibration=[NAME]`` (one calibrator); ``qi_A+B``: the
 schema inferred from the 70 % with columns A, B also given the ``quasi_identifier`` role (only on
 tables that have them; the audit's attacks still infer their own schema, so they are unchanged);
-``gen_A+B``: ``generators=[A, B]`` (the weight search mixes only these).
+``gen_A+B``: ``generators=[A, B]`` (the weight search mixes only these); ``all``: the default
+with ``generators="all"``, and ``all_X`` setting ``X`` with it.
 Rows of an existing ``mixture_tradeoff.csv`` for other (table, seed, setting) cells are kept.
 
 Writes ``results/mixture_tradeoff.csv`` and ``results/mixture_tradeoff.md``: per table and
@@ -42,6 +43,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from clinisynth import HybridSynthesizer
@@ -58,8 +60,8 @@ from risk_table import TABLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESAMPLERS = ("noise", "interpolation", "smote")
-SETTINGS = ("default", "priv2_m0", "priv5_m0", "cal_none", "cal_moment", "qi_los",
-            "gen_gmm+cvae")
+SETTINGS = ("default", "cal_none", "cal_moment", "qi_los", "all", "all_priv2_m0",
+            "all_priv5_m0", "all_cal_none", "all_cal_moment", "all_qi_los")
 #: (column, header, decimals)
 COLUMNS = (("resampler_share", "resampler weight", 2), ("ks_holdout", "KS vs holdout", 4),
            ("detection_auc", "detection AUC", 3), ("tstr_accuracy", "TSTR acc", 3),
@@ -70,6 +72,9 @@ COLUMNS = (("resampler_share", "resampler weight", 2), ("ks_holdout", "KS vs hol
 
 def options_of(label: str) -> dict:
     """The ``HybridSynthesizer`` options of a setting label (see the module docstring)."""
+    if label == "all" or label.startswith("all_"):
+        rest = label.removeprefix("all").removeprefix("_") or "default"
+        return {**options_of(rest), "generators": "all"}
     if label == "default":
         return {}
     if label == "cal_none":
@@ -144,14 +149,33 @@ def render(frame: pd.DataFrame, command: str, header: str) -> str:
                   "| setting | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
                   "|---|" + "---:|" * len(COLUMNS)]
         n_seeds = tab["seed"].nunique()
+        rank = {name: i for i, name in enumerate(SETTINGS)}
+        tab = tab.sort_values("setting", key=lambda col: col.map(rank).fillna(len(rank)),
+                              kind="stable")
         for label, part in tab.groupby("setting", sort=False):
             n = part["seed"].nunique()
             label = label if n == n_seeds else f"{label} (n={n})"
             lines.append(f"| {label} | " + " | ".join(
                 f"{part[k].mean():.{d}f} ± {part[k].std(ddof=1):.{d}f}" for k, _, d in COLUMNS)
                 + " |")
-        lines.append("")
+        lines += ["", paired_line(tab, "all", "default"), ""]
     return "\n".join(lines) + "\n"
+
+
+def paired_line(tab: pd.DataFrame, a: str, b: str) -> str:
+    """``a − b`` per column, mean over the seeds both settings ran, with its standard error."""
+    wide = tab[tab["setting"].isin([a, b])].pivot(index="seed", columns="setting")
+    cells = []
+    for key, header, decimals in COLUMNS[1:]:
+        if key not in wide or a not in wide[key] or b not in wide[key]:
+            return ""
+        diff = (wide[key][a] - wide[key][b]).dropna()
+        if len(diff) < 2:
+            return ""
+        se = diff.std(ddof=1) / np.sqrt(len(diff))
+        cells.append(f"{header} {diff.mean():+.{decimals}f} (se {se:.{decimals}f})")
+    return (f"Paired over the {len(diff)} seeds both ran, `{a}` − `{b}`: " + "; ".join(cells)
+            + ".")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,7 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     for label in args.settings:
         options_of(label)
     path = args.results / "mixture_tradeoff.csv"
-    command = "PYTHONPATH=src python benchmarks/mixture_tradeoff.py"  # reproduces every cell
+    command = ("PYTHONPATH=src python benchmarks/mixture_tradeoff.py\n"  # with the next line,
+               "PYTHONPATH=src python benchmarks/mixture_tradeoff.py --seeds 3 4 5 "  # every cell
+               "--settings default all")
     if args.render_only:
         write_text_atomic(args.results / "mixture_tradeoff.md", render(
             pd.read_csv(path), command, "Re-rendered from the CSV (`--render-only`)."))
