@@ -211,8 +211,7 @@ def run_cell(name: str, target: str, df: pd.DataFrame, seed: int, args: argparse
              done: set[tuple]) -> list[dict]:
     train, holdout = split_table(df, target, seed)
     schema = infer_schema(train, target)
-    syn, fit_wall, fit_cpu = fitted_model(name, seed, train, target, args.cache,
-                                               args.mixture)
+    syn, fit_wall, fit_cpu = fitted_model(name, seed, train, target, args.cache, args.mixture)
     data = syn.roles_.transform(train)
     hold_model = syn.roles_.transform(holdout)
     default_guard = syn.guard_

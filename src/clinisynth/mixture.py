@@ -64,6 +64,14 @@ def resolve_generators(generators: Generators) -> list[str]:
     return [n for n in names if n in generators]
 
 
+def weights_range(spec: WeightSpec, generators: Generators) -> list[str] | None:
+    """The generators ``spec`` may weight: the allowed set (:func:`resolve_generators`) for
+    ``"learned"`` and ``"uniform"``, or whenever ``generators`` is given; ``None`` (any registered
+    generator) for given weights under the default set."""
+    ranged = isinstance(spec, str) and spec in ("learned", "uniform")
+    return resolve_generators(generators) if ranged or generators is not None else None
+
+
 def resolve_weights(spec: WeightSpec, generators: Sequence[str] | None = None
                     ) -> dict[str, float]:
     """Normalised weights over the allowed generators; zero-weight generators are left out.

@@ -47,6 +47,7 @@ from clinisynth.mixture import (
     apportion,
     resolve_generators,
     resolve_weights,
+    weights_range,
 )
 from clinisynth.persistence import read_model, split_arrays, write_model
 from clinisynth.reward import PoolReward, RewardWeights
@@ -209,10 +210,7 @@ class HybridSynthesizer:
         schema.validate(data)
         allowed = resolve_generators(self.generators)
         learned = isinstance(self.weights, str) and self.weights == "learned"
-        # learned and uniform weights range over `allowed`; given ones over every generator
-        # unless the user restricted them
-        ranged = learned or (isinstance(self.weights, str) and self.weights == "uniform")
-        within = allowed if ranged or self.generators is not None else None
+        within = weights_range(self.weights, self.generators)
         if not learned:
             resolve_weights(self.weights, within)  # a bad spec fails before any fitting
         for name in self.generator_params or {}:

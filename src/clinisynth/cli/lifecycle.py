@@ -19,7 +19,13 @@ from clinisynth.cli.app import console
 from clinisynth.cli.data import load_input
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import ReadOptions, TableWriter, check_writable, write_table
-from clinisynth.mixture import WeightSpec, parse_weights, resolve_generators, resolve_weights
+from clinisynth.mixture import (
+    WeightSpec,
+    parse_weights,
+    resolve_generators,
+    resolve_weights,
+    weights_range,
+)
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.synthesizer import (
     DEFAULT_CALIBRATION,
@@ -130,8 +136,7 @@ def fit_options(weights: str, calibration: str, privacy_guard: bool, seed: int,
     spec = parse_weights(weights)
     allowed = parse_generators(generators)
     if spec != "learned":
-        within = resolve_generators(allowed) if spec == "uniform" or allowed else None
-        resolve_weights(spec, within)
+        resolve_weights(spec, weights_range(spec, allowed))
     if max_search_seconds is not None:
         if not max_search_seconds > 0:
             raise ClinisynthError(
