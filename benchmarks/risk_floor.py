@@ -33,9 +33,7 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.model_selection import train_test_split
 
 from clinisynth import HybridSynthesizer
@@ -47,6 +45,7 @@ from clinisynth.io import write_table, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import load_tables  # noqa: E402  (benchmarks/ is on the path as a script)
+from seed_paired import t_interval  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: (column, header, issue 9's target)
@@ -99,8 +98,8 @@ def paired(tab: pd.DataFrame, key: str) -> str:
     diff = (wide["hybrid"] - wide["fresh"]).to_numpy()
     if len(diff) < 2:
         return "–"
-    half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-    return f"{diff.mean():+.3f} [{diff.mean() - half:+.3f}, {diff.mean() + half:+.3f}]"
+    mean, low, high = t_interval(diff)
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def render(frame: pd.DataFrame, command: str, header: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from clinisynth.audit.privacy import privacy_scores
-from clinisynth.audit.risk import resolve_columns, risk_scores, split_halves
+from clinisynth.audit.risk import inference_success, resolve_columns, risk_scores, split_halves
 from clinisynth.audit.risk_stats import residual_risk, wilson
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import infer_schema
@@ -86,6 +86,25 @@ def test_an_independent_real_sample_scores_at_baseline(independent):
             assert gap <= attack.attack.error + attack.control.error, (name, attack.to_dict())
     pri = privacy_scores(train, holdout, syn, schema, seed=0)
     assert abs(pri.calibrated_dcr - pri.calibrated_dcr_baseline) < 0.03
+
+
+def test_inference_success_counts_every_patient_raw(bc_70, independent):
+    train, holdout, target = bc_70
+    schema = infer_schema(train, target)
+    # a copy of the training rows: every training patient's own row is its nearest
+    attack, control = inference_success(train, holdout, train, schema, secret="mean area")
+    assert attack == 1.0 and control < 0.5
+    # a copy of the holdout: now the control is the one always right
+    attack, control = inference_success(train, holdout, holdout, schema, secret="mean area")
+    assert control == 1.0 and attack < 0.5
+    # raw rates over every patient: multiples of 1/|train| and 1/|holdout|
+    tr, ho, syn, target = independent
+    attack, control = inference_success(tr, ho, syn, infer_schema(tr, target))
+    assert (attack * len(tr)) == pytest.approx(round(attack * len(tr)))
+    assert (control * len(ho)) == pytest.approx(round(control * len(ho)))
+    assert abs(attack - control) < 0.06  # independent real rows: no excess beyond noise
+    with pytest.raises(ClinisynthError, match="secrets: column 'nope'"):
+        inference_success(train, holdout, train, schema, secret="nope")
 
 
 def test_same_seed_same_risk_and_the_seed_matters(bc_70, bc_gmm):

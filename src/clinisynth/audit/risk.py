@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clinisynth.audit.inference import inference
+from clinisynth.audit.inference import correct, inference
 from clinisynth.audit.inputs import as_float, category_codes, rng_for, sample_index
 from clinisynth.audit.linkability import linkability
-from clinisynth.audit.neighbours import gower_matrix
+from clinisynth.audit.neighbours import gower_matrix, nearest_indices
 from clinisynth.audit.risk_stats import AttackResult
 from clinisynth.audit.singling_out import singling_out
 from clinisynth.errors import ClinisynthError
@@ -246,3 +246,38 @@ def risk_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     seconds["inference"] = round(time.perf_counter() - t0, 3)
     return RiskResult(attacks=out, quasi_identifiers=qis, secrets=secs, columns=names,
                       n_attacks=int(n_attacks), seconds=seconds, notes=notes)
+
+
+def inference_success(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                      schema: TableSchema, secret: str | None = None,
+                      quasi_identifiers: Sequence[str] | None = None, seed: int = 0
+                      ) -> tuple[float, float]:
+    """The inference attack's raw success rates on *every* training and holdout patient.
+
+    The attack of :func:`risk_scores` (nearest synthetic row on the auxiliary columns, its
+    ``secret`` as the guess; default secret: the target), without the target sampling and
+    without Wilson shrinkage: ``(hits on train / |train|, hits on holdout / |holdout|)``.
+    Averaged over synthetic draws, ``(a - c) / (1 - c)`` of these rates estimates the
+    generator's expected inference risk on this split, free of the per-table noise of the
+    point estimate (benchmarks/seed_paired.py).
+    """
+    qis, secs = resolve_columns(schema, quasi_identifiers, [secret] if secret else None)
+    secret = secret or (secs[0] if secs else None)
+    if secret is None:
+        raise ClinisynthError("inference_success needs a secret column (the table has no "
+                              "usable target)")
+    columns = attack_columns(schema)
+    data = _Matrices(train, holdout, synthetic, columns)
+    aux = [q for q in qis if q != secret] if qis else [n for n in data.names if n != secret]
+    if not aux:
+        raise ClinisynthError(f"inference of '{secret}': the attacker would know no other "
+                              "column")
+    xt, xh, xs = data.encode(aux)
+    j = data.index([secret])[0]
+    numeric = data.numeric[j]
+    rng = rng_for(seed, _P_INF)
+    rates = []
+    for x, truth in ((xt, data.train[:, j]), (xh, data.holdout[:, j])):
+        guess = data.synthetic[nearest_indices(x, xs, 1, rng)[:, 0], j]
+        rates.append(float(correct(guess, truth, numeric).mean()))
+    return rates[0], rates[1]
