@@ -2,7 +2,7 @@
 risk's point estimate is noise.
 
     PYTHONPATH=src python benchmarks/seed_paired.py [--seeds 0 ... 9] [--tables NAME ...]
-        [--sources hybrid smote gaussian_copula tvae] [--draws 6]
+        [--sources hybrid hybrid_gmm smote gaussian_copula tvae] [--draws 6]
         [--shared ../shared/datasets] [--results benchmarks/results]
 
 The headline benchmark runs 3 seeds, so a difference of half a point in TSTR, or of 0.2 in a
@@ -20,10 +20,16 @@ questions.
    averaged over ``--draws`` synthetic tables of the same fitted model, and is not clipped.
    It measures what the generator leaks on that split, not what one table happened to score.
 
+A third reading: ``hybrid_gmm`` is the default hybrid with its weights fixed to the Gaussian
+mixture alone (``weights="gmm"``; calibration, rules and guard as the default), so the paired
+difference hybrid − hybrid_gmm shows what the weight search's choice between GMM and the CVAE
+gains or costs. The hybrid's learned weights are recorded (``w_gmm``, ``w_cvae``).
+
 Per (table, seed): the benchmark's stratified 70/30 split by seed
 (:func:`clinisynth.benchmark.runner.split_table`). Each source is built by
 :func:`clinisynth.benchmark.runner.make_synthesizer` with ``seed`` = the seed (``smote`` is the
-benchmark's plain SMOTE; ``gaussian_copula`` and ``tvae`` are SDV's) and fitted on the 70 %. It
+benchmark's plain SMOTE; ``gaussian_copula`` and ``tvae`` are SDV's; ``hybrid_gmm`` is
+``make_synthesizer("hybrid", seed, {"weights": "gmm"})``) and fitted on the 70 %. It
 samples ``len(train)`` rows, and the first table is audited against the 30 %
 (:func:`clinisynth.audit.audit`, random forest only, the attacks' defaults, ``seed`` = the
 seed). The hybrid's draws use ``sample(seed=1000·k + seed)``. The SDV models' draws are their
@@ -55,14 +61,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import load_tables  # noqa: E402  (benchmarks/ is on the path as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("hybrid", "smote", "gaussian_copula", "tvae")
+SOURCES = ("hybrid", "hybrid_gmm", "smote", "gaussian_copula", "tvae")
+#: source -> (benchmark synthesizer name, its parameters)
+BUILD = {"hybrid_gmm": ("hybrid", {"weights": "gmm"})}
 HEADLINE = ("tstr_accuracy", "trtr_accuracy", "detection_auc", "singling_out_risk",
             "linkability_risk", "inference_risk")
 
 
 def draws_of(model, source: str, n: int, seed: int, count: int) -> list[pd.DataFrame]:
     """``count`` synthetic tables of ``n`` rows from one fitted model."""
-    if source in ("hybrid", "smote"):
+    if source in ("hybrid", "hybrid_gmm", "smote"):
         return [model.sample(n, seed=1000 * k + seed) for k in range(count)]
     return [model.sample(n) for _ in range(count)]
 
@@ -86,7 +94,8 @@ def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, source: str,
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = make_synthesizer(source, seed)
+        synthesizer, params = BUILD.get(source, (source, None))
+        model = make_synthesizer(synthesizer, seed, params)
         model.fit(train, target)
         tables = draws_of(model, source, len(train), seed, draws)
     seconds = time.perf_counter() - start
@@ -95,6 +104,8 @@ def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, source: str,
     attack, control, risk = expected_inference(train, holdout, tables, target, seed)
     return {"table": name, "seed": seed, "source": source, "n_train": len(train),
             "n_holdout": len(holdout), "seconds": round(seconds, 1),
+            **{f"w_{g}": v for g, v in getattr(model, "weights_", {}).items()
+               if source == "hybrid"},
             **{k: head[k] for k in HEADLINE}, "expected_attack": attack,
             "expected_control": control, "expected_inference_risk": risk, "draws": draws}
 
@@ -158,7 +169,19 @@ def render(frame: pd.DataFrame, command: str, header: str) -> str:
                 if n >= 2:
                     lines.append(f"- {label}, hybrid − {peer}: {mean:+.3f} "
                                  f"[{low:+.3f}, {high:+.3f}] (95 % t-interval, {n} seeds)")
+        mean, low, high, n = paired(tab, "detection_auc", "hybrid", "hybrid_gmm")
+        if n >= 2:
+            lines.append(f"- detection AUC, hybrid − hybrid_gmm: {mean:+.3f} "
+                         f"[{low:+.3f}, {high:+.3f}] (95 % t-interval, {n} seeds)")
         part = tab[tab["source"] == "hybrid"]
+        if "w_cvae" in part and part["w_cvae"].notna().any():
+            det = tab.pivot(index="seed", columns="source", values="detection_auc")
+            cells = [f"{int(r.seed)}: {r.w_cvae:.2f}"
+                     + (f" ({det.loc[r.seed, 'hybrid']:.3f} / {det.loc[r.seed, 'hybrid_gmm']:.3f})"
+                        if "hybrid_gmm" in det else "")
+                     for r in part.itertuples()]
+            lines.append("- the hybrid's learned CVAE weight by seed (detection AUC hybrid / "
+                         "hybrid_gmm): " + ", ".join(cells))
         if len(part) >= 2:
             mean, low, high = t_interval(part["expected_inference_risk"].to_numpy())
             lines.append(f"- hybrid's expected inference risk over the seeds: {mean:+.3f} "
