@@ -11,8 +11,14 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from clinisynth.audit.privacy import privacy_scores
-from clinisynth.audit.risk import inference_success, resolve_columns, risk_scores, split_halves
-from clinisynth.audit.risk_stats import residual_risk, wilson
+from clinisynth.audit.risk import (
+    inference_success,
+    resolve_columns,
+    risk_scores,
+    split_halves,
+    verdict,
+)
+from clinisynth.audit.risk_stats import AttackResult, residual_risk, wilson
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import infer_schema
 
@@ -86,6 +92,22 @@ def test_an_independent_real_sample_scores_at_baseline(independent):
             assert gap <= attack.attack.error + attack.control.error, (name, attack.to_dict())
     pri = privacy_scores(train, holdout, syn, schema, seed=0)
     assert abs(pri.calibrated_dcr - pri.calibrated_dcr_baseline) < 0.03
+
+
+def test_a_risk_that_one_patient_moves_far_says_so():
+    # control right on 161 of 171 holdout targets (breast cancer's inference): one target moves
+    # the risk by about 1 / (171 (1 - c)) ~ 0.1
+    easy = AttackResult.from_counts("inference:target", "m", attacks=171, successes=165,
+                                    control_successes=161, baseline_successes=100)
+    assert easy.risk_per_patient == pytest.approx(1 / (171 * (1 - easy.control.value)))
+    assert 0.08 < easy.risk_per_patient < 0.15
+    assert "Noisy" in verdict(easy) and "171 holdout targets" in verdict(easy)
+    assert easy.to_dict()["risk_per_patient"] == easy.risk_per_patient
+    # a control that mostly fails: one target moves the risk by ~0.006, no warning
+    hard = AttackResult.from_counts("linkability", "m", attacks=171, successes=20,
+                                    control_successes=5, baseline_successes=2)
+    assert hard.risk_per_patient < 0.01
+    assert "Noisy" not in verdict(hard)
 
 
 def test_inference_success_counts_every_patient_raw(bc_70, independent):

@@ -46,10 +46,24 @@ HEADLINE_ATTACKS = {"singling_out_risk": "singling_out_multivariate",
                     "linkability_risk": "linkability"}
 
 
+#: from this sensitivity on, the verdict warns that one patient moves the risk visibly
+NOISY_PER_PATIENT = 0.05
+
+
 def verdict(result: AttackResult) -> str:
-    """One plain-language line on what the attack's risk means."""
+    """Plain-language lines on what the attack's risk means (and how noisy it is)."""
     if not math.isfinite(result.risk):
         return "Not measured (too few rows or columns for this attack)."
+    line = _verdict(result)
+    step = result.risk_per_patient
+    if math.isfinite(step) and step >= NOISY_PER_PATIENT:
+        line += (f" Noisy: the control attack succeeds on {result.control.value:.0%} of its "
+                 f"{result.control.attacks} holdout targets, so one target more or less moves "
+                 f"this risk by about {step:.2f}; read it with its interval.")
+    return line
+
+
+def _verdict(result: AttackResult) -> str:
     low, high = result.risk_ci
     if low <= 0.0:
         return (f"No measurable leak: the attack succeeds about as often on holdout patients as "

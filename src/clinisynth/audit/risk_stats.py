@@ -104,6 +104,16 @@ class AttackResult:
     def attacks(self) -> int:
         return self.attack.attacks
 
+    @property
+    def risk_per_patient(self) -> float:
+        """How far one success more or less on one control patient moves the risk:
+        ``1 / (n_control · (1 - control))`` (the derivative of the residual risk in the control
+        rate, at attack ≈ control, times one patient's share). Near 0.1 when the control
+        succeeds for ~94 % of 171 patients: one risk estimate then carries that much noise."""
+        gap = 1.0 - self.control.value
+        n = self.control.attacks
+        return 1.0 / (n * gap) if n > 0 and gap > 0 else float("nan")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "meaning": self.meaning, "attacks": self.attacks,
@@ -116,5 +126,6 @@ class AttackResult:
             "baseline_rate": self.baseline.value, "baseline_ci": list(self.baseline.ci),
             "baseline_successes": self.baseline.successes,
             "baseline_attacks": self.baseline.attacks,
+            "risk_per_patient": self.risk_per_patient,
             **self.details,
         }
