@@ -11,14 +11,16 @@ questions.
 
 1. **Is the hybrid's TSTR at least the best peer's?** It reports the paired difference
    hybrid − peer in random-forest accuracy on the holdout, with a 95 % t-interval over seeds.
-2. **How much of the inference point estimate is the holdout's noise?** Anonymeter's point
-   estimate is ``max(0, (a − c) / (1 − c))``. Here ``a`` and ``c`` are the attack's Wilson
-   success rates on about 171 training and 171 holdout targets. When ``c`` is near 0.94 (breast
-   cancer), one holdout patient moves the risk by about 0.1, and the clip at 0 lifts the mean
-   over seeds above the true value. The *expected* risk uses the attack's raw success on every
-   training and every holdout patient (:func:`clinisynth.audit.risk.inference_success`),
-   averaged over ``--draws`` synthetic tables of the same fitted model, and is not clipped.
-   It measures what the generator leaks on that split, not what one table happened to score.
+2. **How noisy is the inference point estimate?** Anonymeter's point estimate is
+   ``max(0, (a − c) / (1 − c))``. Here ``a`` and ``c`` are the attack's Wilson success rates
+   on about 171 training and 171 holdout targets. When ``c`` is near 0.94 (breast cancer), one
+   holdout patient moves the risk by about 0.1, and the clip at 0 lifts the mean over seeds
+   above the true value. The *expected* risk uses the attack's raw success on every training
+   and every holdout patient (:func:`clinisynth.audit.risk.inference_success`), averaged over
+   ``--draws`` synthetic tables of the same fitted model, and is not clipped. That removes the
+   noise of target sampling and of one synthetic draw, but not the holdout's: each seed's
+   holdout is still one sample of about 171 patients, so the expected risk still varies across
+   seeds, and its mean over seeds (with its interval) is the reading.
 
 A third reading: ``hybrid_gmm`` is the default hybrid with its weights fixed to the Gaussian
 mixture alone (``weights="gmm"``; calibration, rules and guard as the default), so the paired
@@ -32,8 +34,8 @@ benchmark's plain SMOTE; ``gaussian_copula`` and ``tvae`` are SDV's; ``hybrid_gm
 ``make_synthesizer("hybrid", seed, {"weights": "gmm"})``) and fitted on the 70 %. It
 samples ``len(train)`` rows, and the first table is audited against the 30 %
 (:func:`clinisynth.audit.audit`, random forest only, the attacks' defaults, ``seed`` = the
-seed). The hybrid's draws use ``sample(seed=1000·k + seed)``. The SDV models' draws are their
-successive ``sample`` calls.
+seed). The draws of the clinisynth sources (``hybrid``, ``hybrid_gmm``, ``smote``) use
+``sample(seed=1000·k + seed)``. The SDV models' draws are their successive ``sample`` calls.
 
 Writes ``results/seed_paired.csv`` and ``results/seed_paired.md``.
 """
@@ -113,6 +115,7 @@ def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, source: str,
 def t_interval(values: np.ndarray) -> tuple[float, float, float]:
     """(mean, low, high): the mean and its 95 % t-interval (NaN bounds below 2 values)."""
     values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
     if len(values) < 2:
         return float(np.mean(values)) if len(values) else float("nan"), np.nan, np.nan
     half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
@@ -211,7 +214,8 @@ def main(argv: list[str] | None = None) -> None:
         old = md.read_text().splitlines() if md.is_file() else []
         ran = [line for line in old if line.startswith("Run ")]
         made = [line for line in old if line.startswith("PYTHONPATH=src python benchmarks/")]
-        header = (ran[0] + " " if ran else "") + "Re-rendered from the CSV (`--render-only`)."
+        note = "Re-rendered from the CSV (`--render-only`)."
+        header = (ran[0].replace(note, "").strip() + " " if ran else "") + note
         write_text_atomic(md, render(pd.read_csv(path), made[0] if made else command.strip(),
                                      header))
         return

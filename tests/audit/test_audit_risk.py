@@ -95,15 +95,20 @@ def test_an_independent_real_sample_scores_at_baseline(independent):
 
 
 def test_a_risk_that_one_patient_moves_far_says_so():
-    # control right on 161 of 171 holdout targets (breast cancer's inference): one target moves
-    # the risk by about 1 / (171 (1 - c)) ~ 0.1
-    easy = AttackResult.from_counts("inference:target", "m", attacks=171, successes=165,
-                                    control_successes=161, baseline_successes=100)
-    assert easy.risk_per_patient == pytest.approx(1 / (171 * (1 - easy.control.value)))
-    assert 0.08 < easy.risk_per_patient < 0.15
-    assert "Noisy" in verdict(easy) and "171 holdout targets" in verdict(easy)
-    assert easy.to_dict()["risk_per_patient"] == easy.risk_per_patient
-    # a control that mostly fails: one target moves the risk by ~0.006, no warning
+    # control right on 92 of 100 holdout targets, attack on 188 of 200 training targets
+    noisy = AttackResult.from_counts("inference:target", "m", attacks=200, successes=188,
+                                     control_successes=92, control_attacks=100,
+                                     baseline_successes=100)
+    # recount one success on each side and take the larger move of the (unclipped) risk
+    def risk(attack_hits, control_hits):
+        a, c = wilson(attack_hits, 200), wilson(control_hits, 100)
+        return (a.value - c.value) / (1 - c.value)
+    moves = [abs(risk(189, 92) - risk(188, 92)), abs(risk(188, 91) - risk(188, 92))]
+    assert noisy.risk_per_patient == pytest.approx(max(moves), rel=0.15)
+    assert noisy.risk_per_patient > 0.05
+    assert "Noisy" in verdict(noisy) and "92 of 100 attacks" in verdict(noisy)
+    assert noisy.to_dict()["risk_per_patient"] == noisy.risk_per_patient
+    # a control that mostly fails: one success moves the risk by ~0.006, no warning
     hard = AttackResult.from_counts("linkability", "m", attacks=171, successes=20,
                                     control_successes=5, baseline_successes=2)
     assert hard.risk_per_patient < 0.01

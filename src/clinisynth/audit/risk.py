@@ -57,9 +57,10 @@ def verdict(result: AttackResult) -> str:
     line = _verdict(result)
     step = result.risk_per_patient
     if math.isfinite(step) and step >= NOISY_PER_PATIENT:
-        line += (f" Noisy: the control attack succeeds on {result.control.value:.0%} of its "
-                 f"{result.control.attacks} holdout targets, so one target more or less moves "
-                 f"this risk by about {step:.2f}; read it with its interval.")
+        control = result.control
+        line += (f" Noisy: the control attack succeeds in {control.successes:.0f} of "
+                 f"{control.attacks} attacks on holdout patients, so one success more or less "
+                 f"moves this risk by up to {step:.2f}; read it with its interval.")
     return line
 
 
@@ -270,10 +271,12 @@ def inference_success(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.
 
     The attack of :func:`risk_scores` (nearest synthetic row on the auxiliary columns, its
     ``secret`` as the guess; default secret: the target), without the target sampling and
-    without Wilson shrinkage: ``(hits on train / |train|, hits on holdout / |holdout|)``.
-    Averaged over synthetic draws, ``(a - c) / (1 - c)`` of these rates estimates the
-    generator's expected inference risk on this split, free of the per-table noise of the
-    point estimate (benchmarks/seed_paired.py).
+    without Wilson shrinkage: ``(hits on train / |train|, hits on holdout / |holdout|)``; ties
+    between equally near synthetic rows are broken with this function's own seeded stream, so
+    on discrete tables single guesses may differ from :func:`risk_scores`'. Averaged over
+    synthetic draws, ``(a - c) / (1 - c)`` of these rates estimates the generator's expected
+    inference risk on this split without the noise of target sampling and of one synthetic
+    draw; the holdout's own sampling noise remains (benchmarks/seed_paired.py).
     """
     qis, secs = resolve_columns(schema, quasi_identifiers, [secret] if secret else None)
     secret = secret or (secs[0] if secs else None)

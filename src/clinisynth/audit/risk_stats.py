@@ -106,13 +106,17 @@ class AttackResult:
 
     @property
     def risk_per_patient(self) -> float:
-        """How far one success more or less on one control patient moves the risk:
-        ``1 / (n_control · (1 - control))`` (the derivative of the residual risk in the control
-        rate, at attack ≈ control, times one patient's share). Near 0.1 when the control
-        succeeds for ~94 % of 171 patients: one risk estimate then carries that much noise."""
+        """How far one target, counted the other way, moves the risk, on the side where it
+        moves it most. For ``r = (a - c) / (1 - c)`` (the Wilson rates), one training target
+        moves ``a`` by ``1/n_a``, and one holdout target moves ``c`` by ``1/n_c``, so the step
+        is ``max(1 / (n_a (1 - c)), (1 - a) / (n_c (1 - c)²))``. Both terms are
+        ``≈ 1 / (n (1 - c))`` when ``a ≈ c``: near 0.1 when the control succeeds for ~94 % of
+        171 patients, and a single estimate then carries that much noise."""
         gap = 1.0 - self.control.value
-        n = self.control.attacks
-        return 1.0 / (n * gap) if n > 0 and gap > 0 else float("nan")
+        n_a, n_c = self.attack.attacks, self.control.attacks
+        if n_a <= 0 or n_c <= 0 or gap <= 0:
+            return float("nan")
+        return max(1.0 / (n_a * gap), (1.0 - self.attack.value) / (n_c * gap * gap))
 
     def to_dict(self) -> dict[str, Any]:
         return {
