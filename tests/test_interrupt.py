@@ -145,3 +145,40 @@ def test_interrupt_in_the_middle_of_a_write_in_process(work, monkeypatch):
     assert result.stderr.strip() == "interrupted"
     assert (work / "out.csv").read_text() == "old table\n"
     assert hidden(work) == []
+
+
+main_thread_only = pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                                      reason="signal handlers can only be set in the main thread")
+
+
+@main_thread_only
+def test_a_signal_during_a_native_import_is_raised_when_the_import_returns():
+    """The CLI's handler raised KeyboardInterrupt inside PyTorch's import, where it crossed
+    C++ and aborted the process; inside ``interrupts_deferred`` it waits for the block's end."""
+    from clinisynth.cli.app import _signals_as_interrupt
+    from clinisynth.interrupts import interrupts_deferred
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt), _signals_as_interrupt():
+        with interrupts_deferred():
+            with interrupts_deferred():  # nested: only the outermost block re-raises
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # the handler runs here and must not raise
+                steps.append("inner done")
+            steps.append("outer done")
+        steps.append("after the block")  # not reached: the signal is raised again first
+    assert steps == ["inner done", "outer done"]
+
+
+@main_thread_only
+def test_a_signal_deferred_by_a_failing_block_is_dropped_with_it():
+    from clinisynth.cli.app import _signals_as_interrupt
+    from clinisynth.interrupts import interrupts_deferred
+
+    with _signals_as_interrupt():
+        with pytest.raises(ImportError), interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            raise ImportError("no such module")
+        with interrupts_deferred():  # a later block does not inherit the dropped signal
+            time.sleep(0.01)

@@ -7,10 +7,10 @@ own classes with :meth:`Registry.register`.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Generic, TypeVar
 
 from clinisynth.errors import ClinisynthError
+from clinisynth.interrupts import import_native
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ class Registry(Generic[T]):
             return self._classes[name]
         if isinstance(name, str) and name in self.builtin:
             module, attr = self.builtin[name].split(":")
-            cls = getattr(import_module(module), attr)
+            cls = getattr(import_native(module), attr)
             self._classes[name] = cls
             return cls
         raise ClinisynthError(

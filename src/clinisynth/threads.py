@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from clinisynth.errors import ClinisynthError
+from clinisynth.interrupts import import_native
 
 _current: int | None = None
 
@@ -91,8 +92,7 @@ def blas_limits(threads: int) -> AbstractContextManager:
 def _loaded_torch():
     """PyTorch if it is installed (importing it only costs once per process), else None."""
     try:
-        import torch
+        return import_native("torch")
     except ImportError:  # pragma: no cover - torch is a dependency
         return None
-    return torch
 

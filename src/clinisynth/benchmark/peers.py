@@ -14,7 +14,6 @@ range pinned in ``pyproject.toml`` (1.38 to 2.0) is the tested one.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import random
 import warnings
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.errors import ClinisynthError
+from clinisynth.interrupts import import_native
 
 #: benchmark name -> SDV single-table synthesizer class
 PEERS: dict[str, str] = {
@@ -38,7 +38,7 @@ INSTALL_HINT = "install clinisynth's 'peers' extra"
 def sdv_version() -> str | None:
     """The installed SDV version, or ``None`` when SDV is not importable."""
     try:
-        sdv = importlib.import_module("sdv")
+        sdv = import_native("sdv")
     except ImportError:
         return None
     return str(getattr(sdv, "__version__", "unknown"))
@@ -74,7 +74,7 @@ def _detect_metadata(data: pd.DataFrame, target: str) -> Any:
 
 def _seed_everything(seed: int) -> None:
     """SDV takes no seed: its fit draws from the global numpy/torch/random states."""
-    import torch
+    torch = import_native("torch")
 
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002  (SDV and its models read the legacy global state)

@@ -39,6 +39,7 @@ from clinisynth.benchmark.peers import PEERS, SDVSynthesizer, require_sdv, sdv_v
 from clinisynth.benchmark.scenarios import FRACTIONS, run_scenarios
 from clinisynth.clusters import dask_client, ray_runtime
 from clinisynth.errors import ClinisynthError
+from clinisynth.interrupts import import_native
 from clinisynth.io import read_table, write_table, write_text_atomic
 
 OURS: tuple[str, ...] = ("hybrid", "smote")
@@ -170,8 +171,9 @@ def make_synthesizer(name: str, seed: int, params: Mapping[str, Any] | None = No
 def _limit_threads(threads: int | None) -> None:
     if not threads:
         return
-    import torch
     from threadpoolctl import threadpool_limits
+
+    torch = import_native("torch")
 
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads)

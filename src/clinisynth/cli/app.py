@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from clinisynth.errors import ClinisynthError
+from clinisynth.interrupts import defer
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -139,9 +140,13 @@ def _one_line(text: str, limit: int = 500) -> str:
 @contextmanager
 def _signals_as_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt``; a second signal is ignored while the
-    first one's cleanup runs. Outside the main thread (no signals there) this does nothing."""
+    first one's cleanup runs; during a native import the signal waits for the import to end
+    (:mod:`clinisynth.interrupts`). Outside the main thread (no signals there) this does
+    nothing."""
 
     def interrupt(signum: int, frame: Any) -> None:
+        if defer(signum):  # inside a native import: raised again when it returns
+            return
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
         raise KeyboardInterrupt
