@@ -33,6 +33,12 @@ def correct(guess: np.ndarray, truth: np.ndarray, numeric: bool,
     return both_missing | hit
 
 
+def hits(x: np.ndarray, truth: np.ndarray, x_syn: np.ndarray, s_syn: np.ndarray,
+         numeric: bool, rng: np.random.Generator) -> np.ndarray:
+    """Per target: is the secret of its nearest synthetic row (on ``x``) a right guess?"""
+    return correct(s_syn[nearest_indices(x, x_syn, 1, rng)[:, 0]], truth, numeric)
+
+
 def inference(secret: str, numeric: bool, aux: Sequence[str],
               x_train: np.ndarray, x_hold: np.ndarray, x_syn: np.ndarray,
               s_train: np.ndarray, s_hold: np.ndarray, s_syn: np.ndarray,
@@ -40,8 +46,7 @@ def inference(secret: str, numeric: bool, aux: Sequence[str],
     """``x_*``: encodings of the auxiliary columns; ``s_*``: the secret (floats or codes)."""
 
     def attack(x: np.ndarray, s: np.ndarray) -> int:
-        guess = s_syn[nearest_indices(x, x_syn, 1, rng)[:, 0]]
-        return int(correct(guess, s, numeric).sum())
+        return int(hits(x, s, x_syn, s_syn, numeric, rng).sum())
 
     n = len(x_train)
     naive = s_syn[rng.integers(len(s_syn), size=n)]

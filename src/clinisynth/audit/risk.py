@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clinisynth.audit.inference import correct, inference
+from clinisynth.audit.inference import hits, inference
 from clinisynth.audit.inputs import as_float, category_codes, rng_for, sample_index
 from clinisynth.audit.linkability import linkability
-from clinisynth.audit.neighbours import gower_matrix, nearest_indices
+from clinisynth.audit.neighbours import gower_matrix
 from clinisynth.audit.risk_stats import AttackResult
 from clinisynth.audit.singling_out import singling_out
 from clinisynth.errors import ClinisynthError
@@ -192,6 +192,12 @@ class _Matrices:
         return x[:a], x[a:a + b], x[a + b:]
 
 
+def auxiliary(qis: Sequence[str], columns: Sequence[str], secret: str) -> list[str]:
+    """The columns an inference attacker knows: the quasi-identifiers when given, else every
+    other column; never the secret itself."""
+    return [c for c in (qis or columns) if c != secret]
+
+
 def split_halves(qis: Sequence[str], columns: Sequence[str]) -> tuple[list[str], list[str]]:
     """Linkability's two column sets: the quasi-identifiers alternately (when at least two),
     else every column alternately, in schema order."""
@@ -247,7 +253,7 @@ def risk_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     seconds["linkability"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     for i, secret in enumerate(secs):
-        aux = [q for q in qis if q != secret] if qis else [n for n in names if n != secret]
+        aux = auxiliary(qis, names, secret)
         if not aux:
             notes.append(f"inference of '{secret}' not measured: the attacker would know no "
                          "other column")
@@ -285,7 +291,7 @@ def inference_success(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.
                               "usable target)")
     columns = attack_columns(schema)
     data = _Matrices(train, holdout, synthetic, columns)
-    aux = [q for q in qis if q != secret] if qis else [n for n in data.names if n != secret]
+    aux = auxiliary(qis, data.names, secret)
     if not aux:
         raise ClinisynthError(f"inference of '{secret}': the attacker would know no other "
                               "column")
@@ -293,8 +299,6 @@ def inference_success(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.
     j = data.index([secret])[0]
     numeric = data.numeric[j]
     rng = rng_for(seed, _P_INF)
-    rates = []
-    for x, truth in ((xt, data.train[:, j]), (xh, data.holdout[:, j])):
-        guess = data.synthetic[nearest_indices(x, xs, 1, rng)[:, 0], j]
-        rates.append(float(correct(guess, truth, numeric).mean()))
-    return rates[0], rates[1]
+    attack, control = (float(hits(x, truth, xs, data.synthetic[:, j], numeric, rng).mean())
+                       for x, truth in ((xt, data.train[:, j]), (xh, data.holdout[:, j])))
+    return attack, control
