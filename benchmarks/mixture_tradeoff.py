@@ -56,6 +56,7 @@ from clinisynth.schema import TableSchema, infer_schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import load_tables  # noqa: E402  (benchmarks/ is on the path as a script)
+from report_head import report_head  # noqa: E402
 from risk_table import TABLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,14 +134,12 @@ def run_cell(name: str, target: str, data: pd.DataFrame, seed: int, label: str) 
 
 
 def render(frame: pd.DataFrame, command: str, header: str) -> str:
-    lines = ["# The mixture's, calibration's and quasi-identifiers' knobs against risk and "
-             "fidelity", "", "Produced by:", "",
-             "```bash", command, "```", "", header, "",
-             (__doc__ or "").split("\n\n", 2)[2].split("Writes")[0].strip(), "",
-             "Values: mean ± sd over the seeds (a setting run on fewer of them says how many: "
-             "n=3). Resampler weight = learned weight of noise + "
-             "interpolation + SMOTE. Issue 9's targets: singling out ≤ 0.10, linkability ≤ "
-             "0.05, inference ≤ 0.10, cal. DCR ≤ 0.03.", ""]
+    lines = report_head("The mixture's, calibration's and quasi-identifiers' knobs against risk "
+                        "and fidelity", command, header, __doc__)
+    lines += ["Values: mean ± sd over the seeds (a setting run on fewer of them says how many: "
+              "n=3). Resampler weight = learned weight of noise + "
+              "interpolation + SMOTE. Issue 9's targets: singling out ≤ 0.10, linkability ≤ "
+              "0.05, inference ≤ 0.10, cal. DCR ≤ 0.03.", ""]
     for table, tab in frame.groupby("table", sort=False):
         first = tab.iloc[0]
         lines += [f"## {table} (train {first.n_train}, holdout {first.n_holdout}; seeds "

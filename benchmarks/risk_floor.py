@@ -45,6 +45,7 @@ from clinisynth.io import write_table, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import load_tables  # noqa: E402  (benchmarks/ is on the path as a script)
+from report_head import report_head  # noqa: E402
 from seed_paired import t_interval  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,13 +104,12 @@ def paired(tab: pd.DataFrame, key: str) -> str:
 
 
 def render(frame: pd.DataFrame, command: str, header: str) -> str:
-    lines = ["# The attack-risk floor: fresh real patients beside the hybrid", "",
-             "Produced by:", "", "```bash", command, "```", "", header, "",
-             (__doc__ or "").split("\n\n", 2)[2].split("Writes")[0].strip(), "",
-             "Each cell: mean ± sd over the seeds, then the share of seeds at or below issue 9's "
-             "target. Last row: the paired difference hybrid − fresh, mean over seeds with its "
-             "95 % t-interval (an interval containing 0: the hybrid's risk is not "
-             "distinguishable from what unseen real patients score).", ""]
+    lines = report_head("The attack-risk floor: fresh real patients beside the hybrid", command,
+                        header, __doc__)
+    lines += ["Each cell: mean ± sd over the seeds, then the share of seeds at or below issue 9's "
+              "target. Last row: the paired difference hybrid − fresh, mean over seeds with its "
+              "95 % t-interval (an interval containing 0: the hybrid's risk is not "
+              "distinguishable from what unseen real patients score).", ""]
     for table, tab in frame.groupby("table", sort=False):
         first = tab.iloc[0]
         seeds = sorted(tab["seed"].unique())

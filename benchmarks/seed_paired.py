@@ -61,6 +61,7 @@ from clinisynth.io import write_table, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guard_tradeoff import load_tables  # noqa: E402  (benchmarks/ is on the path as a script)
+from report_head import report_head  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("hybrid", "hybrid_gmm", "smote", "gaussian_copula", "tvae")
@@ -136,13 +137,12 @@ def _ms(part: pd.Series, digits: int = 3) -> str:
 
 
 def render(frame: pd.DataFrame, command: str, header: str) -> str:
-    doc = (__doc__ or "").split("\n\n", 2)[2].split("Writes")[0].strip()
-    lines = ["# Ten seeds, paired: TSTR against the peers, and the inference risk's noise", "",
-             "Produced by:", "", "```bash", command, "```", "", header, "", doc, "",
-             "Values: mean ± sd over the seeds. `≤ 0.10`: the share of seeds whose value is at "
-             "most issue 9's inference target. The last column, *per holdout patient*, is how "
-             "far one holdout patient's hit or miss moves the expected risk: "
-             "1 / (|holdout| · (1 − control)).", ""]
+    lines = report_head("Ten seeds, paired: TSTR against the peers, and the inference risk's "
+                        "noise", command, header, __doc__)
+    lines += ["Values: mean ± sd over the seeds. `≤ 0.10`: the share of seeds whose value is at "
+              "most issue 9's inference target. The last column, *per holdout patient*, is how "
+              "far one holdout patient's hit or miss moves the expected risk: "
+              "1 / (|holdout| · (1 − control)).", ""]
     for table, tab in frame.groupby("table", sort=False):
         first = tab.iloc[0]
         seeds = sorted(tab["seed"].unique())
