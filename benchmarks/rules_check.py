@@ -31,8 +31,8 @@ from clinisynth import HybridSynthesizer
 from clinisynth.audit import audit
 from clinisynth.datasets import load_dataset
 from clinisynth.rules import RulesStep
-from clinisynth.rules.types import InequalityRule
 from clinisynth.schema import infer_schema
+from clinisynth.schema.rules import InequalityRule
 
 KEYS = ("ks_mean", "detection_auc", "tstr_accuracy", "tstr_f1", "trtr_accuracy", "dcr_share",
         "privacy_loss")

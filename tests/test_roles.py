@@ -13,7 +13,7 @@ from clinisynth import HybridSynthesizer
 from clinisynth.errors import SchemaError
 from clinisynth.roles import RolesStep, value_hashes
 from clinisynth.schema import TableSchema, infer_schema
-from clinisynth.schema_roles import infer_date_format
+from clinisynth.schema.dates import infer_date_format
 
 
 def visits(n: int = 120, seed: int = 0) -> pd.DataFrame:

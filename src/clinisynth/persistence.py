@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from clinisynth import __version__
 from clinisynth.errors import ClinisynthError
 from clinisynth.io.atomic import atomic_dir, recover_dir
+from clinisynth.version import __version__
 
 FORMAT = "clinisynth-model"
 #: 2: manifest.sha256 and per-file checksums; 1: manifest.json + arrays.npz, unchecked

@@ -26,6 +26,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
+from clinisynth.audit.fidelity import ks_mean, pair_trend
+from clinisynth.audit.privacy import DcrShare
 from clinisynth.encoding import TableEncoder
 from clinisynth.errors import ClinisynthError
 from clinisynth.mixture import apportion
@@ -65,10 +67,6 @@ class PoolReward:
                  decode: Decode, encoder: TableEncoder, schema: TableSchema,
                  search_rows: pd.DataFrame, validation: pd.DataFrame,
                  weights: RewardWeights, seed: int) -> None:
-        from clinisynth.audit.fidelity import ks_mean, pair_trend
-        from clinisynth.audit.privacy import DcrShare
-
-        self._ks, self._trend = ks_mean, pair_trend
         self._dcr = DcrShare(search_rows, validation, schema, seed=seed)
         self.names = list(pools)
         self.pools = pools
@@ -100,8 +98,8 @@ class PoolReward:
     def __call__(self, w: np.ndarray) -> tuple[float, dict[str, float]]:
         X, y = self.mix(np.asarray(w, dtype=float))
         frame = self.decode(X, y)
-        ks = float(self._ks(self.validation, frame, self.schema))
-        trend = float(self._trend(self.validation, frame, self.schema))
+        ks = float(ks_mean(self.validation, frame, self.schema))
+        trend = float(pair_trend(self.validation, frame, self.schema))
         if not np.isfinite(trend):
             trend = 1.0 - ks  # no numeric pairs: let KS speak for fidelity
         fidelity = 0.5 * (1.0 - ks) + 0.5 * trend

@@ -1,7 +1,7 @@
 """The roles step: identifiers, dates and free text in and out of the model table.
 
 :class:`RolesStep` is the first :class:`~clinisynth.steps.TableStep` of the pipeline. What it
-does per column role (see :mod:`clinisynth.schema` for the roles, :mod:`clinisynth.schema_roles`
+does per column role (see :mod:`clinisynth.schema` for the roles, :mod:`clinisynth.schema.roles`
 for how they are inferred):
 
 ``identifier``
@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.errors import ClinisynthError
-from clinisynth.schema import ColumnSchema, TableSchema
-from clinisynth.schema_roles import parse_dates
+from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
+from clinisynth.schema.dates import parse_dates
 from clinisynth.steps import TABLE_STEPS, Arrays, TableStep
 
 #: integer identifiers get enough digits to leave this many times the real count free
@@ -320,8 +320,6 @@ def model_view(frames: list[pd.DataFrame], target: str, schema: TableSchema | No
     """The tables as the models see them, for scoring: a roles step fitted on ``frames[0]``
     (the training rows; ``schema`` inferred from them if not given) transforms every frame
     (identifiers and text left out, dates as numbers). Returns the frames and their schema."""
-    from clinisynth.schema import infer_schema
-
     if schema is None:
         if target not in frames[0].columns:
             raise ClinisynthError(f"target column '{target}' is missing from train")

@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from clinisynth import __version__
 from clinisynth.calibration import CalibrationChain
 from clinisynth.calibration.fitted import FittedCalibration
 from clinisynth.conditions import Condition, ConditionSet, sample_conditioned
@@ -57,6 +56,7 @@ from clinisynth.schema import TableSchema, infer_schema, to_native
 from clinisynth.steps import TABLE_STEPS, TableStep
 from clinisynth.survival import SurvivalStep
 from clinisynth.threads import resolve_threads, thread_limits
+from clinisynth.version import __version__
 from clinisynth.weighting import DirichletReinforce, SearchResult
 
 StepCallback = Callable[[str, int, int], None]

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from clinisynth.audit.report import check_sections, new_figure, png_b64, write_html_report
+from clinisynth.audit.plots import new_figure, png_b64
+from clinisynth.audit.report import check_sections, write_html_report
 from clinisynth.cli import app
 from clinisynth.errors import ClinisynthError
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from clinisynth import __version__
 from clinisynth.audit.fidelity import fidelity_scores
 from clinisynth.audit.inputs import MIN_ROWS, check_inputs, drop_unscored, single_thread
 from clinisynth.audit.privacy import privacy_scores
@@ -38,6 +37,7 @@ from clinisynth.audit.survival import SurvivalResult, resolve_pair, survival_sco
 from clinisynth.audit.utility import MODELS, make_model, utility_scores
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema
+from clinisynth.version import __version__
 
 
 def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, target: str,

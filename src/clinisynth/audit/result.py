@@ -12,12 +12,12 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from clinisynth.audit.risk import RiskResult
+from clinisynth.audit.risk import RiskResult
+from clinisynth.io import write_text_atomic
 
 HEADLINE_KEYS: tuple[str, ...] = (
     "ks_mean", "wasserstein_mean", "tv_mean", "pair_trend", "contingency_similarity",
@@ -408,7 +408,5 @@ class AuditResult:
         """The :meth:`to_dict` as JSON text; also written atomically to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:
-            from clinisynth.io import write_text_atomic
-
             write_text_atomic(Path(path), text)
         return text

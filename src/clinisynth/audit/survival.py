@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.audit.inputs import as_float
+from clinisynth.audit.plots import PALETTE, fmt, new_figure, png_b64
+from clinisynth.audit.utility import feature_frame, preprocessor
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import ColumnSchema, TableSchema, category_key, check_survival
 
@@ -241,8 +243,6 @@ def _cox_cindex(fit_df: pd.DataFrame, fit_te: tuple[np.ndarray, np.ndarray],
     from lifelines.exceptions import ConvergenceError
     from lifelines.utils import concordance_index
 
-    from clinisynth.audit.utility import feature_frame, preprocessor
-
     sub = TableSchema(columns=[schema[c] for c in covariates]
                       + [ColumnSchema(name="__event__", kind="binary", dtype="int64",
                                       categories=[0, 1])], target="__event__")
@@ -275,7 +275,6 @@ def _cox_cindex(fit_df: pd.DataFrame, fit_te: tuple[np.ndarray, np.ndarray],
 # -- report ------------------------------------------------------------------------------------
 def km_figure(result: SurvivalResult) -> Any:
     """Kaplan-Meier curves of train, holdout and synthetic: overall and per group (up to 6)."""
-    from clinisynth.audit.report import PALETTE, new_figure
 
     labels = list(result.curves)[:6]
     cols = min(3, len(labels))
@@ -306,7 +305,6 @@ def survival_section(result: SurvivalResult) -> list[dict[str, str]]:
     """Report sections (``{"title", "html"}``): the distance table, the C-indices, the plot."""
     import html
 
-    from clinisynth.audit.report import fmt, png_b64
 
     esc = html.escape
     rows = "".join(

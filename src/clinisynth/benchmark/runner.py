@@ -34,13 +34,17 @@ from typing import Any, Protocol
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from clinisynth import __version__
+from clinisynth.audit import audit
 from clinisynth.benchmark.peers import PEERS, SDVSynthesizer, require_sdv, sdv_version
 from clinisynth.benchmark.scenarios import FRACTIONS, run_scenarios
+from clinisynth.benchmark.summary import write_outputs
 from clinisynth.clusters import dask_client, ray_runtime
+from clinisynth.datasets import get_dataset, load_dataset
 from clinisynth.errors import ClinisynthError
 from clinisynth.interrupts import import_native
 from clinisynth.io import read_table, write_table, write_text_atomic
+from clinisynth.synthesizer import HybridSynthesizer
+from clinisynth.version import __version__
 
 OURS: tuple[str, ...] = ("hybrid", "smote")
 SYNTHESIZERS: tuple[str, ...] = ("hybrid", "gaussian_copula", "ctgan", "tvae", "copulagan",
@@ -76,17 +80,11 @@ class TableSpec:
 
     @classmethod
     def from_dataset(cls, name: str) -> TableSpec:
-        from clinisynth.datasets import get_dataset
-
         return cls(name=name, target=get_dataset(name).target, dataset=name)
 
     def load(self) -> pd.DataFrame:
-        if self.path is not None:
-            df = read_table(self.path)
-        else:
-            from clinisynth.datasets import load_dataset
-
-            df = load_dataset(str(self.dataset))[0]
+        df = (read_table(self.path) if self.path is not None
+              else load_dataset(str(self.dataset))[0])
         if self.target not in df.columns:
             raise ClinisynthError(f"--target '{self.target}' is not a column of {self.name}")
         return df
@@ -156,8 +154,6 @@ def make_synthesizer(name: str, seed: int, params: Mapping[str, Any] | None = No
     params = dict(params or {})
     if name in PEERS:
         return SDVSynthesizer(name, seed=seed, **params)
-    from clinisynth import HybridSynthesizer
-
     if name == "hybrid":
         return HybridSynthesizer(**{"seed": seed, **params})
     if name == "smote":  # plain SMOTE: no calibration, no guard (when the hybrid has them)
@@ -213,10 +209,6 @@ def one_line(exc: BaseException) -> str:
 
 
 def _default_audit() -> AuditFn:
-    try:
-        from clinisynth.audit import audit
-    except ImportError as exc:
-        raise ClinisynthError(f"the audit (clinisynth.audit) cannot be imported: {exc}") from None
     return audit
 
 
@@ -502,8 +494,6 @@ def run_grid(tables: Sequence[TableSpec], synthesizers: Sequence[str], seeds: in
     after each cell. ``audit_fn`` replaces :func:`clinisynth.audit.audit` (it must be
     picklable for a pool or cluster).
     """
-    from clinisynth.benchmark.summary import write_outputs
-
     options = options or BenchmarkOptions()
     validate_grid(tables, synthesizers, seeds, engine, workers)
     out_dir = Path(out_dir)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clinisynth.audit import DIRECTIONS
 from clinisynth.audit.report import GROUPS as AUDIT_GROUPS
 from clinisynth.io import atomic_path, write_table, write_text_atomic
 
@@ -44,10 +45,6 @@ TSTR_KEY, TRTR_KEY = "tstr_f1", "trtr_f1"
 
 def load_directions() -> dict[str, tuple[str, str]]:
     """The audit's metric directions plus the cost columns' (empty audit part if unavailable)."""
-    try:
-        from clinisynth.audit import DIRECTIONS
-    except ImportError:
-        DIRECTIONS = {}
     return {**{k: (str(v[0]), str(v[1])) for k, v in DIRECTIONS.items()}, **COST_DIRECTIONS}
 
 

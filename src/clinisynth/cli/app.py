@@ -28,17 +28,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from clinisynth.errors import ClinisynthError
 from clinisynth.interrupts import defer
+from clinisynth.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+#: how typer ends a command on purpose (an exit code, an abort, a usage error): passed through.
+#: Typer's own names, so no click import: typer 0.29 no longer depends on click (its usage
+#: errors derive from a vendored ``ClickException``, found through ``BadParameter``'s bases).
+_TYPER_ENDINGS: tuple[type[BaseException], ...] = (
+    typer.Exit, typer.Abort,
+    *[c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"])
 
 
 class _State:
@@ -72,11 +78,20 @@ app = _App(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"clinisynth {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     debug: Annotated[bool, typer.Option(
         "--debug", help="On an unexpected error, print the full traceback; also show "
         "deprecation warnings.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print clinisynth's version and exit.")] = False,
 ) -> None:
     """Synthetic clinical tables: generate, fit, sample, evaluate and benchmark."""
     state.debug = debug
@@ -103,7 +118,7 @@ def user_errors(func: F) -> F:
                 if state.debug:
                     traceback.print_exc()
                 raise fail(str(exc)) from None
-            except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            except _TYPER_ENDINGS:
                 raise
             except KeyboardInterrupt:
                 err_console.print("interrupted", highlight=False)

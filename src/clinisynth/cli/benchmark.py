@@ -18,6 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from clinisynth.benchmark import BenchmarkOptions, TableSpec, run_grid
+from clinisynth.benchmark.runner import validate_grid
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.errors import ClinisynthError
 
@@ -26,8 +28,6 @@ EPOCH_PEERS = ("ctgan", "tvae", "copulagan")
 
 
 def _tables(data: list[Path], targets: list[str], datasets: list[str]) -> list[Any]:
-    from clinisynth.benchmark import TableSpec
-
     if not data and not datasets:
         raise ClinisynthError("give a table: --data FILE --target COL, or --dataset NAME")
     if len(targets) != len(data):
@@ -86,9 +86,6 @@ def benchmark_command(
         "only; the benchmark proper uses SDV's defaults).")] = None,
 ) -> None:
     """Benchmark synthesizers: table × synthesizer × seed, audited alike, with a summary."""
-    from clinisynth.benchmark import BenchmarkOptions, run_grid
-    from clinisynth.benchmark.runner import validate_grid
-
     start = time.perf_counter()
     data, target, dataset = list(data or []), list(target or []), list(dataset or [])
     tables = _tables(data, target, dataset)

@@ -20,8 +20,8 @@ from clinisynth.cli.data import (
 from clinisynth.datasets import DATASETS
 from clinisynth.roles import RolesStep
 from clinisynth.rules import RulesStep
-from clinisynth.rules.types import rule_from_dict
 from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
+from clinisynth.schema.rules import rule_from_dict
 
 
 @app.command("datasets")

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from clinisynth.audit import DIRECTIONS, AuditResult, audit
-from clinisynth.audit.report import GROUPS, fmt, write_html_report
+from clinisynth.audit.plots import fmt
+from clinisynth.audit.report import GROUPS, write_html_report
 from clinisynth.audit.risk import N_ATTACKS
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import (

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from clinisynth.audit.report import new_figure, png_b64
+from clinisynth.audit.plots import new_figure, png_b64
 from clinisynth.synthesizer import HybridSynthesizer
 
 

@@ -26,21 +26,28 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 import pandas as pd
 
 from clinisynth.io.atomic import atomic_path
-from clinisynth.io.writers import _suffix, check_writable, neutralise_formulas, write_table_to
+from clinisynth.io.writers import check_writable, neutralise_formulas, suffix_of, write_table_to
+from clinisynth.values import sorted_categories
 
-if TYPE_CHECKING:  # schema imports clinisynth.io.readers
-    from clinisynth.schema import TableSchema
+
+class Columns(Protocol):
+    """The schema as the writers read it: ``schema[name]`` describes column ``name`` (its
+    ``dtype``, ``missing_rate`` and ``categories``), a ``KeyError`` for a column it does not
+    describe (a :class:`~clinisynth.schema.TableSchema` is one)."""
+
+    def __getitem__(self, name: str) -> Any: ...
+
 
 #: output formats written chunk by chunk (the others are collected and written once)
 STREAMED_SUFFIXES = (".csv", ".parquet")
 
 
-def stable_dtypes(frame: pd.DataFrame, schema: TableSchema | None) -> pd.DataFrame:
+def stable_dtypes(frame: pd.DataFrame, schema: Columns | None) -> pd.DataFrame:
     """``frame`` with the dtypes every chunk of a draw shares, read from ``schema``.
 
     An integer column that may hold gaps (missing rate above 0) is float64; a column whose
@@ -78,12 +85,10 @@ def stable_dtypes(frame: pd.DataFrame, schema: TableSchema | None) -> pd.DataFra
 
 
 def _sorted_union(first: list[Any], second: list[Any]) -> list[Any]:
-    from clinisynth.schema import sorted_categories
-
     return sorted_categories(first + second)
 
 
-def arrow_table(frame: pd.DataFrame, schema: TableSchema | None = None,
+def arrow_table(frame: pd.DataFrame, schema: Columns | None = None,
                 arrow_schema: Any = None) -> Any:
     """``frame`` (with :func:`stable_dtypes`) as a ``pyarrow.Table``, without the index.
 
@@ -119,9 +124,9 @@ class TableWriter:
     (:func:`stable_dtypes`). ``rows`` counts the rows written so far.
     """
 
-    def __init__(self, path: str | Path, schema: TableSchema | None = None) -> None:
+    def __init__(self, path: str | Path, schema: Columns | None = None) -> None:
         self.path = Path(path)
-        self.suffix = _suffix(self.path)
+        self.suffix = suffix_of(self.path)
         self.schema = schema
         self.rows = 0
         self._session: AbstractContextManager[TableWriter] | None = None

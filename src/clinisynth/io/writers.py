@@ -31,7 +31,7 @@ _STATA_RESERVED = frozenset({
     "_N", "_pi", "_pred", "_rc", "_skip", "strL", "using", "with"})
 
 
-def _suffix(path: Path) -> str:
+def suffix_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ClinisynthError(f"'{path}': unsupported file type '{suffix}' for output; use "
@@ -42,7 +42,7 @@ def _suffix(path: Path) -> str:
 def check_output_path(path: str | Path) -> Path:
     """Validate an output table path before any work is done."""
     path = Path(path)
-    _suffix(path)
+    suffix_of(path)
     if path.is_dir():
         raise ClinisynthError(f"output '{path}' is a directory; give a file name ending in "
                               + ", ".join(OUTPUT_SUFFIXES))
@@ -51,7 +51,7 @@ def check_output_path(path: str | Path) -> Path:
 
 def check_writable(df: pd.DataFrame, path: str | Path) -> None:
     """Raise before any fitting if ``df``'s column names cannot be stored in ``path``'s format."""
-    suffix = _suffix(Path(path))
+    suffix = suffix_of(Path(path))
     for name in map(str, df.columns):
         if suffix == ".dta" and (not _STATA_NAME.match(name) or name in _STATA_RESERVED):
             raise ClinisynthError(
@@ -72,7 +72,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
 
 def write_table_to(df: pd.DataFrame, tmp: Path, path: Path) -> None:
     """Write ``df`` in ``path``'s format to ``tmp`` (the temporary an atomic write renames)."""
-    suffix = _suffix(path)
+    suffix = suffix_of(path)
     if suffix == ".parquet":
         df.to_parquet(tmp, index=False)
     elif suffix == ".csv":

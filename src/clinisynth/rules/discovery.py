@@ -38,7 +38,8 @@ import pandas as pd
 
 from clinisynth.expressions import quote
 from clinisynth.rules.precision import learn_step
-from clinisynth.rules.types import (
+from clinisynth.schema import DISCRETE_KINDS, TableSchema, category_key
+from clinisynth.schema.rules import (
     BinningRule,
     ConditionalMissing,
     ForbiddenCombination,
@@ -49,7 +50,6 @@ from clinisynth.rules.types import (
     Rule,
     jsonable,
 )
-from clinisynth.schema import DISCRETE_KINDS, TableSchema, category_key
 
 
 @dataclass

@@ -46,7 +46,8 @@ from clinisynth.rules.discovery import (
     learn_precisions,
 )
 from clinisynth.rules.precision import ceil_to, floor_to, round_to
-from clinisynth.rules.types import (
+from clinisynth.schema import TableSchema
+from clinisynth.schema.rules import (
     DERIVING,
     BinningRule,
     ConditionalMissing,
@@ -58,7 +59,6 @@ from clinisynth.rules.types import (
     jsonable,
     parse_rules,
 )
-from clinisynth.schema import TableSchema
 from clinisynth.steps import TABLE_STEPS, Arrays, TableStep
 
 #: observed values kept per column to fill the cells a conditional-missing rule blanks

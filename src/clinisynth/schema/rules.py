@@ -25,14 +25,27 @@ make a derived column missing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 
 from clinisynth.errors import ClinisynthError
 from clinisynth.expressions import Expression, ExpressionError, parse, quote
-from clinisynth.schema import TableSchema, category_key, to_native
+from clinisynth.schema.columns import ColumnSchema
+from clinisynth.values import category_key, to_native
+
+
+class Columns(Protocol):
+    """What a rule is checked against: the table's columns by name, and its target (a
+    :class:`~clinisynth.schema.TableSchema` is one)."""
+
+    target: str
+
+    @property
+    def names(self) -> list[str]: ...
+
+    def __getitem__(self, name: str) -> ColumnSchema: ...
 
 #: absolute slack on comparisons of float columns (values are rounded to their precision)
 EPS = 1e-9
@@ -325,7 +338,7 @@ RULE_TYPES: dict[str, type[Rule]] = {cls.type: cls for cls in (
 DERIVING = (FormulaRule, BinningRule, MappingRule)
 
 
-def rule_from_dict(data: Any, schema: TableSchema | None = None, index: int = 0) -> Rule:
+def rule_from_dict(data: Any, schema: Columns | None = None, index: int = 0) -> Rule:
     """Build and check one rule from its JSON form; errors name the rule by its position."""
     where = f"rule {index + 1}"
     if not isinstance(data, dict):
@@ -345,7 +358,7 @@ def rule_from_dict(data: Any, schema: TableSchema | None = None, index: int = 0)
     return rule
 
 
-def parse_rules(data: Any, schema: TableSchema | None = None) -> list[Rule]:
+def parse_rules(data: Any, schema: Columns | None = None) -> list[Rule]:
     """The rules of a schema's ``"rules"`` list, each checked against ``schema``."""
     if data is None:
         return []
@@ -354,7 +367,7 @@ def parse_rules(data: Any, schema: TableSchema | None = None) -> list[Rule]:
     return [rule_from_dict(item, schema, i) for i, item in enumerate(data)]
 
 
-def _check(rule: Rule, schema: TableSchema | None, where: str) -> None:
+def _check(rule: Rule, schema: Columns | None, where: str) -> None:
     names = set(schema.names) if schema is not None else None
     if isinstance(rule, FormulaRule | BinningRule):
         try:

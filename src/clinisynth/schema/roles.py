@@ -32,23 +32,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clinisynth.errors import SchemaError
+from clinisynth.schema.dates import infer_date_format
+from clinisynth.values import category_key
 
-#: text date formats tried, in order; the first that parses every value is kept
-ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-               "%Y-%m-%dT%H:%M", "%Y/%m/%d", "%Y%m%d")
-DAY_MONTH_FORMATS = tuple(f"{a}{sep}{b}{sep}%Y{t}" for t in ("", " %H:%M", " %H:%M:%S")
-                          for sep in ("/", "-", ".") for a, b in (("%d", "%m"), ("%m", "%d")))
-DATE_FORMATS = ISO_FORMATS + DAY_MONTH_FORMATS
-#: when day/month order cannot be told from the data, day first (ISO-adjacent, most of the world)
-AMBIGUOUS_DEFAULT = "day_first"
 ID_TOKENS = {"id", "mrn", "uuid", "guid", "ssn", "nhs", "record", "accession", "encounter",
              "identifier"}
+
 ID_SUFFIX = re.compile(r"(patient|subject|record|case|person|visit|encounter|hospital|study)"
                        r"_?(id|no|num|number|nr|key)$")
+
 QI_TOKENS = {"age", "sex", "gender", "race", "ethnicity", "ethnic", "postcode", "zip",
              "zipcode", "postal", "birth", "dob", "birthdate", "marital", "nationality",
              "yob", "birthyear"}
+
 MIN_ID_ROWS = 10
 
 
@@ -57,79 +53,26 @@ def name_tokens(name: str) -> list[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
 
-
 def id_like_name(name: str) -> bool:
     tokens = name_tokens(name)
     return bool(ID_TOKENS & set(tokens)) or bool(ID_SUFFIX.search("_".join(tokens)))
 
-
 def qi_like_name(name: str) -> bool:
     return bool(QI_TOKENS & set(name_tokens(name)))
-
-
-# -- dates ----------------------------------------------------------------------------------
-def infer_date_format(values: pd.Series) -> str | None:
-    """The first format of :data:`DATE_FORMATS` that parses every (non-missing) text value."""
-    texts = pd.Series(values.dropna().unique()).astype(str).str.strip()  # distinct values
-    if texts.empty or not texts.str.contains(r"\d").all():
-        return None
-    if not texts.str.fullmatch(r"[\d/\-.:T ]+").all():
-        return None
-    probe = texts if len(texts) <= 500 else texts.iloc[np.linspace(0, len(texts) - 1, 500,
-                                                                   dtype=int)]
-    fits = [f for f in DATE_FORMATS if _parses(probe, f) and _parses(texts, f)]
-    if not fits:
-        return None
-    first = fits[0]
-    if "%m" in first and first.index("%m") < first.index("%d"):  # month-first parsed first
-        day_first = first.replace("%m", "%M_").replace("%d", "%m").replace("%M_", "%d")
-        if day_first in fits and AMBIGUOUS_DEFAULT == "day_first":
-            return day_first
-    return first
-
-
-def _parses(texts: pd.Series, fmt: str) -> bool:
-    if fmt == "%Y%m%d" and not texts.str.fullmatch(r"\d{8}").all():
-        return False
-    parsed = pd.to_datetime(texts, format=fmt, errors="coerce")
-    return bool(parsed.notna().all())
-
-
-def parse_dates(series: pd.Series, fmt: str | None, name: str) -> pd.Series:
-    """The column as ``datetime64[ns]`` (missing stays NaT); raise naming the first bad value."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):  # a datetime dtype: no format
-        out = pd.to_datetime(series)
-        return (out.dt.tz_localize(None) if out.dt.tz is not None else out).astype(
-            "datetime64[ns]")
-    if fmt is None:
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
-    else:
-        parsed = pd.to_datetime(series.astype("string").str.strip(), format=fmt,
-                                errors="coerce")
-    bad = series[parsed.isna() & series.notna()]
-    if len(bad):
-        how = f"format '{fmt}'" if fmt else "ISO 8601"
-        raise SchemaError(f"column '{name}' has value {bad.iloc[0]!r} that is not a date in "
-                          f"{how} ({len(bad)} such cells); set the column's format in the schema")
-    return parsed.astype("datetime64[ns]")
-
 
 # -- identifiers and text -------------------------------------------------------------------
 def _shape(value: str) -> str:
     return re.sub(r"[a-z]", "a", re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", value)))
-
 
 def _fixed_pattern(texts: pd.Series) -> bool:
     """All values share one character shape (letters/digits by position) and hold a digit."""
     shapes = texts.map(_shape)
     return shapes.nunique() == 1 and "9" in shapes.iloc[0] and " " not in shapes.iloc[0]
 
-
 def looks_like_text(values: pd.Series) -> bool:
     texts = values.astype(str)
     return (texts.str.len().median() >= 20 and texts.str.contains(" ").mean() >= 0.5
             and texts.nunique() >= 0.5 * len(texts))
-
 
 def looks_like_identifier(series: pd.Series, name: str) -> bool:
     values = series.dropna()
@@ -153,13 +96,11 @@ def looks_like_identifier(series: pd.Series, name: str) -> bool:
     ints = np.sort(values.to_numpy(dtype=np.int64))
     return bool(np.all(np.diff(ints) == 1))  # row numbers
 
-
 def _is_text(series: pd.Series) -> bool:
     """An object or string column whose every non-missing value is a ``str``."""
     return (pd.api.types.is_object_dtype(series.dtype)
             or pd.api.types.is_string_dtype(series.dtype)) and pd.api.types.infer_dtype(
                 series, skipna=True) in ("string", "empty")
-
 
 def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
     """``(role, format)`` for an identifier, datetime or text column; None for the others."""
@@ -178,18 +119,11 @@ def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
         return "text", None
     return None
 
-
 def has_rare_category(series: pd.Series, k: int) -> bool:
     """Some observed value is held by fewer than ``k`` rows (values equal as categories, such
     as 1 and 1.0, counted together)."""
     totals: dict[Any, int] = {}
     for value, count in series.value_counts(dropna=True).items():
-        key = _key(value)
+        key = category_key(value)
         totals[key] = totals.get(key, 0) + int(count)
     return bool(totals) and min(totals.values()) < k
-
-
-def _key(value: Any) -> Any:
-    from clinisynth.schema import category_key
-
-    return category_key(value)

@@ -1,0 +1,42 @@
+"""Cell values compared as categories: one key for ``1``, ``1.0`` and ``np.int64(1)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def to_native(value: Any) -> Any:
+    """Turn a numpy/pandas scalar into the plain Python value JSON can hold."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def category_key(value: Any) -> Any:
+    """Equality key for a category: 1, 1.0 and np.int64(1) are the same code."""
+    value = to_native(value)
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", float(value))
+    return ("s", str(value))
+
+
+def sort_key(value: Any) -> tuple[int, Any]:
+    """Order of inferred categories: booleans, then numbers, then text."""
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, str(value))
+
+
+def sorted_categories(values: list[Any]) -> list[Any]:
+    """Distinct ``values`` sorted as ``astype("category")`` sorts them (first-seen order when
+    their types cannot be compared): the categories of a decoded categorical column."""
+    unique = pd.Index(list(values), dtype=object).unique()
+    try:
+        return list(unique.sort_values())
+    except TypeError:
+        return list(unique)
