@@ -30,9 +30,9 @@ from sklearn.model_selection import train_test_split
 from clinisynth import HybridSynthesizer
 from clinisynth.audit import audit
 from clinisynth.datasets import load_dataset
-from clinisynth.rules import RulesStep
 from clinisynth.schema import infer_schema
 from clinisynth.schema.rules import InequalityRule
+from clinisynth.steps.rules import RulesStep
 
 KEYS = ("ks_mean", "detection_auc", "tstr_accuracy", "tstr_f1", "trtr_accuracy", "dcr_share",
         "privacy_loss")
@@ -95,7 +95,7 @@ def main() -> None:
         train, holdout = train_test_split(df, test_size=0.3, stratify=df[target],
                                           random_state=seed)
         train, holdout = train.reset_index(drop=True), holdout.reset_index(drop=True)
-        reference = RulesStep().fit(train, infer_schema(train, target))
+        reference = RulesStep().fit_table(train, infer_schema(train, target))
         assert not reference.violations(train).any()
         for variant, use_rules in (("before (no rules step)", False), ("after (rules step)", True)):
             start = time.perf_counter()

@@ -20,8 +20,8 @@ import pandas as pd
 from rules_check import load_flchain  # benchmarks/ is on the path when run as a script
 
 from clinisynth.datasets import load_dataset
-from clinisynth.rules import RulesStep
 from clinisynth.schema import infer_schema
+from clinisynth.steps.rules import RulesStep
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 TARGETS = ("died", "status", "type")
@@ -63,7 +63,7 @@ def main() -> None:
     for name, (df, target) in tables().items():
         schema = infer_schema(df, target)
         start = time.perf_counter()
-        step = RulesStep().fit(df, schema)
+        step = RulesStep().fit_table(df, schema)
         seconds = time.perf_counter() - start
         report = step.report()
         found = report["discovery"]

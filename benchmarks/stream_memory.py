@@ -41,7 +41,7 @@ CLI = [sys.executable, "-c", "from clinisynth.cli import main; main()"]
 def fit_model(fit_rows: int, seed: int, weights: str, model_dir: Path) -> float:
     """Fit on ``make_table(fit_rows, seed)`` and save to ``model_dir``; the fit's seconds."""
     from clinisynth import HybridSynthesizer
-    from clinisynth.mixture import parse_weights
+    from clinisynth.weights import parse_weights
 
     start = time.perf_counter()
     syn = HybridSynthesizer(weights=parse_weights(weights), seed=seed)

@@ -50,16 +50,16 @@ def main() -> None:
     args = parser.parse_args()
     from clinisynth import HybridSynthesizer
     from clinisynth.schema import infer_schema
-    from clinisynth.survival import SurvivalStep
+    from clinisynth.steps.survival import SurvivalStep
 
     df = cohort(args.rows, args.seed)
     schema = infer_schema(df, "death")
     t0 = time.perf_counter()
-    step = SurvivalStep().fit(df, schema)
+    step = SurvivalStep().fit_table(df, schema)
     t1 = time.perf_counter()
-    model = step.transform(df)
+    model = step.transform_table(df)
     t2 = time.perf_counter()
-    step.inverse_transform(model, np.random.default_rng(0))
+    step.inverse_table(model, np.random.default_rng(0))
     t3 = time.perf_counter()
     print(f"# PYTHONPATH=src .venv/bin/python benchmarks/survival_scale.py --rows {args.rows} "
           f"--threads {args.threads}   (seed {args.seed})")

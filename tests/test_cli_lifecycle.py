@@ -145,8 +145,10 @@ def test_flipping_any_byte_of_any_model_file_makes_sample_exit_2(fitted_model, t
 
 def test_tampered_guard_from_the_command_line(model, tmp_path):
     manifest = json.loads((model / MANIFEST).read_text())
-    assert manifest["guard"] is not None
-    edited = json.dumps({**manifest, "guard": None}).encode()
+    steps = manifest["pipeline"]["steps"]
+    assert steps[-1]["step"] == "guard"
+    edited = json.dumps({**manifest, "pipeline": {**manifest["pipeline"],
+                                                  "steps": steps[:-1]}}).encode()
     (model / MANIFEST).write_bytes(edited)
     out = tmp_path / "o.csv"
     assert_one_line_error(run("sample", "--model", model, "--rows", 5, "--out", out),

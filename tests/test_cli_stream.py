@@ -114,8 +114,8 @@ def test_guard_report_is_summed_over_the_chunks(model, small_chunks):
     syn = HybridSynthesizer.load(model)
     syn.sample(200, seed=4)
     whole = syn.guard_report_.to_dict()
-    parts = [syn.sample_chunk(c, 4, i)[1] for i, c in
-             enumerate(syn.chunk_plan(syn._class_counts(200, None)))]
+    parts = [syn.sample_chunk(c, 4, i)[1]["guard"] for i, c in
+             enumerate(syn.chunk_plan(syn.class_plan(200)))]
     assert len(parts) == 6
     assert whole["refused"] == sum(p.refused for p in parts)
 

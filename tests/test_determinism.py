@@ -83,7 +83,11 @@ def test_api_and_cli_cap_reach_the_search(tmp_path):
     syn.fit(make_mixed_table(80), "outcome")
     assert syn.search_.stopped_by == "time" and len(syn.search_.episodes) == 6
 
-    from clinisynth.cli.lifecycle import fit_options
+    from clinisynth.cli.options import FitChoices
+
+    def fit_options(*args: object) -> object:
+        names = ("weights", "calibration", "privacy_guard", "seed", "max_search_seconds")
+        return FitChoices(**dict(zip(names, args, strict=True))).checked()
 
     options = fit_options("learned", "none", False, 0, 30.0)
     assert options.synthesizer().search == {"seconds": 30.0}

@@ -140,7 +140,7 @@ def test_hybrid_on_cardiology_writes_no_refused_row():
     assert len(fake) == 1000 and report.remaining == 0
     assert sum(report.by_rule.values()) == report.refused > 0
     assert set(report.by_rule) <= {"singling_out", "distance"}
-    assert not syn.guard_.refused(syn.roles_.transform(fake)).any()
+    assert not syn.guard_.refused(syn.record_view(fake)).any()
 
 
 @pytest.mark.parametrize("seed", range(3))

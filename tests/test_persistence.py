@@ -70,6 +70,12 @@ def rehash_file(path: Path, name: str) -> None:
     rehash(path, json.dumps(manifest).encode())
 
 
+def without_guard(manifest: dict) -> dict:
+    """The manifest with the guard's step taken out of the pipeline."""
+    steps = [s for s in manifest["pipeline"]["steps"] if s["step"] != "guard"]
+    return {**manifest, "pipeline": {**manifest["pipeline"], "steps": steps}}
+
+
 def one_line_error(path: Path) -> str:
     with pytest.raises(ClinisynthError) as info:
         HybridSynthesizer.load(path)
@@ -82,11 +88,12 @@ def one_line_error(path: Path) -> str:
 def test_layout_manifest_and_digest(model, fitted):
     assert sorted(p.name for p in model.iterdir()) == [ARRAYS, MANIFEST, DIGEST]
     manifest = json.loads((model / MANIFEST).read_bytes().decode("utf-8"))
-    assert manifest["format"] == FORMAT and manifest["format_version"] == FORMAT_VERSION == 2
+    assert manifest["format"] == FORMAT and manifest["format_version"] == FORMAT_VERSION == 3
     assert manifest["clinisynth_version"] == __version__
     assert manifest["files"] == {
         ARRAYS: hashlib.sha256((model / ARRAYS).read_bytes()).hexdigest()}
-    assert manifest["params"]["privacy_guard"] is True and manifest["guard"] is not None
+    assert manifest["params"]["privacy_guard"] is True
+    assert [s["step"] for s in manifest["pipeline"]["steps"]][-1] == "guard"
     digest = hashlib.sha256((model / MANIFEST).read_bytes()).hexdigest()
     assert (model / DIGEST).read_text() == f"{digest}  {MANIFEST}\n"  # sha256sum -c format
     assert leftovers(model) == []
@@ -228,18 +235,19 @@ def test_files_listed_in_the_manifest_are_plain_names(model):
 def test_guard_cannot_be_removed(model):
     """Edited to drop the guard: the checksum fails; re-hashed as well: the semantic check."""
     manifest = json.loads((model / MANIFEST).read_text())
-    edited = json.dumps({**manifest, "guard": None}, indent=1).encode()
+    edited = json.dumps(without_guard(manifest), indent=1).encode()
     (model / MANIFEST).write_bytes(edited)
     assert "does not match its checksum" in one_line_error(model)
     rehash(model, edited)
     assert "fitted with the privacy guard but holds no guard state" in one_line_error(model)
-    rehash(model, guard=None, params={**manifest["params"], "privacy_guard": {"percentile": 10}})
+    rehash(model, pipeline=without_guard(manifest)["pipeline"],
+           params={**manifest["params"], "privacy_guard": {"percentile": 10}})
     assert "fitted with the privacy guard" in one_line_error(model)  # guard options: same rule
 
 
 def test_guard_records_missing_is_inconsistent(model):
     with np.load(model / ARRAYS) as npz:
-        arrays = {k: npz[k] for k in npz.files if not k.startswith("guard.")}
+        arrays = {k: npz[k] for k in npz.files if k.split(".")[1] != "guard"}
     np.savez_compressed(model / ARRAYS, **arrays)
     rehash_file(model, ARRAYS)
     assert "inconsistent (missing entry 'records')" in one_line_error(model)

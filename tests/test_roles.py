@@ -11,9 +11,9 @@ import pytest
 
 from clinisynth import HybridSynthesizer
 from clinisynth.errors import SchemaError
-from clinisynth.roles import RolesStep, value_hashes
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.schema.dates import infer_date_format
+from clinisynth.steps.roles import RolesStep, value_hashes
 
 
 def visits(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -80,15 +80,15 @@ def test_roles_step_round_trip_and_model_table():
     df = visits()
     schema = infer_schema(df, "outcome")
     with pytest.warns(UserWarning, match="'note' is free text"):
-        step = RolesStep().fit(df, schema)
-    model = step.transform(df)
+        step = RolesStep().fit_table(df, schema)
+    model = step.transform_table(df)
     assert list(model.columns) == ["age", "lab", "sex", "visit_date", "admission", "discharge",
                                    "outcome"]
     ms = step.model_schema_
     assert ms["admission"].kind == "integer" and ms["admission"].role == "quasi_identifier"
     assert ms["discharge"].min >= 0  # modelled as the gap after admission
     assert step.plans_["discharge"]["anchor"] == "admission"
-    back = step.inverse_transform(model, np.random.default_rng(0))
+    back = step.inverse_table(model, np.random.default_rng(0))
     assert list(back.columns) == list(df.columns) and back.dtypes.equals(df.dtypes)
     for col in ("age", "lab", "sex", "visit_date", "admission", "discharge", "outcome"):
         pd.testing.assert_series_equal(back[col], df[col].reset_index(drop=True))
@@ -110,9 +110,9 @@ def test_identifiers_fresh_of_the_same_shape_and_disjoint():
             col.update(role="identifier", strategy="regenerate", min=None, max=None)
     schema = TableSchema.from_dict(data)
     with pytest.warns(UserWarning):
-        step = RolesStep().fit(df, schema)
-    model = step.transform(df)
-    out = step.inverse_transform(pd.concat([model] * 5, ignore_index=True),
+        step = RolesStep().fit_table(df, schema)
+    model = step.transform_table(df)
+    out = step.inverse_table(pd.concat([model] * 5, ignore_index=True),
                                  np.random.default_rng(0))
     ids = out["patient_id"]
     assert ids.map(lambda v: bool(re.fullmatch(r"MRN\d{6}", v))).all()
@@ -147,8 +147,8 @@ def test_drop_strategy_and_schema_json_with_roles(tmp_path):
     edited = TableSchema.from_dict(data)
     assert edited.k == 3 and TableSchema.from_json(edited.to_json()).to_dict() == edited.to_dict()
     with pytest.warns(UserWarning):
-        step = RolesStep().fit(df, edited)
-    out = step.inverse_transform(step.transform(df), np.random.default_rng(0))
+        step = RolesStep().fit_table(df, edited)
+    out = step.inverse_table(step.transform_table(df), np.random.default_rng(0))
     assert "patient_id" not in out.columns
     bad = json.loads(json.dumps(data))
     bad["columns"][0]["role"] = "secret"

@@ -10,10 +10,9 @@ import pytest
 
 from clinisynth import HybridSynthesizer
 from clinisynth.errors import ClinisynthError, SchemaError
-from clinisynth.rules import RulesStep
-from clinisynth.rules.step import check_rules_hold
 from clinisynth.schema import TableSchema, infer_schema
-from clinisynth.steps import TABLE_STEPS
+from clinisynth.steps import STEPS
+from clinisynth.steps.rules import RulesStep, check_rules_hold
 from conftest import shared_dataset
 from rules_helpers import make_planted
 
@@ -36,10 +35,10 @@ def fitted(planted) -> HybridSynthesizer:
 
 def assert_round_trip(df: pd.DataFrame, target: str) -> RulesStep:
     schema = infer_schema(df, target)
-    step = RulesStep().fit(df, schema)
-    model = step.transform(df)
+    step = RulesStep().fit_table(df, schema)
+    model = step.transform_table(df)
     step.model_schema_.validate(model)
-    back = step.inverse_transform(model, np.random.default_rng(0))
+    back = step.inverse_table(model, np.random.default_rng(0))
     assert list(back.columns) == list(df.columns)
     for col in schema.columns:
         a, b = df[col.name], back[col.name]
@@ -73,13 +72,13 @@ def test_round_trip_on_shared_tables(name: str, target: str) -> None:
 
 
 def test_inverse_enforces_by_construction(planted) -> None:
-    step = RulesStep().fit(planted, infer_schema(planted, "died"))
-    model = step.transform(planted).copy()
+    step = RulesStep().fit_table(planted, infer_schema(planted, "died"))
+    model = step.transform_table(planted).copy()
     rng = np.random.default_rng(0)
     model["sbp"] = rng.normal(-5, 20, len(model))  # negative gaps, off-precision values
     model["weight"] = model["weight"] + rng.normal(0, 0.37, len(model))
     model.loc[model["died"] == "no", "cause"] = "heart"
-    out = step.inverse_transform(model, rng)
+    out = step.inverse_table(model, rng)
     check_rules_hold(step, out)
     assert np.allclose(out["weight"] * 10, np.round(out["weight"] * 10))  # at 0.1
     assert out["cause"].isna().equals(out["died"] == "no")
@@ -95,10 +94,10 @@ def test_rounding_cannot_break_an_inequality() -> None:
     df["c"] = df["b"] + 1
     schema = infer_schema(df, "y")
     schema.rules = [{"type": "inequality", "left": "a", "op": "<=", "right": "b"}]
-    step = RulesStep().fit(df, schema)
-    model = step.transform(df)
+    step = RulesStep().fit_table(df, schema)
+    model = step.transform_table(df)
     model["b"] = 0.0  # every gap zero: b = a, which rounding to 0.1 would push below a
-    out = step.inverse_transform(model, np.random.default_rng(0))
+    out = step.inverse_table(model, np.random.default_rng(0))
     assert (out["b"] >= out["a"]).all()
     assert np.allclose(out["b"] * 10, np.round(out["b"] * 10))
 
@@ -110,10 +109,10 @@ def test_strict_inequality_and_declared_range() -> None:
     schema = infer_schema(df, "y")
     schema.rules = [{"type": "inequality", "left": "a", "op": "<", "right": "b"},
                     {"type": "range", "column": "a", "min": 5, "max": 40}]
-    step = RulesStep().fit(df, schema)
-    model = step.transform(df)
+    step = RulesStep().fit_table(df, schema)
+    model = step.transform_table(df)
     model["b"] = -3.0
-    out = step.inverse_transform(model, rng)
+    out = step.inverse_table(model, rng)
     assert (out["b"] > out["a"]).all() and out["a"].between(5, 40).all()
     assert not step.violations(out).any()
 
@@ -133,23 +132,23 @@ def test_without_rules_the_same_hybrid_breaks_them(planted) -> None:
     syn = HybridSynthesizer(weights=FAST, calibration=None, privacy_guard=False, seed=0,
                             rules=False)
     fake = syn.fit(planted, "died").sample(300)
-    reference = RulesStep().fit(planted, infer_schema(planted, "died"))
+    reference = RulesStep().fit_table(planted, infer_schema(planted, "died"))
     assert reference.violations(fake).mean() > 0.1  # the check above can fail
 
 
 def test_schema_json_round_trip_with_rules(planted, tmp_path) -> None:
-    step = RulesStep().fit(planted, infer_schema(planted, "died"))
+    step = RulesStep().fit_table(planted, infer_schema(planted, "died"))
     path = tmp_path / "schema.json"
     step.schema_.to_json(path)
     data = json.loads(path.read_text())
     assert data["rules"] and data["columns"][2]["precision"] == 1.0
     again = TableSchema.from_json(path)
     assert again.rules == step.schema_.rules
-    assert RulesStep().fit(planted, again).violations(planted).sum() == 0
+    assert RulesStep().fit_table(planted, again).violations(planted).sum() == 0
 
 
 def test_user_deletes_and_declares_rules(planted) -> None:
-    step = RulesStep().fit(planted, infer_schema(planted, "died"))
+    step = RulesStep().fit_table(planted, infer_schema(planted, "died"))
     rules = [r for r in step.schema_.rules if r["type"] != "formula"]  # delete formulas
     rules.append({"type": "formula", "column": "noise2", "expression": "abs(noise1) * 2"})
     edited = TableSchema.from_dict({**step.schema_.to_dict(), "rules": rules})
@@ -161,7 +160,7 @@ def test_user_deletes_and_declares_rules(planted) -> None:
     assert np.allclose(fake["noise2"], (fake["noise1"].abs() * 2).round(2))
     assert "FormulaRule" in kinds and len(syn.rules_.rules_) == len(rules)
     empty = TableSchema.from_dict({**step.schema_.to_dict(), "rules": []})
-    assert RulesStep().fit(planted, empty).rules_ == []
+    assert RulesStep().fit_table(planted, empty).rules_ == []
 
 
 @pytest.mark.parametrize(("rule", "message"), [
@@ -191,14 +190,14 @@ def test_bad_precision_is_a_schema_error(planted) -> None:
 
 
 def test_state_round_trip_and_registry(planted, fitted, tmp_path) -> None:
-    assert TABLE_STEPS.get("rules") is RulesStep
-    step = RulesStep().fit(planted, infer_schema(planted, "died"))
+    assert STEPS.get("rules") is RulesStep
+    step = RulesStep().fit_table(planted, infer_schema(planted, "died"))
     meta, arrays = step.get_state()
     again = RulesStep.from_state(json.loads(json.dumps(meta)), arrays)
-    model = step.transform(planted)
-    pd.testing.assert_frame_equal(again.transform(planted), model)
-    pd.testing.assert_frame_equal(again.inverse_transform(model, np.random.default_rng(0)),
-                                  step.inverse_transform(model, np.random.default_rng(0)))
+    model = step.transform_table(planted)
+    pd.testing.assert_frame_equal(again.transform_table(planted), model)
+    pd.testing.assert_frame_equal(again.inverse_table(model, np.random.default_rng(0)),
+                                  step.inverse_table(model, np.random.default_rng(0)))
     syn = fitted
     syn.save(tmp_path / "model")
     loaded = HybridSynthesizer.load(tmp_path / "model")
@@ -252,16 +251,14 @@ def test_excluded_columns_get_no_rule_and_no_rounding() -> None:
     df = pd.DataFrame({"time": time, "visit": np.floor(rng.uniform(0, 1, n) * time),
                        "y": rng.choice(["a", "b"], n)})
     schema = infer_schema(df, "y")
-    plain = RulesStep().fit(df, schema)
+    plain = RulesStep().fit_table(df, schema)
     assert any("time" in r.columns for r in plain.rules_) and plain.steps_["time"] == 1.0
-    step = RulesStep(exclude=["time"]).fit(df, schema)
+    step = RulesStep(exclude=["time"]).fit_table(df, schema)
     assert not [r for r in step.rules_ if "time" in r.columns] and "time" not in step.steps_
     assert "time" not in step.gaps_ and "visit" not in step.gaps_
     declared = TableSchema.from_dict({**schema.to_dict(), "rules": [
         {"type": "inequality", "left": "visit", "right": "time"}]})
-    checked = RulesStep(exclude=["time"]).fit(df, declared)
+    checked = RulesStep(exclude=["time"]).fit_table(df, declared)
     assert checked.gaps_ == {} and checked.how_[0].startswith("checked")
     meta, arrays = checked.get_state()
     assert RulesStep.from_state(meta, arrays).exclude == ("time",)
-    del meta["exclude"]
-    assert RulesStep.from_state(meta, arrays).exclude == ()

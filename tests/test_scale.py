@@ -15,7 +15,7 @@ from clinisynth.generators.cvae import CVAEGenerator
 from clinisynth.generators.gmm import GMMGenerator
 from clinisynth.generators.smote import SMOTEGenerator
 from clinisynth.schema import category_key, infer_schema
-from clinisynth.synthesizer import _stratified_cap
+from clinisynth.steps.subsample import stratified_cap
 from clinisynth.threads import current_threads, thread_limits
 from conftest import FAST_PARAMS
 
@@ -125,9 +125,9 @@ def test_caps_keep_every_class():
     assert np.bincount(y[keep]).tolist() == [10, 5]
     assert len(cap_rows_per_class(y, None, np.random.default_rng(0))) == 55
     frame = pd.DataFrame({"a": np.arange(1000), "t": np.r_[np.zeros(997), np.ones(3)]})
-    capped = _stratified_cap(frame, "t", 100, np.random.default_rng(0))
+    capped = stratified_cap(frame, "t", 100, np.random.default_rng(0))
     assert len(capped) <= 103 and capped["t"].sum() == 3
-    assert _stratified_cap(frame, "t", 5000, np.random.default_rng(0)) is frame
+    assert stratified_cap(frame, "t", 5000, np.random.default_rng(0)) is frame
 
 
 def test_cvae_budget_scales_with_the_rows():

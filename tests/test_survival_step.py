@@ -8,8 +8,8 @@ import pytest
 
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import infer_schema
-from clinisynth.steps import TABLE_STEPS
-from clinisynth.survival import SurvivalStep
+from clinisynth.steps import STEPS
+from clinisynth.steps.survival import SurvivalStep
 from conftest import shared_dataset
 
 
@@ -28,12 +28,12 @@ def test_round_trip_and_model_schema():
     df = cohort()
     schema = infer_schema(df, "arm")  # the event indicator is not the target
     assert schema.survival["event"] == "status"
-    step = SurvivalStep().fit(df, schema)
-    model = step.transform(df)
+    step = SurvivalStep().fit_table(df, schema)
+    model = step.transform_table(df)
     assert step.model_schema_["time"].kind == "continuous"
     assert step.model_schema_.survival is None
     assert abs(model["time"].mean()) < 0.05 and 0.9 < model["time"].std() < 1.05
-    back = step.inverse_transform(model, np.random.default_rng(0))
+    back = step.inverse_table(model, np.random.default_rng(0))
     assert back["time"].dtype == df["time"].dtype
     assert np.abs(back["time"] - df["time"]).max() <= 1  # exact up to rounding
     pd.testing.assert_frame_equal(back.drop(columns="time"), df.drop(columns="time"))
@@ -42,11 +42,11 @@ def test_round_trip_and_model_schema():
 def test_any_score_decodes_inside_its_cell():
     df = cohort()
     schema = infer_schema(df, "arm")
-    step = SurvivalStep().fit(df, schema)
+    step = SurvivalStep().fit_table(df, schema)
     rng = np.random.default_rng(1)
     fake = df.sample(2000, replace=True, random_state=0).reset_index(drop=True)
     fake["time"] = rng.normal(0, 4, len(fake))  # wild scores, far outside the real ones
-    out = step.inverse_transform(fake, rng)
+    out = step.inverse_table(fake, rng)
     assert (out["time"] >= 0).all() and out["time"].max() <= df["time"].max()
     for (arm, status), rows in out.groupby(["arm", "status"]):
         real = df[(df["arm"] == arm) & (df["status"] == status)]["time"]
@@ -57,29 +57,29 @@ def test_any_score_decodes_inside_its_cell():
 
 def test_state_round_trip_and_registry():
     df = cohort()
-    step = SurvivalStep().fit(df, infer_schema(df, "status"))
+    step = SurvivalStep().fit_table(df, infer_schema(df, "status"))
     meta, arrays = step.get_state()
-    again = TABLE_STEPS.get("survival").from_state(meta, arrays)
-    z = step.transform(df)
-    pd.testing.assert_frame_equal(again.transform(df), z)
+    again = STEPS.get("survival").from_state(meta, arrays)
+    z = step.transform_table(df)
+    pd.testing.assert_frame_equal(again.transform_table(df), z)
     rng = np.random.default_rng(0)
-    pd.testing.assert_frame_equal(again.inverse_transform(z, rng), step.inverse_transform(z, rng))
+    pd.testing.assert_frame_equal(again.inverse_table(z, rng), step.inverse_table(z, rng))
 
 
 def test_needs_a_pair():
     df = cohort().rename(columns={"time": "marker2"})
     with pytest.raises(ClinisynthError, match="no survival pair"):
-        SurvivalStep().fit(df, infer_schema(df, "arm"))
+        SurvivalStep().fit_table(df, infer_schema(df, "arm"))
 
 
 def test_liver_competing_events_keep_their_own_times():
     liver = pd.read_csv(shared_dataset("liver_pbc.csv"))
     schema = infer_schema(liver, "status")
     assert schema.survival == {"time": "time", "event": "status", "event_values": [2]}
-    step = SurvivalStep().fit(liver, schema)
+    step = SurvivalStep().fit_table(liver, schema)
     assert [e for _, e, _ in step.cells_] == [None, 0, 1, 2]
-    z = step.transform(liver)
-    back = step.inverse_transform(z, np.random.default_rng(0))
+    z = step.transform_table(liver)
+    back = step.inverse_table(z, np.random.default_rng(0))
     assert np.abs(back["time"] - liver["time"]).max() <= 1
 
 
@@ -125,61 +125,61 @@ def windowed_cohort(n: int = 600, seed: int = 0) -> pd.DataFrame:
 def test_study_window_is_found_and_holds_for_any_score():
     df = windowed_cohort()
     schema = infer_schema(df, "arm")
-    step = SurvivalStep().fit(df, schema)
+    step = SurvivalStep().fit_table(df, schema)
     window = step.window_
     assert window is not None and window["entry"] == "year" and window["scale"] == 365.25
     end = window["end"]
     assert end == (365.25 * df["year"] + df["time"]).max()
-    back = step.inverse_transform(step.transform(df), np.random.default_rng(0))
+    back = step.inverse_table(step.transform_table(df), np.random.default_rng(0))
     assert np.abs(back["time"] - df["time"]).max() <= 1  # still a round trip
     rng = np.random.default_rng(2)
     fake = df.sample(3000, replace=True, random_state=1).reset_index(drop=True)
     fake["year"] = rng.integers(2000, 2010, len(fake))  # entries independent of the scores
     fake["time"] = rng.normal(0, 4, len(fake))
-    out = step.inverse_transform(fake, rng)
+    out = step.inverse_table(fake, rng)
     assert (out["time"] >= 0).all()
     assert (365.25 * out["year"] + out["time"] <= end).all()
     saved = SurvivalStep.from_state(*step.get_state())
-    pd.testing.assert_frame_equal(saved.inverse_transform(fake, np.random.default_rng(2)),
-                                  step.inverse_transform(fake, np.random.default_rng(2)))
+    pd.testing.assert_frame_equal(saved.inverse_table(fake, np.random.default_rng(2)),
+                                  step.inverse_table(fake, np.random.default_rng(2)))
 
 
 def test_without_the_window_late_entrants_pass_the_close(monkeypatch):
     """What the window prevents: the per-cell time model alone lets late entrants run past it."""
-    import clinisynth.survival as survival
+    import clinisynth.steps.survival as survival
 
     df = windowed_cohort()
     monkeypatch.setattr(survival, "find_window", lambda *args: None)
-    step = SurvivalStep().fit(df, infer_schema(df, "arm"))
+    step = SurvivalStep().fit_table(df, infer_schema(df, "arm"))
     rng = np.random.default_rng(2)
     fake = df.sample(3000, replace=True, random_state=1).reset_index(drop=True)
     fake["year"] = rng.integers(2000, 2010, len(fake))
     fake["time"] = rng.normal(0, 1, len(fake))
-    out = step.inverse_transform(fake, rng)
+    out = step.inverse_table(fake, rng)
     end = (365.25 * df["year"] + df["time"]).max()
     assert (365.25 * out["year"] + out["time"] > end).mean() > 0.1
 
 
 def test_no_window_when_censoring_ignores_entry():
     df = cohort()  # censoring uniform on days 100-700, whatever the marker
-    assert SurvivalStep().fit(df, infer_schema(df, "arm")).window_ is None
+    assert SurvivalStep().fit_table(df, infer_schema(df, "arm")).window_ is None
     late = windowed_cohort()
     late["year"] = np.random.default_rng(5).permutation(late["year"].to_numpy())
-    assert SurvivalStep().fit(late, infer_schema(late, "arm")).window_ is None
+    assert SurvivalStep().fit_table(late, infer_schema(late, "arm")).window_ is None
 
 
 def test_censored_times_follow_their_entry_years_gap():
     """Most censored rows reach the close, so censored cells model the gap to it, one cell per
     entry year: whatever the score, a censored time stays within its year's real range."""
     df = windowed_cohort(n=2000)
-    step = SurvivalStep().fit(df, infer_schema(df, "arm"))
+    step = SurvivalStep().fit_table(df, infer_schema(df, "arm"))
     assert step.window_["gap"] and step.window_["levels"] == sorted(df["year"].unique())
     rng = np.random.default_rng(4)
     fake = df.sample(4000, replace=True, random_state=2).reset_index(drop=True)
     fake["year"] = rng.integers(2000, 2010, len(fake))
     fake["status"] = 0
     fake["time"] = rng.normal(0, 1, len(fake))
-    out = step.inverse_transform(fake, rng)
+    out = step.inverse_table(fake, rng)
     real = df[df["status"] == 0].groupby("year")["time"].agg(["min", "max"])
     for year, rows in out.groupby("year"):
         assert real.loc[year, "min"] <= rows["time"].min()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from clinisynth import HybridSynthesizer
 from clinisynth.errors import ClinisynthError
-from clinisynth.persistence import read_model
-from clinisynth.survival import SurvivalStep
+from clinisynth.persistence import DIGEST, MANIFEST, read_model
+from clinisynth.steps.survival import SurvivalStep
 
 WEIGHTS = {"gmm": 1, "smote": 1}
 
@@ -40,7 +43,8 @@ def syn(table: pd.DataFrame) -> HybridSynthesizer:
 
 def test_follow_up_inside_each_class_event_cell(syn, table):
     assert isinstance(syn.survival_, SurvivalStep)
-    assert [s.name for s in syn.table_steps()] == ["survival", "rules"]
+    assert [s.name for s in syn.pipeline_.steps] == [
+        "roles", "subsample", "survival", "rules", "encode", "mixture", "calibrate", "guard"]
     fake = syn.sample(1000, seed=3)
     assert list(fake.columns) == list(table.columns)
     assert fake.dtypes.to_dict() == table.dtypes.to_dict()
@@ -51,13 +55,13 @@ def test_follow_up_inside_each_class_event_cell(syn, table):
 
 
 def test_encoder_sees_the_score_and_the_guard_the_days(syn, table, monkeypatch):
-    model_schema = syn.table_steps()[-1].model_schema_
+    model_schema = syn.rules_.model_schema_
     assert syn.encoder_.schema is model_schema
     assert model_schema["time"].kind == "continuous" and model_schema["time"].min < 0
-    _, model = syn._to_model(syn.model_schema_, syn.roles_.transform(table))
+    model = syn.pipeline_.to_model(syn.record_view(table))
     assert abs(model["time"].mean()) < 0.1  # a normal score per cell, not days
     # no rule is discovered on the score (on days, 'visit <= time' would be)
-    assert syn.rules_.exclude == ("time",)
+    assert syn.rules_.exclude_ == ("time",)
     assert not [r.describe() for r in syn.rules_.rules_ if "time" in r.columns]
     seen: list[pd.DataFrame] = []
     check = syn.guard_.check
@@ -71,8 +75,9 @@ def test_encoder_sees_the_score_and_the_guard_the_days(syn, table, monkeypatch):
 def test_switched_off(table):
     off = HybridSynthesizer(weights=WEIGHTS, seed=0, survival=False).fit(table, "arm")
     assert off.survival_ is None and off.get_params()["survival"] is False
-    assert [s.name for s in off.table_steps()] == ["rules"]
-    assert off.table_steps()[-1].model_schema_["time"].max > 100  # days, as given
+    assert [s.name for s in off.pipeline_.steps] == [
+        "roles", "subsample", "rules", "encode", "mixture", "calibrate", "guard"]
+    assert off.rules_.model_schema_["time"].max > 100  # days, as given
     assert any("time" in r.columns for r in off.rules_.rules_)  # what the score hides
     fake = off.sample(300, seed=0)
     assert fake.dtypes.to_dict() == table.dtypes.to_dict()
@@ -82,20 +87,24 @@ def test_save_load_same_sample(syn, tmp_path):
     path = tmp_path / "model"
     syn.save(path)
     manifest, _ = read_model(path)
-    assert manifest["survival"]["cells"] and manifest["params"]["survival"] is True
+    survival = next(s for s in manifest["pipeline"]["steps"] if s["step"] == "survival")
+    assert survival["state"]["cells"] and manifest["params"]["survival"] is True
     again = HybridSynthesizer.load(path)
     assert isinstance(again.survival_, SurvivalStep)
     pd.testing.assert_frame_equal(again.sample(400, seed=5), syn.sample(400, seed=5))
 
 
-def test_model_saved_before_the_step_loads(table, tmp_path):
+def test_model_of_the_previous_format_says_fit_again(table, tmp_path):
     old = HybridSynthesizer(weights="gmm", seed=0, survival=False).fit(table, "arm")
     old.save(tmp_path / "m")
-    manifest, arrays = read_model(tmp_path / "m")
-    del manifest["survival"], manifest["params"]["survival"]  # as written before the step
-    loaded = HybridSynthesizer._from_manifest(manifest, arrays)
-    assert loaded.survival_ is None and loaded.survival is True
-    pd.testing.assert_frame_equal(loaded.sample(100, seed=2), old.sample(100, seed=2))
+    manifest = json.loads((tmp_path / "m" / MANIFEST).read_text())
+    edited = json.dumps({**manifest, "format_version": 2}).encode()  # as the last version wrote
+    (tmp_path / "m" / MANIFEST).write_bytes(edited)
+    (tmp_path / "m" / DIGEST).write_text(f"{hashlib.sha256(edited).hexdigest()}  {MANIFEST}\n")
+    with pytest.raises(ClinisynthError) as info:
+        HybridSynthesizer.load(tmp_path / "m")
+    assert "format version 2" in str(info.value) and "fit the model again" in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 # -- conditions ------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from sklearn.model_selection import train_test_split
 from clinisynth import HybridSynthesizer
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import list_generators
-from clinisynth.mixture import apportion, parse_weights, resolve_weights
-from clinisynth.synthesizer import _stratified_cap
+from clinisynth.steps.subsample import stratified_cap
+from clinisynth.weights import apportion, parse_weights, resolve_weights
 from conftest import FAST_PARAMS
 
 
@@ -39,7 +39,7 @@ def test_weight_specs():
 def test_rows_split_by_weight(mixed_table):
     syn = HybridSynthesizer(weights={"gmm": 3, "smote": 1}, privacy_guard=False, seed=0)
     syn.fit(mixed_table, "outcome")
-    X, y = syn._draw(np.array([40, 60]), np.random.default_rng(0))
+    X, y = syn.pipeline_.source.draw(np.array([40, 60]), np.random.default_rng(0))
     assert len(y) == 100
     assert np.bincount(y).tolist() == [40, 60]
     assert set(syn.generators_) == {"gmm", "smote"}  # zero-weight generators are not fitted
@@ -117,7 +117,7 @@ def test_sample_is_a_pure_function_of_the_seed_and_chunks_concatenate(mixed_tabl
     pd.testing.assert_frame_equal(a, syn.sample(250, seed=7))
     assert not a.equals(syn.sample(250, seed=8))
     monkeypatch.setattr(synthesizer, "CHUNK_ROWS", 100)
-    plan = syn.chunk_plan(syn._class_counts(250, None))
+    plan = syn.chunk_plan(syn.class_plan(250))
     assert len(plan) == 3 and sum(int(c.sum()) for c in plan) == 250
     backwards = {i: syn.sample_chunk(plan[i], 7, i)[0] for i in reversed(range(len(plan)))}
     joined = pd.concat([backwards[i] for i in range(len(plan))], ignore_index=True)
@@ -151,7 +151,7 @@ def test_max_rows_fits_a_stratified_subsample_and_never_reads_the_rest(mixed_tab
     fitted = pd.Series(syn.class_counts_ / 120, index=syn.schema_.classes).sort_index()
     assert np.allclose(fitted.to_numpy(), real_share.to_numpy(), atol=0.01)
     # the subsample is the fit generator's first draw (default_rng(seed))
-    used = _stratified_cap(mixed_table, "outcome", 120, np.random.default_rng(3)).index
+    used = stratified_cap(mixed_table, "outcome", 120, np.random.default_rng(3)).index
     unused = np.setdiff1d(mixed_table.index, used)
     changed = mixed_table.copy()
     changed.loc[unused, "bmi"] = changed.loc[unused, "bmi"] + 1.0  # inside the schema's range

@@ -11,9 +11,9 @@ import pytest
 from clinisynth import HybridSynthesizer
 from clinisynth.errors import ClinisynthError
 from clinisynth.generators import list_generators
-from clinisynth.mixture import DEFAULT_GENERATORS
 from clinisynth.reward import RewardWeights
 from clinisynth.weighting import DirichletReinforce
+from clinisynth.weights import DEFAULT_GENERATORS
 from conftest import FAST_PARAMS
 
 TARGET = np.array([0.6, 0.3, 0.1, 0.0, 0.0])

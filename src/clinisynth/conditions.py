@@ -25,20 +25,19 @@ construction (e.g. sampling the column from its truncated conditional) is left f
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from clinisynth.errors import ClinisynthError
-from clinisynth.mixture import apportion
 from clinisynth.schema import ColumnSchema, TableSchema, category_key, to_native
+from clinisynth.weights import apportion
 
 #: rounds of rejection sampling before a condition is declared too rare
 MAX_ROUNDS = 8
@@ -361,11 +360,23 @@ def draw_conditioned(draw: Draw, counts: Mapping[Any, int], conditions: Conditio
     return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
 
 
-def sample_conditioned(syn: Any, n: int, conditions: Sequence[str | Condition] | ConditionSet,
+class Sampler(Protocol):
+    """A fitted synthesizer as :func:`sample_conditioned` uses it (a
+    :class:`~clinisynth.synthesizer.HybridSynthesizer` is one)."""
+
+    schema_: TableSchema
+    class_counts_: np.ndarray
+
+    def sample(self, n: int, class_counts: Mapping[Any, int] | None = None,
+               seed: int | None = None) -> pd.DataFrame: ...
+
+
+def sample_conditioned(syn: Sampler, n: int,
+                       conditions: Sequence[str | Condition] | ConditionSet,
                        class_counts: Mapping[Any, int] | None = None, seed: int = 0,
                        max_rounds: int = MAX_ROUNDS) -> pd.DataFrame:
-    """``n`` rows of a fitted :class:`~clinisynth.synthesizer.HybridSynthesizer` that satisfy
-    every condition, through its public ``sample`` (see :func:`draw_conditioned`).
+    """``n`` rows of a fitted synthesizer that satisfy every condition, through its public
+    ``sample`` (see :func:`draw_conditioned`).
 
     ``class_counts`` as in ``sample``; by default ``n`` is split by the training class shares
     among the classes the conditions allow. A class that the conditions exclude cannot be asked.
@@ -390,14 +401,11 @@ def sample_conditioned(syn: Any, n: int, conditions: Sequence[str | Condition] |
             if int(count) > 0 and category_key(label) not in allowed_keys:
                 raise ClinisynthError(f"class_counts ask for class {label!r} but the "
                                       f"conditions {conds.text} exclude it")
-    has_seed = "seed" in inspect.signature(syn.sample).parameters
-
     def draw(ask: dict[Any, int], rng: np.random.Generator) -> pd.DataFrame:
         total = sum(ask.values())
         if total == 0:
             return syn.sample(1).iloc[:0]
-        kwargs = {"seed": int(rng.integers(2**31 - 1))} if has_seed else {}
-        return syn.sample(total, class_counts=ask, **kwargs)
+        return syn.sample(total, class_counts=ask, seed=int(rng.integers(2**31 - 1)))
 
     return draw_conditioned(draw, counts, conds, target, np.random.default_rng(seed),
                             max_rounds=max_rounds)

@@ -182,7 +182,7 @@ class TableEncoder:
             if col.name in missing_masks:
                 series = series.astype(object)
                 series[missing_masks[col.name]] = np.nan
-            columns[col.name] = _restore_dtype(series, col)
+            columns[col.name] = restore_dtype(series, col)
         return pd.DataFrame(columns)
 
     def missing_masks(self, X: np.ndarray, y: np.ndarray,
@@ -281,7 +281,7 @@ def _hot_deck(values: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np
     return values
 
 
-def _restore_dtype(series: pd.Series, col: ColumnSchema) -> pd.Series:
+def restore_dtype(series: pd.Series, col: ColumnSchema) -> pd.Series:
     """Cast decoded values back to the column's original dtype (float if ints meet gaps)."""
     dtype = col.dtype
     has_gaps = bool(series.isna().any())

@@ -37,8 +37,9 @@ from clinisynth.io.atomic import atomic_dir, recover_dir
 from clinisynth.version import __version__
 
 FORMAT = "clinisynth-model"
-#: 2: manifest.sha256 and per-file checksums; 1: manifest.json + arrays.npz, unchecked
-FORMAT_VERSION = 2
+#: 3: the pipeline's steps, one entry each (``pipeline.steps``); 2: manifest.sha256 and per-file
+#: checksums, a fixed set of components; 1: manifest.json + arrays.npz, unchecked
+FORMAT_VERSION = 3
 MANIFEST, DIGEST, ARRAYS = "manifest.json", "manifest.sha256", "arrays.npz"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -30,8 +30,8 @@ from clinisynth.audit.fidelity import ks_mean, pair_trend
 from clinisynth.audit.privacy import DcrShare
 from clinisynth.encoding import TableEncoder
 from clinisynth.errors import ClinisynthError
-from clinisynth.mixture import apportion
 from clinisynth.schema import TableSchema
+from clinisynth.weights import apportion
 
 Decode = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
 

@@ -49,13 +49,13 @@ def write_partition(syn: Any, counts: np.ndarray, seed: int, index: int, staging
     with warnings.catch_warnings():  # scikit-learn in a daemonic Dask worker: one thread,
         # which changes no result (see clinisynth.threads)
         warnings.filterwarnings("ignore", message="Inside a Dask worker with daemon=True")
-        frame, report = syn.sample_chunk(counts, seed, index)
+        frame, reports = syn.sample_chunk(counts, seed, index)
     path = Path(staging) / partition_name(index)
     tmp = path.with_name(f".{path.name}.tmp")
     # the dtypes every chunk shares (stable_dtypes), so the partitions read as one dataset
     pq.write_table(arrow_table(frame, getattr(syn, "schema_", None)), tmp)
     tmp.replace(path)
-    return index, len(frame), report
+    return index, len(frame), reports.get("guard")
 
 
 def write_partitioned(syn: Any, n: int, out_dir: str | Path, seed: int, engine: str = "local",
@@ -76,8 +76,7 @@ def write_partitioned(syn: Any, n: int, out_dir: str | Path, seed: int, engine: 
     check_dataset_dir(out_dir)
     if not out_dir.parent.is_dir():
         raise ClinisynthError(f"--out: parent directory '{out_dir.parent}' does not exist")
-    syn._check_fitted()
-    counts = syn._class_counts(n, class_counts)
+    counts = syn.class_plan(n, class_counts)
     plan = syn.chunk_plan(counts)
     staging = out_dir.with_name(f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}")
     staging.mkdir()

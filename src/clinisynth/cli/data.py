@@ -1,11 +1,7 @@
 """Loading the input table for a command: a file or a bundled dataset, and the read options.
 
-Every command that reads a table takes the same options; declare them with the aliases below
-and turn them into :class:`ReadOptions` with :func:`read_options`::
-
-    def cmd(..., sep: SepOption = None, encoding: EncodingOption = None,
-            na_values: NaValuesOption = None, sheet: SheetOption = None):
-        options = read_options(sep, encoding, na_values, sheet)
+The options that say which table and how to read it are declared once, in
+:class:`clinisynth.cli.options.TableInput`.
 
 Notices raised while reading (:class:`ClinisynthNotice`) are printed as one line each,
 ``notice: …``, on stdout, by :func:`printing_notices`.
@@ -17,33 +13,16 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
 
 import pandas as pd
-import typer
 from rich.markup import escape
 
 from clinisynth.cli.app import console
+from clinisynth.cli.options import TableInput
 from clinisynth.datasets import load_dataset
 from clinisynth.errors import ClinisynthError
-from clinisynth.io import ClinisynthNotice, ReadOptions, read_table
-
-SepOption = Annotated[str | None, typer.Option(
-    "--sep", help="Delimiter of a text table: one character, or comma, semicolon, tab, pipe "
-    "(default: detected).")]
-EncodingOption = Annotated[str | None, typer.Option(
-    "--encoding", help="Text encoding of the input, e.g. utf-8, cp1252, latin-1 (default: "
-    "UTF-8, else cp1252, with a notice).")]
-NaValuesOption = Annotated[list[str] | None, typer.Option(
-    "--na-values", help="A cell text that means missing, e.g. '?'; repeat for several.")]
-SheetOption = Annotated[str | None, typer.Option(
-    "--sheet", help="Excel sheet to read: its name or its number from 1 (default: the first).")]
-
-
-def read_options(sep: str | None = None, encoding: str | None = None,
-                 na_values: list[str] | None = None, sheet: str | None = None) -> ReadOptions:
-    """The :class:`ReadOptions` for the command-line flags (checked: one-line errors)."""
-    return ReadOptions(sep=sep, encoding=encoding, na_values=tuple(na_values or ()), sheet=sheet)
+from clinisynth.io import ClinisynthNotice, ReadOptions, check_writable, read_table
+from clinisynth.schema import TableSchema, infer_schema
 
 
 @contextmanager
@@ -85,3 +64,20 @@ def load_input(data: Path | None, dataset: str | None, target: str | None,
     if target is None:
         raise ClinisynthError("--target is required with --data")
     return read_input(data, options), target, data.name
+
+
+def load_fit_input(table: TableInput, out: Path | None = None
+                   ) -> tuple[pd.DataFrame, str, str, TableSchema]:
+    """``(table, target, label, schema)``: the schema given (its target is the default) or
+    inferred, and the table validated against it (and its names against ``out``'s format)."""
+    schema = TableSchema.from_json(table.schema_file) if table.schema_file else None
+    target = table.target
+    if schema is not None and target is None:
+        target = schema.target
+    df, target_col, label = load_input(table.data, table.dataset, target, table.read_options())
+    if out is not None:
+        check_writable(df, out)
+    if schema is None:
+        schema = infer_schema(df, target_col)
+    schema.validate(df)
+    return df, target_col, label, schema

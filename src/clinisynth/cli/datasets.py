@@ -9,19 +9,22 @@ import typer
 from rich.table import Table
 
 from clinisynth.cli.app import app, console, user_errors
-from clinisynth.cli.data import (
+from clinisynth.cli.data import load_input
+from clinisynth.cli.options import (
+    DataOption,
+    DatasetOption,
     EncodingOption,
     NaValuesOption,
     SepOption,
     SheetOption,
-    load_input,
+    TargetOption,
     read_options,
 )
 from clinisynth.datasets import DATASETS
-from clinisynth.roles import RolesStep
-from clinisynth.rules import RulesStep
 from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
 from clinisynth.schema.rules import rule_from_dict
+from clinisynth.steps.roles import RolesStep
+from clinisynth.steps.rules import RulesStep
 
 
 @app.command("datasets")
@@ -40,11 +43,9 @@ def datasets_command() -> None:
 @user_errors
 def schema_command(
     out: Annotated[Path, typer.Option("--out", help="Where to write the schema JSON.")],
-    data: Annotated[Path | None, typer.Option(
-        "--data", help="Input table (CSV/TSV, Parquet, .xlsx, .sas7bdat, .xpt, .dta, .sav).")
-    ] = None,
-    dataset: Annotated[str | None, typer.Option("--dataset", help="A bundled dataset.")] = None,
-    target: Annotated[str | None, typer.Option("--target", help="The class column.")] = None,
+    data: DataOption = None,
+    dataset: DatasetOption = None,
+    target: TargetOption = None,
     sep: SepOption = None,
     encoding: EncodingOption = None,
     na_values: NaValuesOption = None,
@@ -58,8 +59,8 @@ def schema_command(
     options = read_options(sep, encoding, na_values, sheet)
     df, target_col, _ = load_input(data, dataset, target, options)
     schema = infer_schema(df, target_col)
-    roles = RolesStep().fit(df, schema)  # rules are found on the model's view (dates as numbers)
-    learned = RulesStep().fit(roles.transform(df), roles.model_schema_).schema_
+    roles = RolesStep().fit_table(df, schema)  # rules are found on the record view (dates as days)
+    learned = RulesStep().fit_table(roles.transform_table(df), roles.model_schema_).schema_
     schema.rules = learned.rules
     for col in learned.columns:
         if col.name in schema.names and schema[col.name].is_numeric:

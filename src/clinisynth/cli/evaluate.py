@@ -14,17 +14,17 @@ from clinisynth.audit.plots import fmt
 from clinisynth.audit.report import GROUPS, write_html_report
 from clinisynth.audit.risk import N_ATTACKS
 from clinisynth.cli.app import app, console, user_errors
-from clinisynth.cli.data import (
+from clinisynth.cli.data import read_input
+from clinisynth.cli.options import (
     EncodingOption,
     NaValuesOption,
     SepOption,
     SheetOption,
-    read_input,
     read_options,
 )
 from clinisynth.errors import ClinisynthError
-from clinisynth.roles import model_view
 from clinisynth.schema import TableSchema
+from clinisynth.steps.roles import model_view
 
 
 def check_report_path(path: Path | None, suffixes: tuple[str, ...], option: str) -> None:

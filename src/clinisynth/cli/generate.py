@@ -16,70 +16,35 @@ from clinisynth.audit.fidelity import fidelity_scores
 from clinisynth.audit.inputs import MIN_ROWS
 from clinisynth.audit.report import write_html_report
 from clinisynth.cli.app import app, console, user_errors
-from clinisynth.cli.data import (
-    EncodingOption,
-    NaValuesOption,
-    SepOption,
-    SheetOption,
-    read_options,
-)
+from clinisynth.cli.data import load_fit_input
 from clinisynth.cli.evaluate import check_report_path, print_headline
-from clinisynth.cli.lifecycle import (
-    DEFAULT_CALIBRATION_TEXT,
-    CalibrationOption,
-    DataOption,
-    DatasetOption,
-    GeneratorsOption,
-    GuardOption,
-    MaxRowsOption,
-    MaxSearchOption,
-    PrivacyMarginOption,
-    PrivacyWeightOption,
-    SchemaOption,
-    SeedOption,
-    TargetOption,
-    ThreadsOption,
-    WeightsOption,
-    check_outside,
-    fit_options,
-    fit_with_progress,
-    load_fit_input,
-    print_guard,
-    print_model,
-    print_rows,
-    write_draw,
-    write_frame,
-)
+from clinisynth.cli.options import FitChoices, TableInput, check_outside, with_options
+from clinisynth.cli.progress import fit_with_progress, write_draw, write_frame
 from clinisynth.cli.sections import (
     calibration_section,
     guard_section,
     roles_section,
     weight_sections,
 )
+from clinisynth.cli.summary import print_guard, print_model, print_rows, print_rules
 from clinisynth.conditions import ConditionSet, parse_conditions
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path
 from clinisynth.persistence import check_model_target
 from clinisynth.schema import TableSchema
-from clinisynth.synthesizer import MAX_FIT_ROWS, HybridSynthesizer
+from clinisynth.synthesizer import HybridSynthesizer
 
 
 @app.command("generate")
 @user_errors
+@with_options(table=TableInput, choices=FitChoices)
 def generate_command(
     rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
     out: Annotated[Path, typer.Option(
         "--out", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}), written atomically; "
         ".csv and .parquet chunk by chunk (.dta and .sav collected and written at the end).")],
-    data: DataOption = None,
-    dataset: DatasetOption = None,
-    target: TargetOption = None,
-    seed: SeedOption = 0,
-    weights: WeightsOption = "learned",
-    calibration: CalibrationOption = DEFAULT_CALIBRATION_TEXT,
-    privacy_guard: GuardOption = True,
-    schema_file: SchemaOption = None,
-    max_search_seconds: MaxSearchOption = None,
+    table: TableInput,
+    choices: FitChoices,
     save_model: Annotated[Path | None, typer.Option(
         "--save-model", help="Directory to save the fitted model in, for `clinisynth sample` "
         "(new, empty, or a model to replace).")] = None,
@@ -94,19 +59,10 @@ def generate_command(
     html_out: Annotated[Path | None, typer.Option(
         "--html", help="Audit HTML report path (default: beside --out, ending .report.html).")
     ] = None,
-    sep: SepOption = None,
-    encoding: EncodingOption = None,
-    na_values: NaValuesOption = None,
-    sheet: SheetOption = None,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", help="Keep only rows meeting a condition, e.g. 'age>=65', 'sex=F', "
         "'stage in 3,4', '40<=age<=65'; repeat to combine. Exactly --rows rows are written "
         "(drawn in one piece, not streamed).")] = None,
-    threads: ThreadsOption = None,
-    max_rows: MaxRowsOption = MAX_FIT_ROWS,
-    privacy_weight: PrivacyWeightOption = None,
-    privacy_margin: PrivacyMarginOption = None,
-    generators: GeneratorsOption = None,
 ) -> None:
     """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
     start = time.perf_counter()
@@ -116,7 +72,6 @@ def generate_command(
         raise ClinisynthError(
             f"--holdout-fraction must be in [0, 0.9), got {holdout_fraction}")
     out = check_output_path(out)
-    read = read_options(sep, encoding, na_values, sheet)
     audited = holdout_fraction > 0
     if audited:
         json_out = json_out or out.with_name(out.stem + ".audit.json")
@@ -127,11 +82,9 @@ def generate_command(
         for path, option in ((out, "--out"), (json_out, "--json"), (html_out, "--html")):
             check_outside(path, save_model, option, "--save-model")
         check_model_target(save_model)
-    options = fit_options(weights, calibration, privacy_guard, seed, max_search_seconds,
-                          threads, max_rows, privacy_weight, privacy_margin,
-                          generators)
-    df, target_col, label, schema = load_fit_input(data, dataset, target, schema_file, read,
-                                                   out=out)
+    options = choices.checked()
+    seed = options.seed
+    df, target_col, label, schema = load_fit_input(table, out=out)
     conditions = parse_conditions(condition or [], schema)
     train, holdout = split_holdout(df, target_col, holdout_fraction, seed)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
@@ -194,7 +147,7 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
             return
     # the audit scores the model's view of each table: identifiers and free text left out
     # (never modelled, never copied), dates as numbers (see clinisynth.roles)
-    view, model_schema = syn.roles_.transform, syn.model_schema_
+    view, model_schema = syn.record_view, syn.model_schema_
     train, holdout, fake = view(train), view(holdout), view(fake)
     with console.status("auditing against the held-out rows"):
         result = audit(train, holdout, fake, schema.target, schema=model_schema, seed=seed)
@@ -231,13 +184,7 @@ def print_summary(counts: Mapping[Any, int], target: str, out: Path, syn: Hybrid
     print_rows(counts, target, out)
     print_model(syn)
     print_guard(syn)
-    if getattr(syn, "rules_", None) is not None:  # [rules hook]
-        rules = syn.rules_.report()["rules"]
-        built = sum(not r["enforced"].startswith("checked") for r in rules)
-        report = getattr(syn, "rules_report_", {"redrawn": 0, "remaining": 0})
-        console.print(f"rules: {len(rules)} ({built} true by construction); "
-                      f"{report['redrawn']} rows redrawn for breaking one, "
-                      f"{report['remaining']} left", highlight=False)
+    print_rules(syn)
     if model_dir is not None:
         console.print(f"model saved to {model_dir}", highlight=False)
     console.print(f"generated in {seconds:.1f} s", highlight=False)

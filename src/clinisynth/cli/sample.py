@@ -11,16 +11,9 @@ import pandas as pd
 import typer
 
 from clinisynth.cli.app import app, console
-from clinisynth.cli.lifecycle import (
-    ThreadsOption,
-    check_outside,
-    check_seed,
-    check_threads,
-    print_guard,
-    print_rows,
-    write_draw,
-    write_frame,
-)
+from clinisynth.cli.options import ThreadsOption, check_outside, check_seed, check_threads
+from clinisynth.cli.progress import write_draw, write_frame
+from clinisynth.cli.summary import print_guard, print_rows
 from clinisynth.conditions import parse_conditions
 from clinisynth.errors import ClinisynthError
 from clinisynth.guard import GuardReport
@@ -180,14 +173,16 @@ def sample_command(
         with console.status(f"sampling {rows} rows into partitions{where}"):
             result = write_partitioned(syn, rows, out_path, seed, engine, address,
                                        workers or 2, counts)
-        syn.guard_report_ = GuardReport(**result["guard"]) if result["guard"] else None
+        guard = GuardReport(**result["guard"]) if result["guard"] else None
         print_rows(result["class_rows"], target,
                    f"{out_path}/ ({result['partitions']} partitions)")
+        print_guard(syn, guard)
     elif conditions:
         with console.status(f"sampling {rows} rows meeting {conditions.text}"):
             fake = syn.sample(rows, class_counts=counts, seed=seed, conditions=conditions)
         print_rows(write_frame(fake, target, out_path).counts, target, out_path)
     else:
         print_rows(write_draw(syn, rows, out_path, counts, seed).counts, target, out_path)
-    print_guard(syn)
+    if not dataset:
+        print_guard(syn)
     console.print(f"sampled in {time.perf_counter() - start:.1f} s", highlight=False)

@@ -1,8 +1,8 @@
 """The roles step: identifiers, dates and free text in and out of the model table.
 
-:class:`RolesStep` is the first :class:`~clinisynth.steps.TableStep` of the pipeline. What it
-does per column role (see :mod:`clinisynth.schema` for the roles, :mod:`clinisynth.schema.roles`
-for how they are inferred):
+:class:`RolesStep` is the first step of the pipeline (a table step). What it does per column
+role (see :mod:`clinisynth.schema` for the roles, :mod:`clinisynth.schema.roles` for how they
+are inferred):
 
 ``identifier``
     dropped from the model table. ``inverse_transform`` writes fresh values of the same shape:
@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ import pandas as pd
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
 from clinisynth.schema.dates import parse_dates
-from clinisynth.steps import TABLE_STEPS, Arrays, TableStep
+from clinisynth.steps.base import Arrays, TableStep
 
 #: integer identifiers get enough digits to leave this many times the real count free
 ID_SPACE_FACTOR = 20
@@ -73,10 +73,15 @@ def _id_text(value: Any) -> str:
 class RolesStep(TableStep):
     """Identifiers regenerated, dates as numbers (pairs kept in order), free text dropped."""
 
-    name = "roles"
+    name: ClassVar[str] = "roles"
+    reads: ClassVar[str] = ("every row, before any subsample: a hash of each identifier and the "
+                            "shape of the identifiers (common prefix and suffix, digit shapes), "
+                            "each date column's format, origin and range, which dates always "
+                            "follow which")
+    builds_record: ClassVar[bool] = True
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, real: pd.DataFrame, schema: TableSchema) -> RolesStep:
+    def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> RolesStep:
         self.schema_ = schema
         self.plans_: dict[str, dict[str, Any]] = {}
         self.hashes_: dict[str, np.ndarray] = {}
@@ -160,7 +165,7 @@ class RolesStep(TableStep):
             self.plans_[later]["anchor"] = best
 
     def _model_schema(self, real: pd.DataFrame) -> TableSchema:
-        model = self.transform(real)
+        model = self.transform_table(real)
         columns = []
         for col in self.schema_.columns:
             if col.name not in model.columns:
@@ -178,7 +183,7 @@ class RolesStep(TableStep):
         return replace(self.schema_, columns=columns)
 
     # -- transform ----------------------------------------------------------------------------
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def transform_table(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Drop identifiers and text; dates become numbers (later dates of a pair: the gap)."""
         out = {}
         absolute: dict[str, np.ndarray] = {}
@@ -197,7 +202,7 @@ class RolesStep(TableStep):
         order = [c.name for c in self.schema_.columns if c.name in out]
         return pd.DataFrame({c: out[c] for c in order}, index=frame.index)
 
-    def inverse_transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    def inverse_table(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Model table -> the user's columns, order and dtypes (see the module docstring)."""
         self._check_fitted()
         n = len(frame)
@@ -312,8 +317,6 @@ class RolesStep(TableStep):
         return step
 
 
-TABLE_STEPS.register(RolesStep)
-
 
 def model_view(frames: list[pd.DataFrame], target: str, schema: TableSchema | None = None
                ) -> tuple[list[pd.DataFrame], TableSchema]:
@@ -327,7 +330,7 @@ def model_view(frames: list[pd.DataFrame], target: str, schema: TableSchema | No
     schema.validate(frames[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the text warning is for generation
-        step = RolesStep().fit(frames[0], schema)
+        step = RolesStep().fit_table(frames[0], schema)
     if not step.plans_:
         return frames, schema
     out = []
@@ -335,7 +338,7 @@ def model_view(frames: list[pd.DataFrame], target: str, schema: TableSchema | No
         missing = [c for c in schema.names if c not in frame.columns]
         if missing:
             raise ClinisynthError(f"column '{missing[0]}' is in train but not in another table")
-        out.append(step.transform(frame))
+        out.append(step.transform_table(frame))
     return out, step.model_schema_
 
 

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from clinisynth.encoding import _restore_dtype
+from clinisynth.encoding import restore_dtype
 from clinisynth.errors import ClinisynthError
 from clinisynth.rules.discovery import (
     Discovery,
@@ -59,14 +59,34 @@ from clinisynth.schema.rules import (
     jsonable,
     parse_rules,
 )
-from clinisynth.steps import TABLE_STEPS, Arrays, TableStep
+from clinisynth.steps.base import Arrays, Batch, FitContext, TableStep, Verdict
 
 #: observed values kept per column to fill the cells a conditional-missing rule blanks
 POOL_SIZE = 64
 _FILL_SEED = 20240601
 
 
-@TABLE_STEPS.register
+@dataclass
+class RulesReport:
+    """Rows of one ``sample`` call that broke a rule: ``redrawn`` (over all rounds) and
+    ``remaining`` (still breaking one after the last round, written anyway)."""
+
+    redrawn: int = 0
+    remaining: int = 0
+    rounds: int = 0
+    fallback: int = 0
+
+    def count(self, reasons: np.ndarray) -> None:
+        self.redrawn += len(reasons)
+
+    def add(self, other: RulesReport) -> None:
+        self.redrawn += other.redrawn
+        self.remaining += other.remaining
+
+    def to_dict(self) -> dict[str, int]:
+        return {"redrawn": self.redrawn, "remaining": self.remaining}
+
+
 class RulesStep(TableStep):
     """Discovered and declared rules, enforced by construction where possible.
 
@@ -87,6 +107,14 @@ class RulesStep(TableStep):
     """
 
     name: ClassVar[str] = "rules"
+    reads: ClassVar[str] = ("every training row: rules that hold on all of them (with their "
+                            "support), each numeric column's recorded precision and range, and "
+                            "up to 64 observed values per column whose missing cells a rule "
+                            "re-imposes")
+    #: a soft filter: rows breaking a rule are redrawn for at most ``max_rounds`` rounds, then
+    #: kept and counted
+    hard: ClassVar[bool] = False
+    max_rounds: ClassVar[int] = 10
 
     def __init__(self, discover: bool = True, precision: bool = True,
                  options: DiscoveryOptions | None = None, exclude: Sequence[str] = ()) -> None:
@@ -96,15 +124,25 @@ class RulesStep(TableStep):
         self.exclude = tuple(exclude)
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, real: pd.DataFrame, schema: TableSchema) -> RulesStep:
+    def fit(self, batch: Batch, ctx: FitContext) -> RulesStep:
+        """Fit on the batch's table; the columns earlier steps rescaled are excluded too."""
+        exclude = tuple(dict.fromkeys((*self.exclude, *sorted(ctx.rescaled))))
+        return self._fit(batch.table(self.name), ctx.schema, exclude)
+
+    def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> RulesStep:
+        return self._fit(real, schema, self.exclude)
+
+    def _fit(self, real: pd.DataFrame, schema: TableSchema, exclude: tuple[str, ...]
+             ) -> RulesStep:
+        self.exclude_ = exclude
         steps = learn_precisions(real, schema) if self.precision else {}
-        for name in self.exclude:
+        for name in exclude:
             steps.pop(name, None)
         self.discovery_: Discovery | None = None
         if schema.rules is not None:
             rules = parse_rules(schema.rules, schema)
         elif self.discover:
-            kept = TableSchema(columns=[c for c in schema.columns if c.name not in self.exclude],
+            kept = TableSchema(columns=[c for c in schema.columns if c.name not in exclude],
                                target=schema.target)
             self.discovery_ = discover_rules(real[kept.names], kept, self.options, steps)
             rules = list(self.discovery_.rules)
@@ -199,7 +237,7 @@ class RulesStep(TableStep):
 
     def _free(self, rule: Rule) -> bool:
         """Whether ``rule`` names no excluded column (so it may be enforced by construction)."""
-        return not set(rule.columns) & set(self.exclude)
+        return not set(rule.columns) & set(self.exclude_)
 
     def _model_schema(self, real: pd.DataFrame) -> TableSchema:
         model = self._transform(real, [c.name for c in self.input_schema_.columns
@@ -236,10 +274,10 @@ class RulesStep(TableStep):
                 rng = np.random.default_rng(_FILL_SEED + i)
                 column = out[rule.column].astype(object)
                 column[holes] = pool[rng.integers(len(pool), size=int(holes.sum()))]
-                out[rule.column] = _restore_dtype(column, self.input_schema_[rule.column])
+                out[rule.column] = restore_dtype(column, self.input_schema_[rule.column])
         return out
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def transform_table(self, frame: pd.DataFrame) -> pd.DataFrame:
         self._check_fitted()
         return self._transform(frame, self.model_schema_.names)
 
@@ -254,7 +292,7 @@ class RulesStep(TableStep):
         return {self.rules_[i].column for k, i in self.post_  # type: ignore[attr-defined]
                 if k == "derive"}
 
-    def inverse_transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    def inverse_table(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         self._check_fitted()
         schema = self.input_schema_
         out = {name: frame[name].to_numpy() for name in frame.columns}
@@ -297,15 +335,23 @@ class RulesStep(TableStep):
             series = table[col.name].reset_index(drop=True)
             if series.dtype == object:
                 series = series.where(series.notna(), np.nan)
-            columns[col.name] = _restore_dtype(series, col)
+            columns[col.name] = restore_dtype(series, col)
         return pd.DataFrame(columns)
 
     def violations(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of a record-view table that break one of the rules."""
         self._check_fitted()
         bad = np.zeros(len(frame), dtype=bool)
         for rule in self.rules_:
             bad |= rule.violated(frame)
         return bad
+
+    def check(self, frame: pd.DataFrame) -> Verdict:
+        bad = self.violations(frame)
+        return Verdict(bad, np.full(int(bad.sum()), "rule", dtype=object))
+
+    def new_report(self) -> RulesReport:
+        return RulesReport()
 
     def violation_counts(self, frame: pd.DataFrame) -> dict[str, int]:
         """Rows of ``frame`` breaking each rule (for reports and benchmarks)."""
@@ -331,7 +377,7 @@ class RulesStep(TableStep):
         self._check_fitted()
         meta = {
             "discover": self.discover, "precision": self.precision,
-            "exclude": list(self.exclude),
+            "exclude": list(self.exclude_),
             "input_schema": self.input_schema_.to_dict(),
             "model_schema": self.model_schema_.to_dict(),
             "rules": [r.to_dict() for r in self.rules_], "steps": self.steps_,
@@ -345,7 +391,8 @@ class RulesStep(TableStep):
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> RulesStep:
         step = cls(discover=bool(meta["discover"]), precision=bool(meta["precision"]),
-                   exclude=meta.get("exclude", ()))  # saved before ``exclude``: none
+                   exclude=meta["exclude"])
+        step.exclude_ = step.exclude
         step.input_schema_ = TableSchema.from_dict(meta["input_schema"])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.rules_ = parse_rules(meta["rules"], step.input_schema_)

@@ -63,7 +63,7 @@ from scipy.stats import norm
 
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema, category_key, to_native
-from clinisynth.steps import TABLE_STEPS, Arrays, TableStep
+from clinisynth.steps.base import Arrays, TableStep
 
 #: fewest rows with a time a (class, event) cell needs to keep its own distribution
 MIN_CELL_ROWS = 10
@@ -81,13 +81,15 @@ WINDOW_SCALES = (1.0, 7.0, 30.4375, 365.25, 1 / 7.0, 1 / 30.4375, 1 / 365.25)
 ANY = None
 
 
-@TABLE_STEPS.register
 class SurvivalStep(TableStep):
     """Time of the schema's survival pair as a normal score within its (class, event) cell."""
 
     name: ClassVar[str] = "survival"
+    reads: ClassVar[str] = ("every training row's follow-up time and event: the times of each "
+                            "(class, event) cell (its empirical distribution), and the study "
+                            "window's entry column, scale and closing date")
 
-    def fit(self, real: pd.DataFrame, schema: TableSchema) -> SurvivalStep:
+    def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> SurvivalStep:
         if schema.survival is None:
             raise ClinisynthError("survival step: the schema has no survival pair")
         self.schema_ = schema
@@ -133,7 +135,7 @@ class SurvivalStep(TableStep):
         if not self.cells_:
             raise ClinisynthError(f"survival step: column '{self.pair_['time']}' has no values")
         self._index()
-        z = self.transform(real)[self.pair_["time"]]
+        z = self.transform_table(real)[self.pair_["time"]]
         col = schema[self.pair_["time"]]
         model_col = replace(col, kind="continuous", dtype="float64", precision=0.0,
                             min=float(np.nanmin(z)), max=float(np.nanmax(z)))  # never rounded
@@ -166,7 +168,7 @@ class SurvivalStep(TableStep):
                 (kk, ek, any_), lookup.get((any_, ek, any_), pooled))))
         return out
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def transform_table(self, frame: pd.DataFrame) -> pd.DataFrame:
         name = self.pair_["time"]
         t = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
         cells = self._cells(frame)
@@ -182,7 +184,10 @@ class SurvivalStep(TableStep):
         out[name] = z
         return out
 
-    def inverse_transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    def rescaled(self) -> tuple[str, ...]:
+        return (self.pair_["time"],)
+
+    def inverse_table(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         self._check_fitted()
         name = self.pair_["time"]
         z = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
