@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import make_table  # noqa: E402
 
 from clinisynth.distances import RecordEncoder  # noqa: E402
-from clinisynth.guard import PrivacyGuard, _positive_loo_percentile, pairs_within  # noqa: E402
+from clinisynth.guard import PrivacyGuard, positive_loo_percentile  # noqa: E402
+from clinisynth.range_search import pairs_within  # noqa: E402
 from clinisynth.schema import infer_schema  # noqa: E402
 from clinisynth.threads import thread_limits  # noqa: E402
 
@@ -53,7 +54,7 @@ def main() -> None:
     schema = infer_schema(train, "outcome")
     encoder = RecordEncoder(schema).fit(train)
     R, Q = encoder.transform(train), encoder.transform(fresh)
-    tau = _positive_loo_percentile(R, PrivacyGuard().percentile)
+    tau = positive_loo_percentile(R, PrivacyGuard().percentile)
     print(f"{len(R):,} training rows x {R.shape[1]} dims, {len(Q):,} queries, tau {tau:.3f} "
           f"(5th percentile), threads {args.threads}")
     with thread_limits(args.threads):

@@ -21,7 +21,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from clinisynth.guard import QUERY_BLOCK, REFERENCE_BLOCK, PrivacyGuard
+from clinisynth.guard import PrivacyGuard
+from clinisynth.range_search import QUERY_BLOCK, REFERENCE_BLOCK
 from clinisynth.schema import infer_schema
 from clinisynth.threads import thread_limits
 

@@ -8,7 +8,7 @@
 
 For each table (``risk_table.TABLES``: breast cancer bundled; pima ``type``, cardiology
 ``procedure``, liver ``status`` from ``--shared``, skipped with a printed reason when absent) and
-seed: the benchmark's split (``clinisynth.benchmark.runner.split_table``: stratified 70/30 by
+seed: the benchmark's split (``clinisynth.benchmark.grid.split_table``: stratified 70/30 by
 seed), ``HybridSynthesizer(seed=seed)`` fitted ONCE on the 70 % (``n_jobs=1``, which changes no
 result; ``--mixture all``, the default here, adds ``generators="all"``: the five-generator
 mixture, the hybrid's default until 2026-12-03, on which the guard's knobs were chosen;
@@ -64,7 +64,7 @@ import pandas as pd
 from clinisynth import HybridSynthesizer
 from clinisynth.audit import audit
 from clinisynth.audit.fidelity import ks_mean
-from clinisynth.benchmark.runner import TableSpec, split_table
+from clinisynth.benchmark.grid import TableSpec, split_table
 from clinisynth.guard import PrivacyGuard
 from clinisynth.io import write_table, write_text_atomic
 from clinisynth.schema import infer_schema

@@ -49,7 +49,7 @@ import pandas as pd
 from clinisynth import HybridSynthesizer
 from clinisynth.audit import audit
 from clinisynth.audit.fidelity import ks_mean
-from clinisynth.benchmark.runner import split_table
+from clinisynth.benchmark.grid import split_table
 from clinisynth.calibration import list_calibrators
 from clinisynth.io import write_table, write_text_atomic
 from clinisynth.schema import TableSchema, infer_schema

@@ -10,7 +10,7 @@ that leaks nothing scores above 0 by chance. This script measures that floor wit
 generator: real patients the attacker's targets never met.
 
 Per (table, seed): the benchmark's stratified 70/30 split by seed
-(:func:`clinisynth.benchmark.runner.split_table`), then the 70 % split again in halves,
+(:func:`clinisynth.benchmark.grid.split_table`), then the 70 % split again in halves,
 stratified by the same seed: **train** (35 %) and **fresh** (35 %). The 30 % holdout is the
 attack's control, as in the benchmark. Two synthetic tables are attacked with
 :func:`clinisynth.audit.risk.risk_scores` and :func:`clinisynth.audit.privacy.privacy_scores`
@@ -40,7 +40,7 @@ from clinisynth import HybridSynthesizer
 from clinisynth.audit.inputs import check_inputs
 from clinisynth.audit.privacy import privacy_scores
 from clinisynth.audit.risk import risk_scores
-from clinisynth.benchmark.runner import split_table
+from clinisynth.benchmark.grid import split_table
 from clinisynth.io import write_table, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -5,7 +5,7 @@
 
 For each cell ``results/cells/TABLE/SYNTHESIZER/seedN.csv`` (the synthetic table the benchmark
 stored) the train/holdout split is re-derived exactly as the runner made it
-(:func:`clinisynth.benchmark.runner.split_table`: stratified 70/30 by ``seed``), and the audit's
+(:func:`clinisynth.benchmark.grid.split_table`: stratified 70/30 by ``seed``), and the audit's
 risk scores are computed (:func:`clinisynth.audit.risk.risk_scores` with the schema inferred
 from train, seed = the cell's seed; :func:`clinisynth.audit.privacy.privacy_scores` for the
 calibrated DCR). ``risk.md``: per table, synthesizer × score, mean ± sd over the seeds.
@@ -25,7 +25,7 @@ from clinisynth.audit.inputs import check_inputs
 from clinisynth.audit.privacy import privacy_scores
 from clinisynth.audit.result import DIRECTIONS
 from clinisynth.audit.risk import N_ATTACKS, risk_scores
-from clinisynth.benchmark.runner import SYNTHESIZERS, TableSpec, split_table
+from clinisynth.benchmark.grid import SYNTHESIZERS, TableSpec, split_table
 from clinisynth.benchmark.summary import metric_table
 from clinisynth.io import read_table, write_table, write_text_atomic
 

@@ -146,7 +146,7 @@ def check_birthweight(seed: int, rows: int, workdir: Path) -> bool:
 
 def check_tables(seeds: list[int]) -> bool:
     from clinisynth.audit import audit
-    from clinisynth.benchmark.runner import make_synthesizer, split_table
+    from clinisynth.benchmark.grid import make_synthesizer, split_table
     from clinisynth.datasets import load_dataset
 
     reference = pd.read_csv(ROOT / "benchmarks" / "results" / "results.csv")

@@ -28,8 +28,8 @@ difference hybrid − hybrid_gmm shows what the weight search's choice between G
 gains or costs. The hybrid's learned weights are recorded (``w_gmm``, ``w_cvae``).
 
 Per (table, seed): the benchmark's stratified 70/30 split by seed
-(:func:`clinisynth.benchmark.runner.split_table`). Each source is built by
-:func:`clinisynth.benchmark.runner.make_synthesizer` with ``seed`` = the seed (``smote`` is the
+(:func:`clinisynth.benchmark.grid.split_table`). Each source is built by
+:func:`clinisynth.benchmark.grid.make_synthesizer` with ``seed`` = the seed (``smote`` is the
 benchmark's plain SMOTE; ``gaussian_copula`` and ``tvae`` are SDV's; ``hybrid_gmm`` is
 ``make_synthesizer("hybrid", seed, {"weights": "gmm"})``) and fitted on the 70 %. It
 samples ``len(train)`` rows, and the first table is audited against the 30 %
@@ -56,7 +56,7 @@ from scipy import stats
 from clinisynth.audit import audit
 from clinisynth.audit.inputs import check_inputs
 from clinisynth.audit.risk import inference_success
-from clinisynth.benchmark.runner import make_synthesizer, split_table
+from clinisynth.benchmark.grid import make_synthesizer, split_table
 from clinisynth.io import write_table, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -146,7 +146,7 @@ def test_hybrid_on_cardiology_writes_no_refused_row():
 @pytest.mark.parametrize("seed", range(3))
 def test_pairs_within_per_row_radius_is_exact(seed):
     """Per-reference radii: exactly the pairs a brute-force float64 search finds."""
-    from clinisynth.guard import pairs_within
+    from clinisynth.range_search import pairs_within
 
     rng = np.random.default_rng(seed)
     ref = rng.normal(size=(700, 12))
@@ -238,6 +238,6 @@ def test_share_counts_fill_a_read_only_cache():
     df = lattice_table()
     guard = PrivacyGuard().fit(df, infer_schema(df, "outcome"))
     want = guard.refused(df.iloc[:50])
-    guard._set_records(guard.records_, df)
-    guard._shared.flags.writeable = False
+    guard.set_records(guard.records_, df)
+    guard.shared_counts_.flags.writeable = False
     assert guard.refused(df.iloc[:50]).tolist() == want.tolist()

@@ -18,7 +18,7 @@ from clinisynth.errors import ClinisynthError
 def dask_client(address: str | None, workers: int) -> Iterator[Any]:
     """A ``distributed.Client`` on the cluster at ``address`` or on a new local one."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # lazy: optional extra (dask)
     except ImportError:
         raise ClinisynthError("--engine dask needs Dask, which is not installed: "
                               "pip install 'clinisynth[dask]'") from None
@@ -39,7 +39,7 @@ def ray_runtime(address: str | None, workers: int
                 ) -> Iterator[Any]:  # pragma: no cover - Ray is an optional extra
     """The ``ray`` module, initialised on ``address`` or locally unless already running."""
     try:
-        import ray
+        import ray  # lazy: optional extra (ray)
     except ImportError:
         raise ClinisynthError("--engine ray needs Ray, which is not installed: "
                               "pip install 'clinisynth[ray]'") from None

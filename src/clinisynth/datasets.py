@@ -22,7 +22,7 @@ class Dataset:
 
 
 def _breast_cancer() -> pd.DataFrame:
-    from sklearn.datasets import load_breast_cancer
+    from sklearn.datasets import load_breast_cancer  # lazy: heavy: only for the bundled table
 
     bunch = load_breast_cancer(as_frame=True)
     return bunch.frame  # 30 continuous features + integer 'target' (0 malignant, 1 benign)
@@ -37,7 +37,7 @@ def _flchain() -> pd.DataFrame:
     death) missing for the patients alive at last follow-up.
     """
     try:
-        from sksurv.datasets import load_flchain
+        from sksurv.datasets import load_flchain  # lazy: optional extra (survival)
     except ImportError:
         raise ClinisynthError("dataset 'flchain' needs scikit-survival: "
                               "pip install 'clinisynth[survival]'") from None

@@ -74,6 +74,7 @@ from sklearn.neighbors import KDTree, NearestNeighbors
 
 from clinisynth.distances import RecordEncoder
 from clinisynth.errors import ClinisynthError
+from clinisynth.range_search import pairs_within, search_matrix
 from clinisynth.schema import TableSchema, category_key
 from clinisynth.threads import blas_limits, current_threads
 
@@ -177,22 +178,22 @@ class PrivacyGuard:
         self.schema_ = schema
         self.encoder_ = RecordEncoder(schema).fit(train)
         records = self.encoder_.transform(train)
-        self.threshold_ = _positive_loo_percentile(records, self.percentile)
+        self.threshold_ = positive_loo_percentile(records, self.percentile)
         qi = [c.name for c in schema.with_role("quasi_identifier") if c.name != schema.target]
         self.qi_ = qi
         self.tolerance_ = {c: _tolerance(train[c], self.encoder_.stats_[c][1],
                                          self.qi_tolerance)
                            for c in qi if schema[c].is_numeric}
         self.loo_ = _nearest_other(records) if self.isolation > 0 else None
-        self._set_records(records, train)
+        self.set_records(records, train)
         return self
 
-    def _set_records(self, records: np.ndarray, train: pd.DataFrame | None = None,
+    def set_records(self, records: np.ndarray, train: pd.DataFrame | None = None,
                      rare_rows: np.ndarray | None = None,
                      rare_coords: np.ndarray | None = None) -> None:
         """Index the training records (and, for singling out, the rare patients)."""
         self.records_ = records
-        self._shared = np.full(len(records), -1, dtype=np.int64)  # counted on first use
+        self.shared_counts_ = np.full(len(records), -1, dtype=np.int64)  # counted on first use
         self.k_ = int(self.schema_.k)
         self._k_nearest = min(self.neighbours or self.k_, len(records))
         self.radii_ = (None if getattr(self, "loo_", None) is None
@@ -293,17 +294,17 @@ class PrivacyGuard:
         Counted for a record the first time a synthetic row comes within ``tau`` of it, then
         kept: a range search of those records only, not of all training rows at fit."""
         train = np.asarray(train, dtype=np.int64)
-        todo = np.unique(train[self._shared[train] < 0])
+        todo = np.unique(train[self.shared_counts_[train] < 0])
         if len(todo):
             # one query per distinct record: m copies of a record cost one search, not m
             distinct, inverse = np.unique(self.records_[todo], axis=0, return_inverse=True)
             radius = self.share_radius * self.threshold_ * (1 + 1e-9)  # a lattice step counts
             rows, _, _ = pairs_within(distinct, self.records_, radius,
                                       self._search if self.radii_ is None else None)
-            if not self._shared.flags.writeable:  # e.g. a read-only buffer sent to a worker
-                self._shared = self._shared.copy()
-            self._shared[todo] = np.bincount(rows, minlength=len(distinct))[inverse.ravel()]
-        return self._shared[train]
+            if not self.shared_counts_.flags.writeable:  # e.g. a read-only buffer sent to a worker
+                self.shared_counts_ = self.shared_counts_.copy()
+            self.shared_counts_[todo] = np.bincount(rows, minlength=len(distinct))[inverse.ravel()]
+        return self.shared_counts_[train]
 
     def _singling_out(self, synthetic: pd.DataFrame, records: np.ndarray) -> np.ndarray:
         out = np.zeros(len(synthetic), dtype=bool)
@@ -347,80 +348,12 @@ class PrivacyGuard:
         guard.loo_ = arrays.get("loo") if guard.isolation > 0 else None
         if guard.isolation > 0 and guard.loo_ is None:
             raise ClinisynthError("privacy guard: the isolation rule's distances are missing")
-        guard._set_records(arrays["records"], rare_rows=arrays["rare_rows"],
+        guard.set_records(arrays["records"], rare_rows=arrays["rare_rows"],
                            rare_coords=arrays["rare_coords"])
         return guard
 
 
-#: query rows x training rows of one block of :func:`pairs_within` (``benchmarks/
-#: guard_search_methods.py``; a reference of a million rows is searched in ten slices)
-QUERY_BLOCK, REFERENCE_BLOCK = 128, 100_000
-
-
-def search_matrix(reference: np.ndarray, radii: np.ndarray | None = None) -> np.ndarray:
-    """The reference as :func:`pairs_within` multiplies it: float32, transposed, with a last
-    row ``(R_j^2 - |r_j|^2) / 2`` (``R_j``: per-reference radii, 0 without them; build it once
-    for a reference searched many times)."""
-    ref_t = np.empty((reference.shape[1] + 1, len(reference)), dtype=np.float32)
-    ref_t[:-1] = reference.T
-    last = -np.einsum("ij,ij->i", reference, reference) / 2
-    ref_t[-1] = last if radii is None else last + np.square(radii) / 2
-    return ref_t
-
-
-def pairs_within(query: np.ndarray, reference: np.ndarray, radius: float | np.ndarray,
-                 matrix: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair ``(i, j)`` with ``||q_i - r_j|| < radius`` or ``= 0``: ``(i, j, distance)``.
-    ``radius`` is one number or one per reference row (``R_j``, carried in the matrix's last
-    row: ``q.r - |r|^2/2 + R^2/2 > (|q|^2 - margin) / 2``, the same test with the margin also
-    covering ``1e-4 max R^2``).
-
-    Exact range search by blocks: a float32 matrix product gives ``q.r - |r|^2 / 2`` (the
-    reference carries ``-|r|^2 / 2`` as an extra column, the query a 1), and a pair is a
-    candidate when it exceeds ``(|q|^2 - L) / 2``, i.e. ``||q - r||^2 < L`` with ``L = radius^2
-    + 1e-4 (|q|^2 + max |r|^2) + 1e-6``: a margin far above float32's rounding, so every pair
-    inside the radius is a candidate. Candidates' distances are then computed in float64 and
-    the radius applied to them. The product uses the BLAS threads of
-    :func:`clinisynth.threads.current_threads`; the float64 step decides, so the result does
-    not depend on them. Brute force, as any exact search must be here: at 30-50 encoded
-    dimensions trees prune nothing (``benchmarks/guard_search_methods.py``). ``matrix``:
-    :func:`search_matrix` of ``reference``, when it is already built.
-    """
-    per_row = np.ndim(radius) > 0
-    if matrix is not None:
-        ref_t = matrix
-    else:
-        ref_t = search_matrix(reference, np.asarray(radius) if per_row else None)
-    q_sq = np.einsum("ij,ij->i", query, query)
-    r_sq = float(np.max(np.square(radius), initial=0.0))
-    # |r_j|^2 = R_j^2 - 2 * last_j <= max R^2 - 2 min(last): read off the matrix, not recomputed
-    max_r_sq = (r_sq if per_row else 0.0) - 2.0 * float(ref_t[-1].min(initial=0.0))
-    limit = (0.0 if per_row else r_sq) + 1e-4 * (q_sq + max_r_sq + r_sq) + 1e-6
-    bound = ((q_sq - limit) / 2).astype(np.float32)
-    found_i, found_j = [], []
-    with blas_limits(current_threads()):
-        for start in range(0, len(query), QUERY_BLOCK):
-            block = np.ones((min(QUERY_BLOCK, len(query) - start), len(ref_t)), dtype=np.float32)
-            block[:, :-1] = query[start:start + QUERY_BLOCK]
-            limit_q = bound[start:start + QUERY_BLOCK, None]
-            for first in range(0, len(reference), REFERENCE_BLOCK):
-                near = block @ ref_t[:, first:first + REFERENCE_BLOCK] > limit_q
-                flat = np.flatnonzero(near)  # one pass; 2-D np.nonzero is ~20x slower
-                if len(flat):
-                    i, j = np.divmod(flat, near.shape[1])
-                    found_i.append(i + start)
-                    found_j.append(j + first)
-    rows = np.concatenate(found_i) if found_i else np.zeros(0, dtype=np.int64)
-    train = np.concatenate(found_j) if found_j else np.zeros(0, dtype=np.int64)
-    gap = query[rows] - reference[train]
-    dist = np.sqrt(np.einsum("ij,ij->i", gap, gap))
-    allowed = np.asarray(radius)[train] if per_row else radius
-    keep = (dist < allowed) | (dist <= 1e-12)
-    return rows[keep].astype(np.int64), train[keep].astype(np.int64), dist[keep]
-
-
-def _positive_loo_percentile(records: np.ndarray, percentile: float) -> float:
+def positive_loo_percentile(records: np.ndarray, percentile: float) -> float:
     """``percentile`` of each row's distance to its nearest *different* training record.
 
     Computed on at most ``TAU_SAMPLE`` evenly spaced rows against all distinct records.

@@ -137,6 +137,12 @@ class Pipeline:
             batch = step.inverse_transform(batch, rng, draw)
         return batch.table("pipeline"), reports
 
+    def to_source(self, batch: Batch, rng: np.random.Generator) -> Batch:
+        """Training-side rows through the steps before the source (as the source sees them)."""
+        for step in self.steps[len(self.record_steps):self._source]:
+            batch = step.transform(batch, rng)
+        return batch
+
     def to_record(self, batch: Batch, rng: np.random.Generator, draw: Draw,
                   skip: Sequence[str] = ()) -> pd.DataFrame:
         """Draws of the source at the record view: the maps after it forward, the steps between
@@ -263,9 +269,7 @@ class _Trial:
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator
                   ) -> tuple[np.ndarray, np.ndarray]:
         batch = Batch(frame=self.views.to_model(frame))
-        for step in self.pipeline.steps[:self.pipeline._source]:
-            batch = step.transform(batch, rng)
-        return batch.matrix("trial")
+        return self.pipeline.to_source(batch, rng).matrix("trial")
 
     def decode(self, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         rng = np.random.default_rng(0)  # the steps that decode draw nothing

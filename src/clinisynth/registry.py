@@ -31,6 +31,12 @@ class Registry(Generic[T]):
         self._classes[cls.name] = cls  # type: ignore[attr-defined]
         return cls
 
+    def unregister(self, name: str) -> None:
+        """Remove a class added with :meth:`register` (built-ins stay)."""
+        self._classes.pop(name, None)
+        if name in self.builtin:
+            self.get(name)  # the built-in again
+
     def names(self) -> list[str]:
         """Registered names, built-ins first."""
         return list(self.builtin) + [n for n in self._classes if n not in self.builtin]

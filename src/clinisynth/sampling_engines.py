@@ -20,6 +20,7 @@ when every partition is written, so a failed run leaves no half-written dataset.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import uuid
 import warnings
@@ -44,7 +45,7 @@ def partition_name(index: int) -> str:
 def write_partition(syn: Any, counts: np.ndarray, seed: int, index: int, staging: str
                     ) -> tuple[int, int, GuardReport | None]:
     """Chunk ``index`` of the plan, written to ``staging``; ``(index, rows, guard report)``."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # lazy: heavy: only for Parquet
 
     with warnings.catch_warnings():  # scikit-learn in a daemonic Dask worker: one thread,
         # which changes no result (see clinisynth.threads)
@@ -120,7 +121,6 @@ def check_dataset_dir(out_dir: str | Path) -> Path:
 
 def check_engine(engine: str) -> None:
     """Refuse an unknown engine, or Dask/Ray when it is not installed (naming the pip extra)."""
-    import importlib.util
 
     if engine not in ENGINES:
         raise ClinisynthError(f"--engine must be one of {', '.join(ENGINES)}, got '{engine}'")

@@ -19,6 +19,8 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
 from clinisynth.errors import ClinisynthError
 from clinisynth.interrupts import import_native
 
@@ -53,7 +55,6 @@ def thread_limits(n_jobs: int | None) -> Iterator[None]:
     if threads is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
 
     torch = _loaded_torch()
     torch_before = torch.get_num_threads() if torch is not None else None
@@ -83,7 +84,6 @@ def blas_limits(threads: int) -> AbstractContextManager:
     """
     global _controller
     if _controller is None:
-        from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
     return _controller.limit(limits=threads)

@@ -129,6 +129,6 @@ def test_dcr_share_scorer_equals_the_audit_path(breast_cancer, rows, sample):
     scorer = priv.DcrShare(train, holdout, schema, seed=3, sample=sample)
     for start in (0, 50):
         synthetic = df.iloc[start:start + n_syn]
-        e = priv._Encoded(train, holdout, synthetic, schema, 3, sample)
-        _, d_train, d_hold = priv._dcr(e)
+        e = priv.EncodedTables(train, holdout, synthetic, schema, 3, sample)
+        _, d_train, d_hold = priv.dcr_distances(e)
         assert scorer(synthetic) == priv.closer_share(d_train, d_hold)

@@ -21,7 +21,7 @@ def test_scores_match_a_direct_scikit_learn_fit(bc_70, bc_gmm):
     assert {(r["scenario"], r["model"]) for r in result.scores} == {
         (s, "logistic_regression") for s in uti.SCENARIOS}
     # the TSTR row is a model fitted on synthetic rows and scored on holdout
-    model = uti._fit("logistic_regression", schema, uti.feature_frame(bc_gmm, schema),
+    model = uti.fit_model("logistic_regression", schema, uti.feature_frame(bc_gmm, schema),
                      bc_gmm[target].to_numpy(), 0)
     x_h, y_h = uti.feature_frame(holdout, schema), holdout[target].to_numpy()
     assert result.get("TSTR", "logistic_regression", "f1") == pytest.approx(

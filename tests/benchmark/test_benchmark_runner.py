@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from clinisynth import HybridSynthesizer
 from clinisynth.benchmark import BenchmarkOptions, make_synthesizer, run_grid, split_table
-from clinisynth.benchmark.runner import cell_paths, validate_grid
+from clinisynth.benchmark.grid import cell_paths
+from clinisynth.benchmark.runner import validate_grid
 from clinisynth.cli import app
 from clinisynth.errors import ClinisynthError
 

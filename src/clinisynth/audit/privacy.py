@@ -102,7 +102,7 @@ def count_copies(query: np.ndarray, reference: np.ndarray) -> int:
     return int(np.isin(query, reference).sum())
 
 
-class _Encoded:
+class EncodedTables:
     """The three tables encoded once; equal-size reference samples; capped query samples."""
 
     def __init__(self, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
@@ -120,7 +120,7 @@ class _Encoded:
         self.x_syn = enc.transform(synthetic)
 
 
-def _dcr(e: _Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dcr_distances(e: EncodedTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DCR of the synthetic query rows to all of train, to the m-row train and holdout samples."""
     q = e.x_syn[e.syn_q]
     d_all = nearest_distances(q, e.x_train)
@@ -179,7 +179,7 @@ class DcrShare:
                                 nearest_distances(q, self.x_hold))
 
 
-def _nnaa_pair(x_real: np.ndarray, x_syn: np.ndarray, e: _Encoded, seed: int, purpose: int
+def _nnaa_pair(x_real: np.ndarray, x_syn: np.ndarray, e: EncodedTables, seed: int, purpose: int
                ) -> tuple[float, int]:
     """NNAA on equal-sized sets ``n = min(len(real), len(syn))`` (seeded samples of the larger),
     queried from at most ``cap`` rows of each."""
@@ -212,8 +212,8 @@ def privacy_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Dat
 
 def _privacy(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
              schema: TableSchema, seed: int, sample: int | None) -> PrivacyResult:
-    e = _Encoded(train, holdout, synthetic, schema, seed, sample)
-    d_all, d_train, d_hold = _dcr(e)
+    e = EncodedTables(train, holdout, synthetic, schema, seed, sample)
+    d_all, d_train, d_hold = dcr_distances(e)
     share, baseline, tau = calibrated_dcr(d_all,
                                           nearest_distances(e.x_hold[e.hold_q], e.x_train))
     keys_syn = row_keys(synthetic, schema)

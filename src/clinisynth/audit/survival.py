@@ -30,6 +30,7 @@ returns ``None`` and the audit notes that the section was skipped.
 
 from __future__ import annotations
 
+import html
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -56,7 +57,7 @@ TABLES = ("train", "holdout", "synthetic")
 
 def lifelines_available() -> bool:
     try:
-        import lifelines  # noqa: F401
+        import lifelines  # noqa: F401  (lazy: optional extra, survival)
     except ImportError:
         return False
     return True
@@ -184,7 +185,7 @@ def _time_event(df: pd.DataFrame, pair: Mapping[str, Any]) -> tuple[np.ndarray, 
 
 def km_fit(time: np.ndarray, event: np.ndarray) -> Any:
     """A fitted lifelines ``KaplanMeierFitter`` (rows with a missing time left out)."""
-    from lifelines import KaplanMeierFitter
+    from lifelines import KaplanMeierFitter  # lazy: optional extra (survival)
 
     ok = np.isfinite(time)
     return KaplanMeierFitter().fit(time[ok], event_observed=event[ok])
@@ -239,9 +240,9 @@ def _cox_cindex(fit_df: pd.DataFrame, fit_te: tuple[np.ndarray, np.ndarray],
                 scenario: str) -> float:
     """C-index on the test rows of a Cox model fitted on ``fit_df`` (NaN, with a note, when
     it cannot be fitted)."""
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
-    from lifelines.utils import concordance_index
+    from lifelines import CoxPHFitter  # lazy: optional extra (survival)
+    from lifelines.exceptions import ConvergenceError  # lazy: optional extra (survival)
+    from lifelines.utils import concordance_index  # lazy: optional extra (survival)
 
     sub = TableSchema(columns=[schema[c] for c in covariates]
                       + [ColumnSchema(name="__event__", kind="binary", dtype="int64",
@@ -303,7 +304,6 @@ def km_figure(result: SurvivalResult) -> Any:
 
 def survival_section(result: SurvivalResult) -> list[dict[str, str]]:
     """Report sections (``{"title", "html"}``): the distance table, the C-indices, the plot."""
-    import html
 
 
     esc = html.escape

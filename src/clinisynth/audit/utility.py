@@ -123,7 +123,7 @@ def scores(model: Pipeline, x: pd.DataFrame, y: np.ndarray, n_classes: int) -> d
     }
 
 
-def _fit(name: str, schema: TableSchema, x: pd.DataFrame, y: np.ndarray,
+def fit_model(name: str, schema: TableSchema, x: pd.DataFrame, y: np.ndarray,
          seed: int) -> Pipeline | None:
     """A fitted pipeline, or None when the training labels hold a single class."""
     if len(np.unique(y)) < 2:
@@ -194,7 +194,7 @@ def _utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame
     rows, notes, fitted = [], [], {}
     for name in models:
         for key in ("real", "synthetic", "mixed", "augmented"):
-            fitted[name, key] = _fit(name, schema, *xy[key], seed)
+            fitted[name, key] = fit_model(name, schema, *xy[key], seed)
         for scenario, (fit_on, test_on) in _PLAN.items():
             model = fitted[name, fit_on]
             if model is None:

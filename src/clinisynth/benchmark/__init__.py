@@ -4,18 +4,17 @@
 results.csv, summary.md and plots; ``clinisynth benchmark`` is its command line.
 """
 
-from clinisynth.benchmark.runner import (
+from clinisynth.benchmark.engines import run_cell
+from clinisynth.benchmark.grid import (
     ENGINES,
     SYNTHESIZERS,
     BenchmarkOptions,
     Cell,
-    GridResult,
     TableSpec,
     make_synthesizer,
-    run_cell,
-    run_grid,
     split_table,
 )
+from clinisynth.benchmark.runner import GridResult, run_grid
 
 __all__ = [
     "ENGINES",

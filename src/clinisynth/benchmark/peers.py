@@ -60,7 +60,7 @@ def _sdv_major() -> int:
 
 
 def _detect_metadata(data: pd.DataFrame, target: str) -> Any:
-    from sdv.metadata import Metadata
+    from sdv.metadata import Metadata  # lazy: optional extra (peers)
 
     if hasattr(Metadata, "detect_from_dataframe"):  # SDV 1.x
         metadata = Metadata.detect_from_dataframe(data, table_name=_TABLE)
@@ -121,7 +121,7 @@ class SDVSynthesizer:
 
     def fit(self, data: pd.DataFrame, target: str) -> SDVSynthesizer:
         """Fit the SDV model on ``data``; ``target`` is declared categorical."""
-        import sdv.single_table as single_table
+        import sdv.single_table as single_table  # lazy: optional extra (peers)
 
         if target not in data.columns:
             raise ClinisynthError(f"target column '{target}' is not in the table")

@@ -260,10 +260,10 @@ def _save_fig(fig: Any, path: Path) -> None:
 
 
 def _grid(n: int) -> tuple[Any, list[Any]]:
-    import matplotlib
+    import matplotlib  # lazy: heavy: only when plots are drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy: only when plots are drawn
 
     cols = min(n, 2)
     rows = math.ceil(n / cols)
@@ -279,7 +279,7 @@ def plot_fidelity_privacy(ok: pd.DataFrame, tables: Sequence[Any], path: Path,
                           directions: Mapping[str, tuple[str, str]]) -> bool:
     if ok.empty or not {FIDELITY_KEY, PRIVACY_KEY} <= set(ok.columns):
         return False
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy: only when plots are drawn
 
     fig, axes = _grid(len(tables))
     colors = _colors(ok)
@@ -304,7 +304,7 @@ def plot_fidelity_privacy(ok: pd.DataFrame, tables: Sequence[Any], path: Path,
 def plot_utility(ok: pd.DataFrame, tables: Sequence[Any], path: Path) -> bool:
     if ok.empty or not {TSTR_KEY, TRTR_KEY} <= set(ok.columns):
         return False
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy: only when plots are drawn
 
     fig, axes = _grid(len(tables))
     colors = _colors(ok)
@@ -334,7 +334,7 @@ def plot_scarcity(scen: pd.DataFrame, tables: Sequence[Any], path: Path) -> bool
         if not scen.empty else scen
     if curve.empty:
         return False
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy: only when plots are drawn
 
     fig, axes = _grid(len(tables))
     colors = _colors(curve)
@@ -376,7 +376,7 @@ def _sd(values: pd.Series) -> float:
 
 
 def _colors(frame: pd.DataFrame) -> dict[str, Any]:
-    import matplotlib
+    import matplotlib  # lazy: heavy: only when plots are drawn
 
     cmap = matplotlib.colormaps["tab10"]
     names = list(dict.fromkeys(frame["synthesizer"]))

@@ -45,7 +45,7 @@ class AdaptiveSoftCalibrator(BaseCalibrator):
         self.ks_target = ks_target
         self.power = power
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         if self.ks_target is not None:
             check_positive(self.name, "ks_target", self.ks_target)
         check_positive(self.name, "power", self.power)

@@ -9,7 +9,7 @@ the within-class Spearman rank correlations and the rows' relation to the class,
 (up to ties a flat stretch of a map may create).
 
 The base class owns validation, the per-class loop and persistence; a concrete calibrator sets
-``name``, stores its parameters in ``__init__``, checks them in ``_check_params`` and implements
+``name``, stores its parameters in ``__init__``, checks them in ``check_params`` and implements
 ``_transform_class`` (one class's block, m × C, to the calibrated block).
 """
 
@@ -48,7 +48,7 @@ class BaseCalibrator(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         """Raise :class:`ClinisynthError` naming the option if a parameter is invalid."""
         return None
 
@@ -56,12 +56,12 @@ class BaseCalibrator(ABC):
     def fit(self, X: np.ndarray, y: np.ndarray, columns: Sequence[int],
             n_quantiles: int = DEFAULT_QUANTILES) -> BaseCalibrator:
         """Summarise the real matrix ``X`` (class codes ``y``) on ``columns`` as the target."""
-        self._check_params()
+        self.check_params()
         return self.fit_reference(Reference.from_data(X, y, columns, n_quantiles, who=self.name))
 
     def fit_reference(self, reference: Reference) -> BaseCalibrator:
         """Use an already built reference (a chain builds one and shares it with every step)."""
-        self._check_params()
+        self.check_params()
         self.reference_ = reference
         return self
 

@@ -28,7 +28,7 @@ class IterativeSoftCalibrator(BaseCalibrator):
         self.tol = tol
         self.max_iter = max_iter
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check_fraction(self.name, "alpha", self.alpha)
         check_positive(self.name, "tol", self.tol)
         check_positive(self.name, "max_iter", self.max_iter, integer=True)

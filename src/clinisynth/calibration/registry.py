@@ -32,5 +32,5 @@ def make_calibrator(name: str, params: Mapping[str, Any] | None = None) -> BaseC
             known = ", ".join(allowed) or "none"
             raise ClinisynthError(f"{name}: unknown parameter '{key}'; parameters: {known}")
     cal = cls(**params)
-    cal._check_params()
+    cal.check_params()
     return cal

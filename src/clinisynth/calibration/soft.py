@@ -24,7 +24,7 @@ class SoftCalibrator(BaseCalibrator):
     def __init__(self, alpha: float = 0.5) -> None:
         self.alpha = alpha
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check_fraction(self.name, "alpha", self.alpha)
 
     def _transform_class(self, x: np.ndarray, ref: ClassReference, k: int) -> np.ndarray:

@@ -111,7 +111,7 @@ def user_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _people_warnings(), _signals_as_interrupt():
+        with _people_warnings(), signals_as_interrupt():
             try:
                 return func(*args, **kwargs)
             except ClinisynthError as exc:
@@ -153,7 +153,7 @@ def _one_line(text: str, limit: int = 500) -> str:
 
 
 @contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
+def signals_as_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt``; a second signal is ignored while the
     first one's cleanup runs; during a native import the signal waits for the import to end
     (:mod:`clinisynth.interrupts`). Outside the main thread (no signals there) this does

@@ -9,6 +9,7 @@ and, to be savable, ``_get_state`` / ``_set_state`` with JSON values and numpy a
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -36,7 +37,6 @@ class BaseGenerator(ABC):
 
     # -- parameters (scikit-learn style) ---------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
-        import inspect
 
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {p: getattr(self, p) for p in names}

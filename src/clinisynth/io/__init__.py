@@ -1,6 +1,7 @@
 """Files in and out: reading the formats clinical data comes in, writing tables atomically.
 
 ``readers``  every input format, delimiter/encoding detection, notices (:class:`ReadOptions`);
+``text``     delimited text: its bytes, encoding, delimiter and decimal mark;
 ``writers``  CSV (formula-safe), Parquet, Stata and SPSS output;
 ``stream``   :class:`TableWriter`, the same formats written chunk by chunk;
 ``atomic``   all-or-nothing writes of files and directories;

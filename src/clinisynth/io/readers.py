@@ -30,17 +30,11 @@ a notice suggesting ``--na-values``. A file that cannot be read as a table raise
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import contextlib
 import csv
-import gzip
 import io
-import lzma
-import re
 import shlex
-import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,29 +43,29 @@ import pandas as pd
 
 from clinisynth.errors import ClinisynthError
 from clinisynth.io.notices import notice
+from clinisynth.io.text import (
+    COMPRESSIONS,
+    TEXT_SUFFIXES,
+    decode,
+    first_line,
+    raw_bytes,
+    sep_name,
+    sniff_delimiter,
+    uses_comma_decimal,
+)
 
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
-COMPRESSIONS: dict[str, Callable[[Path], io.BufferedIOBase]] = {
-    ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open,  # type: ignore[dict-item]
-}
 FORMATS = {  # suffix -> reader kind
     **{s: "text" for s in TEXT_SUFFIXES}, ".zip": "zip", ".parquet": "parquet",
     ".xlsx": "excel", ".xlsm": "excel", ".sas7bdat": "sas7bdat", ".xpt": "xpt",
     ".dta": "dta", ".sav": "sav", ".zsav": "sav",
 }
 INPUT_SUFFIXES = tuple(FORMATS) + tuple(f"{t}{c}" for t in TEXT_SUFFIXES for c in COMPRESSIONS)
-DELIMITERS = (",", "\t", ";", "|")
 SEP_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
-FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 #: Cell texts (compared stripped and lower-cased) that commonly mark a missing value.
 MISSING_MARKERS = frozenset({
     "?", "??", ".", "-", "--", "---", "*", "na", "n/a", "n.a.", "nan", "null", "none", "nil",
     "missing", "unknown", "nd", "n.d.", "#n/a", "not available", "not done",
 })
-_SAMPLE_CHARS = 65536
-_SAMPLE_ROWS = 200
-_COMMA_DECIMAL = re.compile(r"^-?\d+,\d+$")
-_DOT_DECIMAL = re.compile(r"^-?\d*\.\d+$")
 
 
 @dataclass(frozen=True)
@@ -146,13 +140,13 @@ def read_table(path: str | Path, options: ReadOptions | None = None) -> pd.DataF
 # -- delimited text ------------------------------------------------------------------------------
 def _read_text(path: Path, kind: str, compression: str | None, options: ReadOptions
                ) -> pd.DataFrame:
-    data = _raw_bytes(path, kind, compression)
-    text = _decode(data, path, options.encoding)
+    data = raw_bytes(path, kind, compression)
+    text = decode(data, path, options.encoding)
     if not text.strip():
         raise ClinisynthError(f"data file '{path}' holds no text")
     sep = options.sep or sniff_delimiter(text)
     decimal = "."
-    if sep == ";" and _uses_comma_decimal(text, sep):
+    if sep == ";" and uses_comma_decimal(text, sep):
         decimal = ","
         notice(f"'{path.name}': semicolon-separated with numbers like 1,5; reading ',' as the "
                "decimal mark")
@@ -160,7 +154,7 @@ def _read_text(path: Path, kind: str, compression: str | None, options: ReadOpti
         header = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep,
                                  skipinitialspace=True), [])
     except csv.Error as exc:
-        raise ClinisynthError(f"'{path}' is not a readable {_sep_name(sep)}-separated table "
+        raise ClinisynthError(f"'{path}' is not a readable {sep_name(sep)}-separated table "
                               f"({exc})") from None
     seen: set[str] = set()
     for name in header:
@@ -171,133 +165,8 @@ def _read_text(path: Path, kind: str, compression: str | None, options: ReadOpti
         return pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, skipinitialspace=True,
                            na_values=list(options.na_values) or None, low_memory=False)
     except Exception as exc:  # pandas raises many types for text that is not a table
-        raise ClinisynthError(f"'{path}' is not a readable {_sep_name(sep)}-separated table "
-                              f"({_first_line(exc)})") from None
-
-
-def _raw_bytes(path: Path, kind: str, compression: str | None) -> bytes:
-    try:
-        if kind == "zip":
-            with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.infolist()
-                           if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
-                if len(members) != 1:
-                    raise ClinisynthError(
-                        f"'{path}' holds {len(members)} files; give a zip with exactly one table")
-                member = members[0]
-                if Path(member.filename).suffix.lower() not in TEXT_SUFFIXES:
-                    raise ClinisynthError(
-                        f"'{path}' holds '{member.filename}'; only a zipped CSV/TSV is read "
-                        "directly, unzip other formats first")
-                return archive.read(member)
-        if compression is not None:
-            with COMPRESSIONS[compression](path) as fh:
-                return fh.read()
-        return path.read_bytes()
-    except ClinisynthError:
-        raise
-    except Exception as exc:  # zipfile/gzip/lzma: BadZipFile, EOFError, OSError, zlib.error …
-        raise ClinisynthError(f"'{path}' is not a readable compressed file ({_first_line(exc)})"
-                              ) from None
-
-
-def _decode(data: bytes, path: Path, encoding: str | None) -> str:
-    """Decode with ``encoding``, else UTF-8 (BOM honoured), else the fallbacks (with a notice)."""
-    if encoding is not None:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise ClinisynthError(
-                f"'{path}' is not valid {encoding} (byte 0x{data[exc.start]:02x} at offset "
-                f"{exc.start}); try another --encoding") from None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise ClinisynthError(f"'{path}' starts like UTF-16 text but is not valid UTF-16"
-                                  ) from None
-    if b"\x00" in data:
-        hint = ""
-        if data.startswith(b"PK\x03\x04"):
-            hint = "; it looks like a zip or an Excel workbook, rename it to .zip or .xlsx"
-        elif data.startswith(b"\x1f\x8b"):
-            hint = "; it looks gzip-compressed, rename it to end in .csv.gz"
-        raise ClinisynthError(f"'{path}' is not a text table (it holds binary data){hint}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    for fallback in FALLBACK_ENCODINGS:
-        try:
-            text = data.decode(fallback)
-        except UnicodeDecodeError:
-            continue
-        notice(f"'{path.name}' is not UTF-8; read it as {fallback} "
-               "(use --encoding to choose another)")
-        return text
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
-
-
-def sniff_delimiter(text: str) -> str:
-    """The delimiter among comma, tab, semicolon, pipe that splits the first rows most evenly.
-
-    Each candidate parses a sample (quotes respected); its score is the share of rows with as
-    many fields as the header, then the header's field count (>= 2 to count at all), then the
-    order above. A one-column text gives a comma.
-    """
-    sample = _sample(text)
-    best, best_key = ",", (-1.0, 0, 0)
-    for rank, sep in enumerate(reversed(DELIMITERS)):
-        counts = _field_counts(sample, sep)
-        if not counts or counts[0] < 2:
-            continue
-        rows = counts[1:]
-        consistency = sum(c == counts[0] for c in rows) / len(rows) if rows else 1.0
-        key = (round(consistency, 1), counts[0], rank)
-        if key > best_key:
-            best, best_key = sep, key
-    return best
-
-
-def _sample(text: str) -> str:
-    if len(text) <= _SAMPLE_CHARS:
-        return text
-    cut = text.rfind("\n", 0, _SAMPLE_CHARS)
-    return text[: cut if cut > 0 else _SAMPLE_CHARS]
-
-
-def _field_counts(sample: str, sep: str) -> list[int]:
-    counts: list[int] = []
-    try:
-        for row in csv.reader(io.StringIO(sample, newline=""), delimiter=sep,
-                              skipinitialspace=True):
-            if any(field.strip() for field in row):
-                counts.append(len(row))
-            if len(counts) >= _SAMPLE_ROWS:
-                break
-    except csv.Error:
-        pass
-    return counts
-
-
-def _uses_comma_decimal(text: str, sep: str) -> bool:
-    comma = dot = 0
-    try:
-        for i, row in enumerate(csv.reader(io.StringIO(_sample(text), newline=""),
-                                              delimiter=sep)):
-            if i >= _SAMPLE_ROWS:
-                break
-            for field in row:
-                field = field.strip()
-                comma += bool(_COMMA_DECIMAL.match(field))
-                dot += bool(_DOT_DECIMAL.match(field))
-    except csv.Error:
-        return False
-    return comma > 0 and dot == 0
-
-
-def _sep_name(sep: str) -> str:
-    return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(sep, repr(sep))
+        raise ClinisynthError(f"'{path}' is not a readable {sep_name(sep)}-separated table "
+                              f"({first_line(exc)})") from None
 
 
 # -- binary formats ------------------------------------------------------------------------------
@@ -305,7 +174,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a non-parquet file
-        raise ClinisynthError(f"'{path}' is not a readable Parquet table ({_first_line(exc)})"
+        raise ClinisynthError(f"'{path}' is not a readable Parquet table ({first_line(exc)})"
                               ) from None
 
 
@@ -313,7 +182,7 @@ def _read_excel(path: Path, options: ReadOptions) -> pd.DataFrame:
     try:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as exc:  # openpyxl: BadZipFile, InvalidFileException, KeyError …
-        raise ClinisynthError(f"'{path}' is not a readable Excel workbook ({_first_line(exc)})"
+        raise ClinisynthError(f"'{path}' is not a readable Excel workbook ({first_line(exc)})"
                               ) from None
     with book:
         names = [str(n) for n in book.sheet_names]
@@ -323,7 +192,7 @@ def _read_excel(path: Path, options: ReadOptions) -> pd.DataFrame:
             df = book.parse(sheet, na_values=list(options.na_values) or None)
         except Exception as exc:
             raise ClinisynthError(f"'{path}': sheet '{sheet}' is not a readable table "
-                                  f"({_first_line(exc)})") from None
+                                  f"({first_line(exc)})") from None
     names_row = [str(v) for v in header.iloc[0].dropna()] if len(header) else []
     dup = next((n for i, n in enumerate(names_row) if n in names_row[:i]), None)
     if dup is not None:
@@ -352,7 +221,7 @@ _STAT_NAMES = {"sas7bdat": "SAS", "xpt": "SAS transport", "dta": "Stata", "sav":
 
 def _read_stat(path: Path, kind: str, options: ReadOptions) -> pd.DataFrame:
     """SAS/Stata/SPSS through pyreadstat; value labels become categories, '' becomes missing."""
-    import pyreadstat
+    import pyreadstat  # lazy: heavy: only for SAS, Stata, SPSS
 
     readers = {"sas7bdat": pyreadstat.read_sas7bdat, "xpt": pyreadstat.read_xport,
                "dta": pyreadstat.read_dta, "sav": pyreadstat.read_sav}
@@ -365,7 +234,7 @@ def _read_stat(path: Path, kind: str, options: ReadOptions) -> pd.DataFrame:
         df, _meta = readers[kind](str(path), **kwargs)
     except Exception as exc:  # pyreadstat.ReadstatError, PyreadstatError, UnicodeError …
         raise ClinisynthError(f"'{path}' is not a readable {_STAT_NAMES[kind]} file "
-                              f"({_first_line(exc)})") from None
+                              f"({first_line(exc)})") from None
     for name in df.columns:  # these formats store a missing string as ''
         series = df[name]
         if series.dtype == object:
@@ -482,8 +351,3 @@ def _notice_missing_markers(df: pd.DataFrame, path: Path) -> None:
         shown = ", ".join(repr(m) for m in markers)
         notice(f"'{path.name}': column(s) {', '.join(columns)} hold {shown} where numbers are "
                f"expected; if that marks a missing value, pass {na_values_hint(list(markers))}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

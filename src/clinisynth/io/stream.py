@@ -96,7 +96,7 @@ def arrow_table(frame: pd.DataFrame, schema: Columns | None = None,
     Arrow type null, an integer chunk may meet a float schema). Without it, a null-typed column
     takes the type of the schema's categories, so the first chunk fixes a usable schema.
     """
-    import pyarrow as pa
+    import pyarrow as pa  # lazy: heavy: only for Parquet
 
     table = pa.Table.from_pandas(stable_dtypes(frame, schema), preserve_index=False)
     if arrow_schema is not None:
@@ -177,7 +177,7 @@ class TableWriter:
                 self._csv, index=False, header=not self._header_done)
             self._header_done = True
         elif self.suffix == ".parquet":
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # lazy: heavy: only for Parquet
 
             schema = self._parquet.schema if self._parquet is not None else None
             table = arrow_table(chunk, self.schema, schema)

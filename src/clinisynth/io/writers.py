@@ -105,7 +105,7 @@ def _is_formula(value: Any) -> bool:
 
 def _write_stat(df: pd.DataFrame, tmp: Path, suffix: str, path: Path) -> None:
     """Stata/SPSS through pyreadstat; categories as integer codes with value labels."""
-    import pyreadstat
+    import pyreadstat  # lazy: heavy: only for SAS, Stata, SPSS
 
     frame = pd.DataFrame(index=range(len(df)))
     labels: dict[str, dict[int | float, str]] = {}

@@ -33,7 +33,8 @@ of each step and loading builds it from JSON and arrays only.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
@@ -246,10 +247,21 @@ class TableStep(Step):
         return self.fit_table(batch.table(self.name), ctx.schema)
 
     def transform(self, batch: Batch, rng: np.random.Generator) -> Batch:
-        return batch.with_frame(self.transform_table(batch.table(self.name)))
+        with self._columns_named():
+            return batch.with_frame(self.transform_table(batch.table(self.name)))
 
     def inverse_transform(self, batch: Batch, rng: np.random.Generator, draw: Draw) -> Batch:
-        return batch.with_frame(self.inverse_table(batch.table(self.name), rng))
+        with self._columns_named():
+            return batch.with_frame(self.inverse_table(batch.table(self.name), rng))
+
+    @contextmanager
+    def _columns_named(self) -> Iterator[None]:
+        """A table without a column the step needs: one line naming the column."""
+        try:
+            yield
+        except KeyError as exc:
+            raise ClinisynthError(f"step '{self.name}': column {exc} is missing from the "
+                                  "table") from None
 
 
 class FilterReport(Protocol):

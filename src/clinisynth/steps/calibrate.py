@@ -65,8 +65,6 @@ class CalibrateStep(Step):
     def transform(self, batch: Batch, rng: np.random.Generator) -> Batch:
         """Calibrated draws: the frozen maps, or the chain on this batch."""
         self._check_fitted()
-        if batch.X is None:
-            return batch
         X, y = batch.matrix(self.name)
         if self.map_ is not None:
             X = self.map_.transform(X, y)

@@ -39,12 +39,9 @@ import pandas as pd
 
 from clinisynth.encoding import restore_dtype
 from clinisynth.errors import ClinisynthError
-from clinisynth.rules.discovery import (
-    Discovery,
-    DiscoveryOptions,
-    discover_rules,
-    learn_precisions,
-)
+from clinisynth.rules.discovery import discover_rules, learn_precisions
+from clinisynth.rules.options import Discovery, DiscoveryOptions
+from clinisynth.rules.plan import ancestor, forest_order, has_path, topological
 from clinisynth.rules.precision import ceil_to, floor_to, round_to
 from clinisynth.schema import TableSchema
 from clinisynth.schema.rules import (
@@ -169,7 +166,7 @@ class RulesStep(TableStep):
         for i, rule in enumerate(self.rules_):
             if isinstance(rule, DERIVING) and self._free(rule) and rule.column not in derived \
                     and rule.column != schema.target \
-                    and not _has_path(deps, set(rule.columns[:-1]), rule.column):
+                    and not has_path(deps, set(rule.columns[:-1]), rule.column):
                 deps[rule.column] = set(rule.columns[:-1])
                 derived.add(rule.column)
                 post.append(("derive", i))
@@ -179,12 +176,12 @@ class RulesStep(TableStep):
             if isinstance(rule, ConditionalMissing) and self._free(rule) \
                     and rule.column not in derived \
                     and rule.column not in blanked and rule.column != schema.target \
-                    and not _has_path(deps, {rule.when}, rule.column):
+                    and not has_path(deps, {rule.when}, rule.column):
                 deps[rule.column] = {rule.when}
                 blanked[rule.column] = i
                 post.append(("missing", i))
                 how[i] = "missing cells re-imposed after sampling"
-        self.post_ = _topological(post, self.rules_, deps)
+        self.post_ = topological(post, self.rules_, deps)
         self.pools_ = {}
         for col in blanked:
             observed = real[col].dropna()
@@ -209,7 +206,7 @@ class RulesStep(TableStep):
             rule = self.rules_[i]
             assert isinstance(rule, InequalityRule)
             a, b = rule.left, rule.right
-            if b in parents or _ancestor(parents, a, b):
+            if b in parents or ancestor(parents, a, b):
                 continue
             parents[b] = a
             gaps = _num(filled, b) - _num(filled, a)
@@ -217,7 +214,7 @@ class RulesStep(TableStep):
             self.gaps_[b] = {"parent": a, "strict": rule.strict,
                              "min_gap": float(positive.min()) if positive.size else 0.0}
             how[i] = "modelled as a non-negative gap"
-        self.order_ = _forest_order(
+        self.order_ = forest_order(
             [c.name for c in schema.columns if c.is_numeric and c.name not in derived], parents)
         self.bounds_: dict[str, list[float | None]] = {}
         for c in schema.columns:
@@ -421,66 +418,6 @@ def _annotated(schema: TableSchema, rules: list[Rule], steps: dict[str, float]) 
                replace(c) for c in schema.columns]
     return TableSchema(columns=columns, target=schema.target, version=schema.version,
                        rules=[r.to_dict() for r in rules])
-
-
-def _has_path(deps: dict[str, set[str]], starts: set[str], goal: str) -> bool:
-    """Whether ``goal`` is among ``starts`` or their (transitive) dependencies."""
-    stack, seen = list(starts), set()
-    while stack:
-        node = stack.pop()
-        if node == goal:
-            return True
-        if node not in seen:
-            seen.add(node)
-            stack.extend(deps.get(node, ()))
-    return False
-
-
-def _topological(post: list[tuple[str, int]], rules: list[Rule],
-                 deps: dict[str, set[str]]) -> list[tuple[str, int]]:
-    """``post`` ordered so a column is finished before anything that reads it."""
-    by_column = {rules[i].column: (k, i) for k, i in post}  # type: ignore[attr-defined]
-    done: list[tuple[str, int]] = []
-    seen: set[str] = set()
-
-    def visit(column: str) -> None:
-        if column in seen or column not in by_column:
-            return
-        seen.add(column)
-        for dep in sorted(deps.get(column, ())):
-            visit(dep)
-        done.append(by_column[column])
-
-    for _, i in post:
-        visit(rules[i].column)  # type: ignore[attr-defined]
-    return done
-
-
-def _ancestor(parents: dict[str, str], node: str, candidate: str) -> bool:
-    """Whether ``candidate`` is ``node`` or one of its ancestors in the gap forest."""
-    while node is not None:
-        if node == candidate:
-            return True
-        node = parents.get(node)  # type: ignore[assignment]
-    return False
-
-
-def _forest_order(columns: list[str], parents: dict[str, str]) -> list[str]:
-    """Columns with every parent before its children (table order otherwise)."""
-    done: list[str] = []
-    seen: set[str] = set()
-
-    def visit(column: str) -> None:
-        if column in seen:
-            return
-        seen.add(column)
-        if column in parents:
-            visit(parents[column])
-        done.append(column)
-
-    for column in columns:
-        visit(column)
-    return done
 
 
 def check_rules_hold(step: RulesStep, frame: pd.DataFrame) -> None:

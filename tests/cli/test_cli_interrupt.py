@@ -155,11 +155,11 @@ main_thread_only = pytest.mark.skipif(threading.current_thread() is not threadin
 def test_a_signal_during_a_native_import_is_raised_when_the_import_returns():
     """The CLI's handler raised KeyboardInterrupt inside PyTorch's import, where it crossed
     C++ and aborted the process; inside ``interrupts_deferred`` it waits for the block's end."""
-    from clinisynth.cli.app import _signals_as_interrupt
+    from clinisynth.cli.app import signals_as_interrupt
     from clinisynth.interrupts import interrupts_deferred
 
     steps = []
-    with pytest.raises(KeyboardInterrupt), _signals_as_interrupt():
+    with pytest.raises(KeyboardInterrupt), signals_as_interrupt():
         with interrupts_deferred():
             with interrupts_deferred():  # nested: only the outermost block re-raises
                 os.kill(os.getpid(), signal.SIGINT)
@@ -172,10 +172,10 @@ def test_a_signal_during_a_native_import_is_raised_when_the_import_returns():
 
 @main_thread_only
 def test_a_signal_deferred_by_a_failing_block_is_dropped_with_it():
-    from clinisynth.cli.app import _signals_as_interrupt
+    from clinisynth.cli.app import signals_as_interrupt
     from clinisynth.interrupts import interrupts_deferred
 
-    with _signals_as_interrupt():
+    with signals_as_interrupt():
         with pytest.raises(ImportError), interrupts_deferred():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)

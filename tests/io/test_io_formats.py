@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from clinisynth.cli import app
 from clinisynth.errors import ClinisynthError, SchemaError
 from clinisynth.io import ClinisynthNotice, ReadOptions, read_table, write_table
-from clinisynth.io.readers import sniff_delimiter
+from clinisynth.io.text import sniff_delimiter
 from clinisynth.schema import infer_schema
 from conftest import make_mixed_table
 

@@ -152,7 +152,7 @@ def test_fit_reports_the_study_window_and_every_row_keeps_it(tmp_path):
     from typer.testing import CliRunner
 
     from clinisynth.cli import app
-    from test_survival_step import windowed_cohort
+    from steps.test_survival_step import windowed_cohort
 
     df = windowed_cohort(n=400)
     df.to_csv(tmp_path / "c.csv", index=False)
