@@ -74,9 +74,9 @@ def run_cell(df: pd.DataFrame, table: str, target: str, config: str, seed: int,
     drop = TABLES[table][2] or []
     covariates = [c for c in schema.names if c not in drop]
     res = survival_scores(train.reset_index(drop=True), holdout.reset_index(drop=True),
-                          fake.reset_index(drop=True), schema, schema.survival,
+                          fake.reset_index(drop=True), schema, schema.survival[0],
                           covariates=covariates)
-    t_name = schema.survival["time"]
+    t_name = schema.survival[0]["time"]
     return {**res.headline(), "seconds": seconds,
             "time_min": float(fake[t_name].min()), "time_max": float(fake[t_name].max()),
             "real_time_max": float(train[t_name].max()), "weights": syn.weights_}

@@ -4,8 +4,8 @@
 parameter at fault before any data is read; :func:`pipeline_steps` lists the steps the
 parameters and the table's schema call for, in order:
 
-    roles -> subsample -> [survival] -> [rules] -> [weight search] -> encode -> mixture
-    -> [calibrate] -> [guard]
+    subsample -> [protect] -> roles -> [rules] -> [survival] -> [weight search] -> encode
+    -> mixture -> [calibrate] -> [guard]
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from clinisynth.errors import ClinisynthError
 from clinisynth.generators import list_generators
 from clinisynth.guard import PrivacyGuard
 from clinisynth.reward import RewardWeights
-from clinisynth.schema import TableSchema
+from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.steps.base import Step
 from clinisynth.steps.calibrate import CalibrateStep
 from clinisynth.steps.encode import EncodeStep
 from clinisynth.steps.guard import GuardStep
 from clinisynth.steps.mixture import MixtureStep
+from clinisynth.steps.protect import ProtectStep
 from clinisynth.steps.roles import RolesStep
 from clinisynth.steps.rules import RulesStep
 from clinisynth.steps.search import MIN_ROWS_TO_LEARN, WeightSearchStep
@@ -63,6 +64,7 @@ class Params(Protocol):
     survival: bool
     max_rows: int | None
     generators: Any
+    protect: bool
 
     def get_params(self, deep: bool = True) -> dict[str, Any]: ...
 
@@ -103,11 +105,13 @@ def pipeline_steps(p: Params, schema: TableSchema) -> list[Step]:
     learned = isinstance(p.weights, str) and p.weights == "learned"
     calibration = calibration_names(p.calibration)
     guard = guard_options(p.privacy_guard)
-    steps: list[Step] = [RolesStep(), SubsampleStep(p.max_rows)]
-    if p.survival and schema.survival is not None:
-        steps.append(SurvivalStep())
+    steps: list[Step] = [SubsampleStep(p.max_rows)]
+    steps += [ProtectStep()] if p.protect else []
+    steps.append(RolesStep())
     if p.rules:
         steps.append(RulesStep())
+    if p.survival and primary_pair(schema) is not None:
+        steps.append(SurvivalStep())
     if learned:
         steps.append(WeightSearchStep(p.generators, p.validation_fraction, calibration or None,
                                       p.calibration_params, p.generator_params, p.search,

@@ -1,9 +1,10 @@
 """A pipeline of fitted steps: fit in order, sample from the source, redraw what filters refuse.
 
 Fit: each step is fitted on the previous step's output (``fit_transform``), all drawing from one
-random generator in list order. The steps that build the record view (roles, subsample) come
-first; the table they leave is the *record view*: the user's table without identifiers and free
-text, dates as numbers. It is what filters judge and what the weight search scores against.
+random generator in list order. The steps that build the record view (subsample, protect, roles)
+come first; the table they leave is the *record view*: the user's table without identifiers and
+free text, dates as numbers, rare values and extremes protected. It is what filters judge and
+what the weight search scores against.
 
 Sample, one chunk of ``counts[k]`` rows per class, all randomness from the chunk's ``rng``:
 
@@ -14,7 +15,8 @@ Sample, one chunk of ``counts[k]`` rows per class, all randomness from the chunk
 3. every filter checks them (the rules' checks: soft, redrawn for a bounded number of rounds
    then counted; the guard: hard, never let out). Refused rows are redrawn from the source and
    brought to the record view the same way; only they are checked again;
-4. the record-view steps run backwards (roles: fresh identifiers, dates in the input's format).
+4. the record-view steps run backwards (roles: fresh identifiers, dates in the input's format;
+   protect and subsample change nothing).
 
 A hard filter's refused rows are redrawn from the whole mixture for up to its ``max_rounds``
 rounds, then for up to ``max(max_rounds, FALLBACK_ROUNDS)`` rounds from the generators that do
@@ -63,7 +65,8 @@ class Pipeline:
             raise ClinisynthError(f"pipeline: a step is named twice ({', '.join(names)})")
         builders = [s.builds_record for s in self.steps]
         if builders != sorted(builders, reverse=True):
-            raise ClinisynthError("pipeline: the record-view steps (roles, subsample) come first")
+            raise ClinisynthError("pipeline: the record-view steps (subsample, protect, roles) "
+                                  "come first")
         sources = [i for i, s in enumerate(self.steps) if s.is_source]
         if len(sources) != 1:
             raise ClinisynthError(f"pipeline: needs exactly one source step, got {len(sources)}")
@@ -116,12 +119,14 @@ class Pipeline:
                 frame = step.transform_table(frame)
         return frame
 
-    def record_view(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A table with the user's columns at the record view (what the audit scores)."""
+    def record_view(self, frame: pd.DataFrame, skip: Sequence[str] = ()) -> pd.DataFrame:
+        """A table with the user's columns at the record view (the steps named in ``skip``
+        left out)."""
+        batch = Batch(frame=frame)
         for step in self.record_steps:
-            if isinstance(step, TableStep):
-                frame = step.transform_table(frame)
-        return frame
+            if step.name not in skip:
+                batch = step.transform(batch, np.random.default_rng(0))  # no step draws here
+        return batch.table("pipeline")
 
     # -- sample ---------------------------------------------------------------------------------
     def sample_chunk(self, counts: np.ndarray, rng: np.random.Generator,
@@ -215,16 +220,14 @@ class Pipeline:
             meta, step_arrays = step.get_state()
             steps.append({"step": step.name, "state": meta})
             arrays.update({f"{i}.{step.name}.{k}": v for k, v in step_arrays.items()})
-        return {"input_schema": self.input_schema_.to_dict(), "steps": steps}, arrays
+        return {"steps": steps}, arrays  # not the input schema: the user's raw ranges
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> Pipeline:
         steps = [STEPS.get(entry["step"]).from_state(
                      entry["state"], split_arrays(arrays, f"{i}.{entry['step']}"))
                  for i, entry in enumerate(meta["steps"])]
-        pipeline = cls(steps)
-        pipeline.input_schema_ = TableSchema.from_dict(meta["input_schema"])
-        return pipeline
+        return cls(steps)
 
 
 class _Views:

@@ -2,8 +2,8 @@
 
 ``fit`` checks the parameters (:mod:`clinisynth.params`), infers or validates the schema, builds
 the steps the parameters call for and fits them in order (:class:`~clinisynth.pipeline.Pipeline`):
-roles -> subsample -> survival -> rules -> weight search -> encode -> mixture -> calibrate ->
-guard. ``sample`` plans chunks and asks the pipeline for each; persistence writes the
+subsample -> protect -> roles -> survival -> rules -> weight search -> encode -> mixture ->
+calibrate -> guard. ``sample`` plans chunks and asks the pipeline for each; persistence writes the
 parameters, the schema and the pipeline's state.
 
 Every random choice flows from ``seed``: one ``numpy.random.Generator`` drives the fit (each step
@@ -47,7 +47,8 @@ CHUNK_ROWS = 50_000
 #: fitted attributes read off the pipeline's steps: ``name -> (step, attribute)`` (attribute
 #: None: the step itself); a step the pipeline does not have gives None
 STEP_ATTRIBUTES = {
-    "roles_": ("roles", None), "survival_": ("survival", None), "rules_": ("rules", None),
+    "protect_": ("protect", None), "roles_": ("roles", None),
+    "survival_": ("survival", None), "rules_": ("rules", None),
     "fit_rows_": ("subsample", "fit_rows_"), "search_": ("weights", "search_"),
     "encoder_": ("encode", "encoder_"), "generators_": ("mixture", "generators_"),
     "weights_": ("mixture", "weights_"), "class_counts_": ("mixture", "class_counts_"),
@@ -99,11 +100,17 @@ class HybridSynthesizer(BaseEstimator):
     generators : "all", a list of generator names, or None
         The generators learned and uniform weights range over; None is the Gaussian mixture and
         the conditional VAE, the two that do not build rows from real patients.
+    protect : bool
+        No value that fewer than the schema's ``k`` patients hold reaches the model: rare
+        categories pooled or folded, extremes moved to protected quantiles
+        (:mod:`clinisynth.steps.protect`). ``False`` publishes them as they are: only for a
+        table whose values are public, or to measure what the protection costs.
 
     Attributes
     ----------
     schema_ : TableSchema
-        The user's table schema (with column roles).
+        The schema of the synthetic tables: the user's (with column roles), with the protected
+        categories and ranges.
     pipeline_ : Pipeline
         The fitted steps; ``model_schema_`` is the schema of its record view.
     roles_, survival_, rules_ : the fitted table steps (None when absent).
@@ -126,6 +133,7 @@ class HybridSynthesizer(BaseEstimator):
     survival: bool = True
     max_rows: int | None = MAX_FIT_ROWS
     generators: Generators = None
+    protect: bool = True
 
     def __getattr__(self, name: str) -> Any:
         """Fitted attributes of the pipeline's steps (see :data:`STEP_ATTRIBUTES`)."""
@@ -156,16 +164,20 @@ class HybridSynthesizer(BaseEstimator):
         with thread_limits(self.n_jobs):
             pipeline = Pipeline(pipeline_steps(self, schema)).fit(data, schema, self._rng,
                                                                  on_step)
-        self.schema_, self.pipeline_ = schema, pipeline
+        protect = pipeline.step("protect")
+        self.schema_ = protect.model_schema_ if protect is not None else schema
+        self.pipeline_ = pipeline
+        self.roles_.exclude_identifiers(data)  # rows the subsample left out are real patients
         if on_step is not None:
             on_step("fitted", 1, 1)
         return self
 
-    def record_view(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` (the user's columns) as the models and the audit see it: identifiers and
-        free text left out, dates as numbers (its schema is ``model_schema_``)."""
+    def record_view(self, frame: pd.DataFrame, protected: bool = True) -> pd.DataFrame:
+        """``frame`` (the user's columns) as the models see it: identifiers and free text left
+        out, dates as numbers (its schema is ``model_schema_``), rare values and extremes
+        protected; ``protected=False`` keeps the real values (what the audit scores against)."""
         self.check_fitted()
-        return self.pipeline_.record_view(frame)
+        return self.pipeline_.record_view(frame, skip=() if protected else ("protect",))
 
     def check_fitted(self) -> None:
         if "pipeline_" not in self.__dict__:

@@ -40,3 +40,18 @@ def sorted_categories(values: list[Any]) -> list[Any]:
         return list(unique.sort_values())
     except TypeError:
         return list(unique)
+
+
+def held_counts(series: pd.Series) -> dict[Any, int]:
+    """How many cells hold each category (values equal as categories counted together; missing
+    cells left out), by :func:`category_key`."""
+    counts: dict[Any, int] = {}
+    for value, n in pd.Series(series.to_numpy(dtype=object)).value_counts().items():
+        key = category_key(value)
+        counts[key] = counts.get(key, 0) + int(n)
+    return counts
+
+
+def category_keys(series: pd.Series) -> list[Any]:
+    """The :func:`category_key` of each cell (None for a missing one)."""
+    return [None if pd.isna(v) else category_key(v) for v in series.to_numpy(dtype=object)]

@@ -38,12 +38,12 @@ def tables():
 
 def scores(train, holdout, synthetic, **kw):
     schema = infer_schema(train, "death")
-    return survival_scores(train, holdout, synthetic, schema, schema.survival, **kw)
+    return survival_scores(train, holdout, synthetic, schema, schema.survival[0], **kw)
 
 
 def test_pair_is_inferred(tables):
     schema = infer_schema(tables[0], "death")
-    assert schema.survival == {"time": "futime", "event": "death", "event_values": [1]}
+    assert schema.survival == [{"time": "futime", "event": "death", "event_values": [1]}]
 
 
 def test_fresh_real_rows_score_like_the_holdout(tables):

@@ -52,5 +52,6 @@ def test_schema_command_reports_the_survival_pair(tmp_path):
     out = tmp_path / "schema.json"
     result = run("schema", "--dataset", "flchain", "--out", out)
     assert result.exit_code == 0, result.output
-    assert "survival pair: time 'futime', event 'death' in [1]" in result.stdout
-    assert json.loads(out.read_text())["survival"]["time"] == "futime"
+    assert "survival pair 1: futime / death=1 (separation" in result.stdout
+    assert "runner-up: " in result.stdout
+    assert json.loads(out.read_text())["survival"][0]["time"] == "futime"

@@ -37,7 +37,7 @@ def test_inferred_pair(columns, target, expected):
         assert schema.survival is None
     else:
         time, event, values = expected
-        assert schema.survival == {"time": time, "event": event, "event_values": values}
+        assert schema.survival == [{"time": time, "event": event, "event_values": values}]
 
 
 def test_no_pair_on_breast_cancer_and_mixed(breast_cancer, mixed_table):
@@ -51,8 +51,13 @@ def test_json_round_trip_and_edits():
     again = TableSchema.from_json(schema.to_json())
     assert again.survival == schema.survival
     data = schema.to_dict()
-    data["survival"]["event_values"] = [1, 2]  # transplant and death as one composite event
-    assert TableSchema.from_dict(data).survival["event_values"] == [1, 2]
+    data["survival"][0]["event_values"] = [1, 2]  # transplant and death as one event
+    assert TableSchema.from_dict(data).survival[0]["event_values"] == [1, 2]
+    data["survival"] = {"time": "time", "event": "status"}  # one mapping is one pair
+    assert TableSchema.from_dict(data).survival == [
+        {"time": "time", "event": "status", "event_values": [2]}]
+    data["survival"] = []
+    assert TableSchema.from_dict(data).survival is None
     data["survival"] = None
     assert TableSchema.from_dict(data).survival is None
     old = schema.to_dict()
@@ -77,3 +82,35 @@ def test_invalid_pairs_name_the_column(pair, message):
     data["survival"] = pair
     with pytest.raises(SchemaError, match=message):
         TableSchema.from_dict(data)
+
+
+def cohort(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A cohort followed to a common close (columns named to say nothing): events end follow-up
+    early; a nested inner duration (``a``: time to progression) equals the outer (``b``) where
+    progression did not happen; ``noise`` is an unrelated positive covariate."""
+    rng = np.random.default_rng(seed)
+    close = rng.uniform(2000, 4000, n)
+    death = rng.exponential(3000, n)
+    dead = death < close
+    outer = np.round(np.minimum(death, close))
+    prog = rng.exponential(1500, n)
+    progressed = prog < outer
+    inner = np.where(progressed, np.round(prog), outer)
+    return pd.DataFrame({"c1": rng.normal(60, 10, n).round(), "b": outer,
+                         "e1": dead.astype(int), "a": inner, "e2": progressed.astype(int),
+                         "noise": rng.gamma(2.0, 30.0, n).round(1),
+                         "y": rng.integers(0, 2, n)})
+
+
+def test_pairs_found_by_structure_whatever_the_names():
+    schema = infer_schema(cohort(), "y")
+    assert schema.survival == [{"time": "b", "event": "e1", "event_values": [1]},
+                               {"time": "a", "event": "e2", "event_values": [1]}]
+
+
+def test_no_pair_where_times_and_events_are_unrelated():
+    df = cohort()
+    rng = np.random.default_rng(1)
+    df["e1"], df["e2"] = rng.permutation(df["e1"].to_numpy()), rng.permutation(df["e2"])
+    df["a"] = rng.permutation(df["a"].to_numpy())  # no longer nested
+    assert infer_schema(df, "y").survival is None

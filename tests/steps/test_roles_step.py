@@ -13,7 +13,7 @@ from clinisynth import HybridSynthesizer
 from clinisynth.errors import SchemaError
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.schema.dates import infer_date_format
-from clinisynth.steps.roles import RolesStep, value_hashes
+from clinisynth.steps.roles import RolesStep
 
 
 def visits(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -114,21 +114,30 @@ def test_identifiers_fresh_of_the_same_shape_and_disjoint():
     model = step.transform_table(df)
     out = step.inverse_table(pd.concat([model] * 5, ignore_index=True),
                                  np.random.default_rng(0))
-    ids = out["patient_id"]
-    assert ids.map(lambda v: bool(re.fullmatch(r"MRN\d{6}", v))).all()
+    ids = out["patient_id"]  # the real shape, one digit longer: never a real one
+    assert ids.map(lambda v: bool(re.fullmatch(r"MRN\d{7}", v))).all()
     assert ids.is_unique and not ids.isin(df["patient_id"]).any()
-    # 'A'/'B' + 2 digits: 200 values, 120 real, 600 asked: never a real one (repeats allowed)
-    assert out["code"].map(lambda v: bool(re.fullmatch(r"[A-Z]\d\d", v))).all()
+    # 'A'/'B' + 2 digits, one digit longer: never a real one, distinct where room allows
+    assert out["code"].map(lambda v: bool(re.fullmatch(r"[A-Z]\d\d\d", v))).all()
     assert not out["code"].isin(df["code"]).any()
     numbers = out["number"]
     assert numbers.dtype == df["number"].dtype
-    assert numbers.astype(str).str.len().eq(6).all() and not numbers.isin(df["number"]).any()
-    # only 64-bit hashes of the real identifiers are kept, never the values
+    assert numbers.astype(str).str.len().eq(7).all() and not numbers.isin(df["number"]).any()
+    # nothing of the real identifiers is kept: no value, no hash (a hash of a 6-digit key is
+    # reversed by hashing every candidate), only the shapes
     meta, arrays = step.get_state()
     text = json.dumps(meta)
+    assert arrays == {}
     assert not any(v in text for v in df["patient_id"])
-    assert arrays["hashes.patient_id"].dtype == np.uint64
-    assert set(value_hashes(df["patient_id"])) == set(arrays["hashes.patient_id"])
+    assert not any(str(v) in text for v in df["number"])
+    assert meta["plans"]["patient_id"] == {"role": "identifier", "strategy": "regenerate",
+                                           "kind": "text", "prefix": "MRN", "suffix": "",
+                                           "length": 7, "shapes": {"999999": 1.0}}
+    # held-out identifiers that are longer still: the synthetic ones get longer than them
+    step.exclude_identifiers(pd.DataFrame({"patient_id": ["MRN12345678"], "number": [10**8]}))
+    wider = step.inverse_table(model, np.random.default_rng(1))
+    assert wider["patient_id"].str.len().eq(12).all()
+    assert wider["number"].astype(str).str.len().eq(10).all()
 
 
 def test_drop_strategy_and_schema_json_with_roles(tmp_path):

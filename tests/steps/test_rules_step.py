@@ -242,23 +242,29 @@ def test_seeded_chunks_are_reproducible_with_rules(fitted) -> None:
     assert set(fitted.rules_report_) == {"redrawn", "remaining"}
 
 
-def test_excluded_columns_get_no_rule_and_no_rounding() -> None:
-    """``exclude`` (the survival score): nothing discovered on it, never rounded, a declared
-    rule naming it only checked; saved, and absent in older states."""
+def test_a_column_below_the_survival_time_is_its_share() -> None:
+    """The survival step models the primary time per cell, so a rule ``visit <= time`` is kept
+    by modelling ``visit`` as ``visit / time`` in [0, 1]: the time itself is never made a gap
+    of another column; the share survives a state round trip and the rule holds after rounding.
+    """
     rng = np.random.default_rng(0)
     n = 300
     time = rng.integers(1, 500, n).astype(float)
     df = pd.DataFrame({"time": time, "visit": np.floor(rng.uniform(0, 1, n) * time),
-                       "y": rng.choice(["a", "b"], n)})
+                       "status": rng.integers(0, 2, n), "y": rng.choice(["a", "b"], n)})
     schema = infer_schema(df, "y")
-    plain = RulesStep().fit_table(df, schema)
-    assert any("time" in r.columns for r in plain.rules_) and plain.steps_["time"] == 1.0
-    step = RulesStep(exclude=["time"]).fit_table(df, schema)
-    assert not [r for r in step.rules_ if "time" in r.columns] and "time" not in step.steps_
-    assert "time" not in step.gaps_ and "visit" not in step.gaps_
-    declared = TableSchema.from_dict({**schema.to_dict(), "rules": [
-        {"type": "inequality", "left": "visit", "right": "time"}]})
-    checked = RulesStep(exclude=["time"]).fit_table(df, declared)
-    assert checked.gaps_ == {} and checked.how_[0].startswith("checked")
-    meta, arrays = checked.get_state()
-    assert RulesStep.from_state(meta, arrays).exclude == ("time",)
+    schema.survival = [{"time": "time", "event": "status", "event_values": [1]}]
+    step = RulesStep().fit_table(df, schema)
+    assert step.fixed_ == ["time"] and "time" not in step.gaps_ and "time" not in step.shares_
+    assert step.shares_["visit"]["parent"] == "time"
+    model = step.transform_table(df)
+    assert model["visit"].between(0, 1).all()
+    assert step.model_schema_["visit"].min == 0.0 and step.model_schema_["visit"].max == 1.0
+    assert step.model_schema_.survival == schema.survival
+    model["visit"] = rng.uniform(-0.2, 1.2, n)  # a generator may overshoot
+    again = RulesStep.from_state(*step.get_state())
+    back = again.inverse_table(model, np.random.default_rng(1))
+    assert (back["visit"] <= back["time"]).all() and (back["visit"] >= 0).all()
+    assert (back["visit"] % 1 == 0).all()
+
+

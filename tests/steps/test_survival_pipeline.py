@@ -19,7 +19,7 @@ WEIGHTS = {"gmm": 1, "smote": 1}
 
 def cohort(n: int = 300, seed: int = 0) -> pd.DataFrame:
     """Arm B dies sooner; censoring only after day 100; ``visit`` always before follow-up ends
-    (a rule on the real time scale that means nothing on the step's score)."""
+    (a rule on the survival time, which the survival step models as a score per cell)."""
     rng = np.random.default_rng(seed)
     arm = rng.choice(["A", "B"], n)
     marker = rng.normal(0, 1, n)
@@ -44,7 +44,8 @@ def syn(table: pd.DataFrame) -> HybridSynthesizer:
 def test_follow_up_inside_each_class_event_cell(syn, table):
     assert isinstance(syn.survival_, SurvivalStep)
     assert [s.name for s in syn.pipeline_.steps] == [
-        "roles", "subsample", "survival", "rules", "encode", "mixture", "calibrate", "guard"]
+        "subsample", "protect", "roles", "rules", "survival", "encode", "mixture", "calibrate",
+        "guard"]
     fake = syn.sample(1000, seed=3)
     assert list(fake.columns) == list(table.columns)
     assert fake.dtypes.to_dict() == table.dtypes.to_dict()
@@ -55,14 +56,17 @@ def test_follow_up_inside_each_class_event_cell(syn, table):
 
 
 def test_encoder_sees_the_score_and_the_guard_the_days(syn, table, monkeypatch):
-    model_schema = syn.rules_.model_schema_
+    model_schema = syn.survival_.model_schema_
     assert syn.encoder_.schema is model_schema
     assert model_schema["time"].kind == "continuous" and model_schema["time"].min < 0
     model = syn.pipeline_.to_model(syn.record_view(table))
     assert abs(model["time"].mean()) < 0.1  # a normal score per cell, not days
-    # no rule is discovered on the score (on days, 'visit <= time' would be)
-    assert syn.rules_.exclude_ == ("time",)
-    assert not [r.describe() for r in syn.rules_.rules_ if "time" in r.columns]
+    # the rule on days is kept: visit is modelled as its share of the follow-up time
+    assert syn.rules_.fixed_ == ["time"] and syn.rules_.shares_["visit"]["parent"] == "time"
+    assert "inequality: visit <= time" in [r.describe() for r in syn.rules_.rules_]
+    assert model_schema["visit"].min >= 0 and model_schema["visit"].max <= 1
+    fake = syn.sample(1000, seed=2)
+    assert (fake["visit"] <= fake["time"]).all()
     seen: list[pd.DataFrame] = []
     check = syn.guard_.check
     monkeypatch.setattr(syn.guard_, "check", lambda frame: seen.append(frame) or check(frame))
@@ -76,9 +80,9 @@ def test_switched_off(table):
     off = HybridSynthesizer(weights=WEIGHTS, seed=0, survival=False).fit(table, "arm")
     assert off.survival_ is None and off.get_params()["survival"] is False
     assert [s.name for s in off.pipeline_.steps] == [
-        "roles", "subsample", "rules", "encode", "mixture", "calibrate", "guard"]
+        "subsample", "protect", "roles", "rules", "encode", "mixture", "calibrate", "guard"]
     assert off.rules_.model_schema_["time"].max > 100  # days, as given
-    assert any("time" in r.columns for r in off.rules_.rules_)  # what the score hides
+    assert any("time" in r.columns for r in off.rules_.rules_)
     fake = off.sample(300, seed=0)
     assert fake.dtypes.to_dict() == table.dtypes.to_dict()
 

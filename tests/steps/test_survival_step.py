@@ -27,7 +27,7 @@ def cohort(n: int = 400, seed: int = 0) -> pd.DataFrame:
 def test_round_trip_and_model_schema():
     df = cohort()
     schema = infer_schema(df, "arm")  # the event indicator is not the target
-    assert schema.survival["event"] == "status"
+    assert schema.survival[0]["event"] == "status"
     step = SurvivalStep().fit_table(df, schema)
     model = step.transform_table(df)
     assert step.model_schema_["time"].kind == "continuous"
@@ -75,7 +75,7 @@ def test_needs_a_pair():
 def test_liver_competing_events_keep_their_own_times():
     liver = pd.read_csv(shared_dataset("liver_pbc.csv"))
     schema = infer_schema(liver, "status")
-    assert schema.survival == {"time": "time", "event": "status", "event_values": [2]}
+    assert schema.survival == [{"time": "time", "event": "status", "event_values": [2]}]
     step = SurvivalStep().fit_table(liver, schema)
     assert [e for _, e, _ in step.cells_] == [None, 0, 1, 2]
     z = step.transform_table(liver)

@@ -33,8 +33,10 @@ from clinisynth.audit.result import (
     make_flags,
 )
 from clinisynth.audit.risk import N_ATTACKS, RiskResult, resolve_columns, risk_scores
-from clinisynth.audit.survival import SurvivalResult, resolve_pair, survival_scores
+from clinisynth.audit.rules import RuleViolations, rule_violations
+from clinisynth.audit.survival import SurvivalResult, resolve_pairs, survival_scores
 from clinisynth.audit.utility import MODELS, make_model, utility_scores
+from clinisynth.audit.values import ValueExposure, value_exposure
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema
 from clinisynth.version import __version__
@@ -53,15 +55,16 @@ def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
     ``quasi_identifiers``: the columns an attacker may know (default: the schema's
     ``quasi_identifier`` roles, else none); ``secrets``: columns whose inference is attacked
     besides the target; ``n_attacks``: attacks per risk score (:mod:`clinisynth.audit.risk`).
-    Survival scores (:mod:`clinisynth.audit.survival`) are added when the schema has a
-    survival pair or ``survival=(time, event)`` is given; ``survival_group`` names a discrete
+    Survival scores (:mod:`clinisynth.audit.survival`) are added for each of the schema's
+    survival pairs (the first as ``survival``, all in ``survival_pairs``), or for
+    ``survival=(time, event)`` when given; ``survival_group`` names a discrete
     column for per-group Kaplan-Meier curves. The same ``seed`` gives the same result.
     """
     start = time.perf_counter()
     check_options(privacy_sample, models, n_attacks)
     train, holdout, synthetic, schema = check_inputs(train, holdout, synthetic, target, schema)
     resolve_columns(schema, quasi_identifiers, secrets)  # bad names fail before any work
-    pair = resolve_pair(schema, survival)  # before unscored columns leave the schema
+    pairs = resolve_pairs(schema, survival)  # before unscored columns leave the schema
     (train, holdout, synthetic), schema, skipped = drop_unscored(
         (train, holdout, synthetic), schema)
     with single_thread():
@@ -70,12 +73,19 @@ def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
         result.risk = risk_scores(train, holdout, synthetic, schema, quasi_identifiers,
                                   secrets, n_attacks=n_attacks, seed=seed)
         result.meta["seconds"]["risk"] = round(time.perf_counter() - t0, 3)
+        result.values = value_exposure(train, synthetic, schema)
+        t0 = time.perf_counter()
+        result.rules = rule_violations(train, holdout, synthetic, schema, seed=seed)
+        result.meta["seconds"]["rules"] = round(time.perf_counter() - t0, 3)
         result.meta["n_attacks"] = int(n_attacks)
         result.meta["skipped_columns"] = skipped
-        if pair is not None and {pair["time"], pair["event"]} <= set(schema.names):
+        pairs = [p for p in pairs if {p["time"], p["event"]} <= set(schema.names)]
+        if pairs:
             t0 = time.perf_counter()
-            result.survival = survival_scores(train, holdout, synthetic, schema, pair,
-                                              group=survival_group)
+            scored = [survival_scores(train, holdout, synthetic, schema, pair,
+                                      group=survival_group) for pair in pairs]
+            result.survival_pairs = [s for s in scored if s is not None]
+            result.survival = result.survival_pairs[0] if result.survival_pairs else None
             result.meta["seconds"]["survival"] = round(time.perf_counter() - t0, 3)
             if result.survival is None:
                 result.meta["survival_skipped"] = (
@@ -127,5 +137,6 @@ def _run(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
 
 __all__ = [
     "DIRECTIONS", "HEADLINE_KEYS", "LABELS", "AuditResult", "ColumnScore", "FidelityResult",
-    "PrivacyResult", "RiskResult", "SurvivalResult", "UtilityResult", "audit", "describe",
+    "PrivacyResult", "RiskResult", "RuleViolations", "SurvivalResult", "UtilityResult",
+    "ValueExposure", "audit", "describe",
 ]

@@ -16,11 +16,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from clinisynth.audit.inputs import as_float, category_codes
-from clinisynth.values import category_key
+from clinisynth.values import category_key, category_keys, held_counts
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
 MAX_CATEGORIES = 12
+#: how a category fewer than k real rows hold is shown
+RARE_LABEL = "(rare)"
 
 
 def new_figure(width: float, height: float, constrained: bool = True) -> Figure:
@@ -77,8 +79,14 @@ def numeric_overlay(name: str, real: pd.DataFrame, synthetic: pd.DataFrame,
 
 
 def categorical_overlay(name: str, real: pd.DataFrame, synthetic: pd.DataFrame,
-                        target: str | None, classes: Sequence[Any]) -> Figure:
-    """Category shares per class: real filled bars, synthetic hatched outline bars."""
+                        target: str | None, classes: Sequence[Any], rare_below: int = 0
+                        ) -> Figure:
+    """Category shares per class: real filled bars, synthetic hatched outline bars. Categories
+    fewer than ``rare_below`` real rows hold are drawn as one bar, ``(rare)``: the report never
+    shows a patient's own value."""
+    if rare_below > 1 and name != target:
+        real, synthetic = (_pool_rare(frame, name, real[name], rare_below)
+                           for frame in (real, synthetic))
     (c_r, c_s), k = category_codes([real[name], synthetic[name]])
     labels = _code_labels(real[name], synthetic[name], k)
     counts = np.bincount(c_r, minlength=k)
@@ -104,6 +112,17 @@ def categorical_overlay(name: str, real: pd.DataFrame, synthetic: pd.DataFrame,
                   rotation=30 if len(order) > 4 else 0)
     _style(ax, name)
     return fig
+
+
+def _pool_rare(frame: pd.DataFrame, name: str, reference: pd.Series, k: int) -> pd.DataFrame:
+    """``frame`` with the values of ``name`` that fewer than ``k`` rows of ``reference`` hold
+    replaced by ``(rare)``."""
+    rare = {key for key, n in held_counts(reference).items() if n < k}
+    if not rare:
+        return frame
+    column = frame[name].astype(object)
+    column[np.array([key in rare for key in category_keys(column)], dtype=bool)] = RARE_LABEL
+    return frame.assign(**{name: column})
 
 
 def _shares(codes: np.ndarray, k: int) -> np.ndarray:

@@ -7,6 +7,7 @@ embeds, so other sections (weights, reward traces) can reuse them.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +26,12 @@ from clinisynth.audit.plots import (
 )
 from clinisynth.audit.result import DIRECTIONS, HEADLINE_KEYS, LABELS, AuditResult, describe
 from clinisynth.audit.risk import verdict
+from clinisynth.audit.rules import RuleViolations
 from clinisynth.audit.survival import survival_section
+from clinisynth.audit.values import ValueExposure
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import atomic_path
+from clinisynth.schema import DEFAULT_K
 
 TEMPLATES = Path(__file__).parent / "templates"
 GROUPS = {
@@ -130,18 +134,59 @@ def check_sections(sections: Sequence[dict[str, str]] | None) -> list[dict[str, 
     return out
 
 
+def values_section(values: ValueExposure) -> dict[str, str]:
+    """The values a synthetic table shows that fewer than ``k`` training patients hold: per
+    column, the share of rows carrying one, and which ends equal one or pass the range ``k``
+    patients span (no value itself is shown)."""
+    rows = []
+    for name, share in values.rare_rows.items():
+        if share > 0:
+            rows.append((name, f"{share:.1%}", "", ""))
+    for name in sorted({*values.rare_extremes, *values.beyond}):
+        rows.append((name, "", ", ".join(values.rare_extremes.get(name, [])) or "none",
+                     ", ".join(values.beyond.get(name, [])) or "none"))
+    body = "".join(f"<tr><td>{html.escape(n)}</td><td>{a}</td><td>{b}</td><td>{c}</td></tr>"
+                   for n, a, b, c in rows)
+    verdict = ("No synthetic value is one that fewer than k training patients hold, and no end "
+               "passes the range k patients span." if not values.columns_at_risk() else
+               "Some values are shown that fewer than k training patients hold (see the "
+               "warnings).")
+    return {"title": "Values shown", "html": (
+        f"<p>k = {values.k}. {verdict} Columns not listed show none.</p>"
+        "<table><tr><th>column</th><th>rows with a rare category</th>"
+        "<th>ends equal to a rare value</th><th>ends beyond the k range</th></tr>"
+        f"{body}</table>")}
+
+
+def rules_section(rules: RuleViolations) -> dict[str, str]:
+    """Each rule with the share of training, holdout and synthetic rows breaking it."""
+    body = "".join(
+        f"<tr><td>{html.escape(r['rule'])}</td><td>{r['train']:.1%}</td>"
+        f"<td>{r['holdout']:.1%}</td><td>{r['synthetic']:.1%}</td></tr>" for r in rules.rules)
+    broken = rules.broken()
+    verdict = (f"{len(broken)} rule(s) that every real row keeps are broken by synthetic rows."
+               if broken else "No synthetic row breaks a rule that every real row keeps.")
+    where = ("the schema's rules" if rules.source == "schema" else
+             "rules discovered on the training rows (true on every one)")
+    return {"title": "Rules", "html": (
+        f"<p>{verdict} Rules: {where}.</p>" + (
+            "<table><tr><th>rule</th><th>training rows breaking it</th><th>holdout</th>"
+            f"<th>synthetic</th></tr>{body}</table>" if rules.rules else ""))}
+
+
 def column_figures(result: AuditResult, train: pd.DataFrame,
                    synthetic: pd.DataFrame) -> list[str]:
     """One base64 PNG per column: real (train) against synthetic, per class."""
     target = result.meta.get("target")
     classes = result.meta.get("classes") or []
+    k = result.values.k if result.values is not None else DEFAULT_K
     images = []
     for col in result.fidelity.columns:
         name = col.name
         if col.kind in ("continuous", "integer"):
             fig = numeric_overlay(name, train, synthetic, target, classes)
         else:
-            fig = categorical_overlay(name, train, synthetic, target, classes)
+            fig = categorical_overlay(name, train, synthetic, target, classes, rare_below=k)
         images.append(png_b64(fig, dpi=110))
     return images
 
@@ -151,8 +196,13 @@ def render_html(result: AuditResult, train: pd.DataFrame | None = None,
                 extra_sections: Sequence[dict[str, str]] | None = None) -> str:
     """The report as one HTML string."""
     sections = check_sections(extra_sections)
-    if result.survival is not None:
-        sections = survival_section(result.survival) + sections
+    for pair in reversed(result.survival_pairs or ([result.survival] if result.survival
+                                                   else [])):
+        sections = survival_section(pair) + sections
+    if result.rules is not None:
+        sections = [rules_section(result.rules)] + sections
+    if result.values is not None:
+        sections = [values_section(result.values)] + sections
     fid, pri = result.fidelity, result.privacy
     corr_png = (png_b64(correlation_figure(fid.corr_columns, fid.corr_real, fid.corr_synthetic))
                 if len(fid.corr_columns) >= 2 else None)

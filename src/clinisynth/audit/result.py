@@ -185,19 +185,57 @@ def headline_flags(h: dict[str, float], m: int | None = None,
     for key, limit in RISK_FLAGS.items():
         value = h.get(key, float("nan"))
         low = (risk_low or {}).get(key, 0.0)
+        name = key.replace("_", " ")
         if math.isfinite(value) and value > limit and low > 0:
-            add(key, f"{key.replace('_', ' ')}: {value:.2f} (interval from {low:.2f}; "
-                f"0 expected, flag above {limit} when the interval excludes 0)")
+            add(key, f"{name}: {value:.2f} (interval from {low:.2f}; 0 expected, flag above "
+                f"{limit} when the interval excludes 0)")
+        elif math.isfinite(value) and value > limit:
+            add(key, f"{name}: {value:.2f} is above its threshold {limit}, but its interval "
+                f"reaches {low:.2f}: too noisy to judge, since the holdout patients give the "
+                "attack too few successes or failures to compare with (more holdout rows, or "
+                "more attacks, narrow it)")
     return out
 
 
 def make_flags(result: AuditResult) -> list[dict[str, str]]:
-    """Headline warnings plus the utility notes (e.g. a single-class synthetic table)."""
+    """Headline warnings, the values shown and the utility notes (e.g. a single-class synthetic
+    table)."""
     notes = [{"key": "utility", "message": n} for n in result.utility.notes]
     m = result.privacy.sizes.get("equal_samples")
     risk_low = result.risk.headline_low() if result.risk is not None else None
-    return headline_flags(result.headline(), m, risk_low,
-                          result.privacy.calibrated_dcr_baseline) + notes
+    return (headline_flags(result.headline(), m, risk_low,
+                           result.privacy.calibrated_dcr_baseline)
+            + value_flags(result.values) + rule_flags(result.rules) + notes)
+
+
+def rule_flags(rules: Any) -> list[dict[str, str]]:
+    """A warning naming the rules no real row breaks and some synthetic rows do."""
+    broken = rules.broken() if rules is not None else []
+    if not broken:
+        return []
+    named = "; ".join(f"{r['rule']} ({r['synthetic']:.1%})" for r in broken[:5])
+    more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+    return [{"key": "rules", "message": (
+        f"rules: synthetic rows break {len(broken)} rule(s) that every real row keeps: "
+        f"{named}{more}")}]
+
+
+def value_flags(values: Any) -> list[dict[str, str]]:
+    """Warnings for rare values and extremes a synthetic table shows (none expected)."""
+    if values is None:
+        return []
+    out = []
+    if values.any_rare_row > 0:
+        columns = ", ".join(c for c, s in values.rare_rows.items() if s > 0)
+        out.append({"key": "rare_values", "message": (
+            f"rare values: {values.any_rare_row:.1%} of synthetic rows carry a value that fewer "
+            f"than {values.k} training patients hold ({columns}; 0 expected)")})
+    if values.rare_extremes:
+        ends = "; ".join(f"{c} {', '.join(e)}" for c, e in values.rare_extremes.items())
+        out.append({"key": "rare_extremes", "message": (
+            f"extremes: the synthetic {ends} equal a value that fewer than {values.k} training "
+            "patients hold (none expected)")})
+    return out
 
 
 def clean(value: Any) -> Any:
@@ -357,8 +395,15 @@ class AuditResult:
     meta: dict[str, Any]
     flags: list[dict[str, str]] = field(default_factory=list)
     risk: RiskResult | None = None
-    #: survival fidelity/utility (:class:`clinisynth.audit.survival.SurvivalResult`) or None
+    #: survival fidelity/utility of the first pair
+    #: (:class:`clinisynth.audit.survival.SurvivalResult`) or None
     survival: Any = None
+    #: the same for every pair the schema holds, the first included
+    survival_pairs: list[Any] = field(default_factory=list)
+    #: rare values and extremes shown (:class:`clinisynth.audit.values.ValueExposure`) or None
+    values: Any = None
+    #: rows breaking each rule (:class:`clinisynth.audit.rules.RuleViolations`) or None
+    rules: Any = None
 
     def headline(self) -> dict[str, float]:
         """Flat ``{key: value}`` over :data:`HEADLINE_KEYS`; NaN where a score is undefined."""
@@ -402,6 +447,9 @@ class AuditResult:
             "privacy": self.privacy.to_dict(),
             "risk": self.risk.to_dict() if self.risk is not None else None,
             "survival": self.survival.to_dict() if self.survival is not None else None,
+            "survival_pairs": [pair.to_dict() for pair in self.survival_pairs],
+            "values": self.values.to_dict() if self.values is not None else None,
+            "rules": self.rules.to_dict() if self.rules is not None else None,
         })
 
     def to_json(self, path: str | Path | None = None) -> str:

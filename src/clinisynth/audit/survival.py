@@ -103,20 +103,21 @@ class SurvivalResult:
                 "curves": self.curves}
 
 
-def resolve_pair(schema: TableSchema, survival: Any) -> dict[str, Any] | None:
-    """The pair to score: ``survival`` given as ``(time, event)`` or a mapping, else the
-    schema's own pair, else None."""
+def resolve_pairs(schema: TableSchema, survival: Any) -> list[dict[str, Any]]:
+    """The pairs to score: ``survival`` given as ``(time, event)`` or a mapping, else the
+    schema's own pairs (none when it has none)."""
     if survival is None:
-        return schema.survival
+        return list(schema.survival or [])
     if isinstance(survival, Mapping):
         pair = dict(survival)
     elif isinstance(survival, Sequence) and not isinstance(survival, str) and len(survival) == 2:
         pair = {"time": survival[0], "event": survival[1]}
     else:
         raise ClinisynthError("survival must be (time column, event column) or a mapping")
-    if schema.survival and pair.get("event") == schema.survival["event"]:
-        pair.setdefault("event_values", schema.survival["event_values"])
-    return check_survival(schema, pair)
+    for known in schema.survival or []:
+        if pair.get("event") == known["event"]:
+            pair.setdefault("event_values", known["event_values"])
+    return [check_survival(schema, pair)]
 
 
 def survival_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
@@ -332,4 +333,4 @@ def survival_section(result: SurvivalResult) -> list[dict[str, str]]:
     if result.curves:
         text += (f"<div class='wide'><img alt='Kaplan-Meier curves' "
                  f"src='data:image/png;base64,{png_b64(km_figure(result))}'></div>")
-    return [{"title": "Survival", "html": text}]
+    return [{"title": f"Survival: {result.time} / {result.event}", "html": text}]

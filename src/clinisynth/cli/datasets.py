@@ -20,6 +20,7 @@ from clinisynth.cli.options import (
     TargetOption,
     read_options,
 )
+from clinisynth.cli.summary import print_pairs
 from clinisynth.datasets import DATASETS
 from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
 from clinisynth.schema.rules import rule_from_dict
@@ -67,11 +68,7 @@ def schema_command(
             schema[col.name].precision = col.precision
     schema.to_json(out)
     console.print(schema_table(schema))
-    if schema.survival:
-        pair = schema.survival
-        console.print(f"survival pair: time '{pair['time']}', event '{pair['event']}' in "
-                      f"{pair['event_values']} (edit or set to null in the JSON)",
-                      highlight=False)
+    print_pairs(schema, df)
     for rule in schema.rules or []:
         console.print(f"rule: {rule_from_dict(rule).describe()}", highlight=False)
     console.print(f"schema written to {out} ({len(schema.rules or [])} rules)")

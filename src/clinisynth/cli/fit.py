@@ -12,7 +12,7 @@ from clinisynth.cli.app import app, console
 from clinisynth.cli.data import load_fit_input
 from clinisynth.cli.options import FitChoices, TableInput, with_options
 from clinisynth.cli.progress import fit_with_progress
-from clinisynth.cli.summary import print_model
+from clinisynth.cli.summary import print_model, print_model_contents, print_pairs
 from clinisynth.persistence import check_model_target
 
 
@@ -34,9 +34,10 @@ def fit_command(
                   + (f"a stratified subsample of {options.max_rows:,} rows (--max-rows)"
                      if options.max_rows and len(df) > options.max_rows else "all rows"),
                   highlight=False)
+    print_pairs(schema, df)
     syn = fit_with_progress(options.synthesizer(), df, target_col, schema,
                             announce_subsample=False)
     syn.save(model)
     print_model(syn)
-    console.print(f"model saved to {model} in {time.perf_counter() - start:.1f} s; it holds "
-                  "training rows: share synthetic tables, not the model", highlight=False)
+    print_model_contents(syn, model)
+    console.print(f"fitted in {time.perf_counter() - start:.1f} s", highlight=False)

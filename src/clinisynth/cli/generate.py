@@ -23,10 +23,18 @@ from clinisynth.cli.progress import fit_with_progress, write_draw, write_frame
 from clinisynth.cli.sections import (
     calibration_section,
     guard_section,
+    protection_section,
     roles_section,
+    synthesizer_flags,
     weight_sections,
 )
-from clinisynth.cli.summary import print_guard, print_model, print_rows, print_rules
+from clinisynth.cli.summary import (
+    print_guard,
+    print_model,
+    print_model_contents,
+    print_rows,
+    print_rules,
+)
 from clinisynth.conditions import ConditionSet, parse_conditions
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path
@@ -145,9 +153,14 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
             console.print(f"audit skipped: the {small[0]} rows meeting {conditions.text} are "
                           f"fewer than {MIN_ROWS} or hold one class", highlight=False)
             return
-    # the audit scores the model's view of each table: identifiers and free text left out
-    # (never modelled, never copied), dates as numbers (see clinisynth.roles)
-    view, model_schema = syn.record_view, syn.model_schema_
+    # the audit scores the record view of each table: identifiers and free text left out
+    # (never modelled, never copied), dates as numbers; against the real values (not their
+    # protected copies), so what the protection costs and what it leaves are both measured
+    model_schema = syn.model_schema_
+
+    def view(frame: pd.DataFrame) -> pd.DataFrame:
+        return syn.record_view(frame, protected=False)
+
     train, holdout, fake = view(train), view(holdout), view(fake)
     with console.status("auditing against the held-out rows"):
         result = audit(train, holdout, fake, schema.target, schema=model_schema, seed=seed)
@@ -163,6 +176,8 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
         roles = roles_section(syn.roles_.report())
         if roles is not None:
             sections.append(roles)
+        if syn.protect_ is not None:
+            sections.append(protection_section(syn.protect_.report(), syn.protect_.k_))
         if syn.guard_report_ is not None and not conditions:
             sections.append(guard_section(syn.guard_report_, syn.guard_))
         result.meta["synthesizer"] = {
@@ -170,7 +185,9 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
             "calibration": syn.calibration_.steps if syn.calibration_ else [],
             "privacy_guard": syn.guard_report_.to_dict() if syn.guard_report_ else None,
             "fidelity_before_calibration": before,
+            "protection": syn.protect_.report() if syn.protect_ is not None else None,
         }
+        result.flags += synthesizer_flags(syn)
         result.to_json(json_out)
         write_html_report(result, html_out, train=train, holdout=holdout, synthetic=fake,
                           extra_sections=sections)
@@ -186,5 +203,5 @@ def print_summary(counts: Mapping[Any, int], target: str, out: Path, syn: Hybrid
     print_guard(syn)
     print_rules(syn)
     if model_dir is not None:
-        console.print(f"model saved to {model_dir}", highlight=False)
+        print_model_contents(syn, model_dir)
     console.print(f"generated in {seconds:.1f} s", highlight=False)

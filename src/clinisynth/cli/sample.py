@@ -107,7 +107,9 @@ def sample_command(
         "--engine", metavar="local|dask|ray", help="Where the chunks are sampled: in this "
         "process, or on a Dask or Ray cluster (at --address, else a local one of --workers "
         "processes; pip install 'clinisynth\\[dask]' or 'clinisynth\\[ray]'). Every engine "
-        "writes the same rows.")] = "local",
+        "writes the same rows. A cluster receives the whole model, the privacy guard's "
+        "training records included (patient data): use only workers you would trust with the "
+        "training table.")] = "local",
     address: Annotated[str | None, typer.Option(
         "--address", metavar="ADDR", help="Scheduler address of a running Dask or Ray cluster "
         "(with --engine dask or ray).")] = None,

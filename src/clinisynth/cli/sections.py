@@ -117,3 +117,38 @@ def roles_section(roles: dict[str, Any]) -> dict[str, str] | None:
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def protection_section(report: dict[str, Any], k: int) -> dict[str, str]:
+    """How many categories each column pooled or folded, and each protected range (the bounds
+    are values at least k patients lie at or beyond, so they expose no one)."""
+    rows = []
+    for name, what in report.items():
+        if "range" in what:
+            lo, hi = what["range"]
+            text = f"values from {html.escape(str(lo))} to {html.escape(str(hi))}"
+        else:
+            how = "pooled into one category" if "pool" in what else "folded into the nearest"
+            text = f"{what['kept']} categories kept, the others {how}"
+        rows.append(f"<tr><td>{html.escape(str(name))}</td><td>{text}</td></tr>")
+    body = (f"<p>No value that fewer than {k} training patients hold reached the model: rare "
+            "categories were pooled (text) or folded into the nearest kept code (numbers), "
+            f"and each numeric column's ends are values at least {k} patients lie at or beyond "
+            "(the audit above scores the synthetic rows against the real, unprotected ones). "
+            "Columns not listed needed nothing.</p><table><tr><th>column</th><th>protection"
+            "</th></tr>" + "".join(rows) + "</table>")
+    return {"title": "Value protection", "html": body}
+
+
+def synthesizer_flags(syn: HybridSynthesizer) -> list[dict[str, str]]:
+    """Warnings about how the hybrid was run that the audit of its rows cannot see."""
+    flags = []
+    if syn.guard_ is None:
+        flags.append({"key": "privacy_guard", "message": (
+            "privacy guard off (privacy_guard=False): no synthetic row was checked against the "
+            "training patients before it was written")})
+    if syn.protect_ is None:
+        flags.append({"key": "protection", "message": (
+            "value protection off (protect=False): rare categories and extreme values of the "
+            "training patients were modelled and may be shown as they are")})
+    return flags

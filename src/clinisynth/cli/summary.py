@@ -11,6 +11,7 @@ from rich.table import Table
 
 from clinisynth.cli.app import console
 from clinisynth.guard import GuardReport
+from clinisynth.schema import TableSchema, pair_candidates
 from clinisynth.synthesizer import HybridSynthesizer
 
 
@@ -48,6 +49,24 @@ def print_model(syn: HybridSynthesizer) -> None:
                      f"≤ {window['end']:g} ({window['rows_at_end']:.0%} of rows reach it), kept "
                      "for every synthetic row")
         console.print(text, highlight=False)
+    print_rule_plan(syn)
+
+
+def print_rule_plan(syn: HybridSynthesizer) -> None:
+    """How each rule is kept: by construction, or only checked (rows breaking it redrawn, any
+    left counted by the audit), named; and the columns recorded at several resolutions."""
+    if syn.rules_ is None:
+        return
+    rules = syn.rules_.report()["rules"]
+    checked = [r["rule"] for r in rules if r["enforced"].startswith("checked")]
+    console.print(f"rules: {len(rules)} found, {len(rules) - len(checked)} true by construction"
+                  + (f"; not by construction, only checked (rows breaking them redrawn, any "
+                     f"left counted by the audit): {'; '.join(checked)}" if checked else ""),
+                  highlight=False)
+    for name, mix in syn.rules_.mixes_.items():
+        levels = ", ".join(f"{level:g} ({share:.0%})"
+                           for level, share in zip(mix["levels"], mix["all"], strict=True))
+        console.print(f"recorded precision: {name} at {levels}, per class", highlight=False)
 
 
 def print_guard(syn: HybridSynthesizer, report: GuardReport | None = None) -> None:
@@ -82,3 +101,36 @@ def print_rules(syn: HybridSynthesizer) -> None:
     console.print(f"rules: {len(rules)} ({built} true by construction); "
                   f"{report['redrawn']} rows redrawn for breaking one, "
                   f"{report['remaining']} left", highlight=False)
+
+
+def print_model_contents(syn: HybridSynthesizer, model: Path | str) -> None:
+    """What a saved model directory holds, and so whom it may be shared with."""
+    held = ["the schema (kinds, protected ranges and kept categories; no identifier value)",
+            "the generators' parameters"]
+    if syn.guard_ is not None:
+        held.append(f"the privacy guard's reference: {len(syn.guard_.records_):,} training rows "
+                    "(patient data)")
+    resampling = [n for n, g in syn.generators_.items() if g.resamples_rows]
+    if resampling:
+        held.append(f"the training rows of {', '.join(resampling)} (patient data)")
+    console.print(f"model saved to {model}; it holds " + "; ".join(held) + ". Share the "
+                  "synthetic tables, not the model directory.", highlight=False)
+
+
+def print_pairs(schema: TableSchema, frame: pd.DataFrame) -> None:
+    """The survival pairs chosen from the data's structure, and the best pair not chosen."""
+    chosen = [(p["time"], p["event"]) for p in schema.survival or []]
+    ranked = pair_candidates(schema, frame)
+    described = {(c.time, c.event): c for c in ranked}
+    for i, (time, event) in enumerate(chosen):
+        what = described.get((time, event))
+        console.print(f"survival pair {i + 1}: {what.describe() if what else f'{time} / {event}'}"
+                      + (" (primary: modelled per cell)" if i == 0 else ""), highlight=False)
+    runner = next((c for c in ranked if (c.time, c.event) not in chosen), None)
+    if runner is not None:
+        console.print(f"runner-up: {runner.describe()}", highlight=False)
+    elif chosen:
+        console.print("runner-up: none (no other duration and event qualify)", highlight=False)
+    if chosen or runner is not None:
+        console.print("edit the pairs in the schema's \"survival\" list (null for none)",
+                      highlight=False)

@@ -85,3 +85,59 @@ def ceil_to(values: np.ndarray, step: float) -> np.ndarray:
 def floor_to(values: np.ndarray, step: float) -> np.ndarray:
     """The largest multiple of ``step`` that is ``<= values`` (unchanged when step is 0)."""
     return values if not step or step <= 0 else -ceil_to(-values, step)
+
+
+#: coarser resolutions tried above a column's step (x10 each)
+MIX_LEVELS = 3
+#: a coarser resolution is believed when the share of values on it exceeds the share that
+#: values recorded at the step land on it by chance (``10^-j``) by at least this much: a
+#: density peaked at a round value (creatinine near 1.0) lands there more often than chance,
+#: but not by this much
+MIN_EXCESS = 0.3
+
+
+def _on(x: np.ndarray, step: float) -> np.ndarray:
+    return np.abs(x - step * np.round(x / step)) <= np.minimum(
+        _REL_TOL * np.maximum(1.0, np.abs(x)), 0.01 * step)
+
+
+def mix_levels(values: np.ndarray, step: float) -> list[float]:
+    """The resolutions a column is recorded at, finest (``step``) first: ``step`` and each
+    coarser ``step·10^j`` (``j <= MIX_LEVELS``) on which the share of values exceeds chance
+    by :data:`MIN_EXCESS`; a single level when the column has one resolution."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if step <= 0 or x.size == 0:
+        return [step]
+    levels = [step]
+    for j in range(1, MIX_LEVELS + 1):
+        level = float(Decimal(str(step)) * Decimal(10) ** j)
+        if level > np.abs(x).max():
+            break
+        if float(_on(x, level).mean()) - 10.0 ** -j >= MIN_EXCESS:
+            levels.append(level)
+    return levels
+
+
+def on_shares(values: np.ndarray, levels: list[float]) -> list[float]:
+    """``o_m``: the share of values that are multiples of each level (finest first)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    return [float(_on(x, level).mean()) if x.size else 0.0 for level in levels]
+
+
+def shares_from_on(on: list[float], levels: list[float]) -> list[float]:
+    """``q_j``, the share recorded at ``levels[j]``, from ``o_m`` (:func:`on_shares`):
+    ``o_m = sum_{j>=m} q_j + sum_{j<m} q_j·levels[j]/levels[m]`` (a value recorded at a finer
+    level lands on a coarser one by chance), solved, clipped at 0 and normalised."""
+    if len(levels) < 2:
+        return [1.0]
+    a = np.array([[1.0 if j >= m else levels[j] / levels[m] for j in range(len(levels))]
+                  for m in range(len(levels))])
+    q = np.clip(np.linalg.lstsq(a, np.asarray(on, dtype=float), rcond=None)[0], 0.0, None)
+    return (q / q.sum()).tolist() if q.sum() > 0 else [1.0] + [0.0] * (len(levels) - 1)
+
+
+def mix_shares(values: np.ndarray, levels: list[float]) -> list[float]:
+    """``q_j`` of ``values`` (:func:`shares_from_on` of :func:`on_shares`)."""
+    return shares_from_on(on_shares(values, levels), levels)

@@ -58,6 +58,11 @@ class ColumnSchema:
     role: str | None = None
     format: str | None = None  # datetime: strftime format of text dates (None: datetime dtype)
     strategy: str | None = None  # identifier: "regenerate" (default) or "drop"
+    #: a numeric column's range declared public knowledge (a clinical reference range such as
+    #: age 18-100): the model may emit values out to it, and that end of the column is not
+    #: protected (see :mod:`clinisynth.steps.protect`); None: the end is learned and protected
+    public_min: float | None = None
+    public_max: float | None = None
 
     @property
     def is_numeric(self) -> bool:
@@ -92,6 +97,15 @@ class ColumnSchema:
                               f"{', '.join(ID_STRATEGIES)}")
         if self.format is not None and self.role != "datetime":
             raise SchemaError(f"column '{self.name}': format is for datetime columns only")
+        for key in ("public_min", "public_max"):
+            bound = getattr(self, key)
+            if bound is not None and (isinstance(bound, bool) or not isinstance(
+                    bound, int | float) or not self.is_numeric or self.role in UNMODELLED_ROLES):
+                raise SchemaError(f"column '{self.name}': {key} must be a number (numeric "
+                                  "columns only) or null")
+        if None not in (self.public_min, self.public_max) \
+                and self.public_min > self.public_max:  # type: ignore[operator]
+            raise SchemaError(f"column '{self.name}': public_min is above public_max")
         if self.role in UNMODELLED_ROLES:
             return  # values are handled by the roles step, not described here
         if self.is_numeric:

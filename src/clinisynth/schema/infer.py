@@ -8,8 +8,6 @@ boolean columns are categorical. Roles come from :mod:`clinisynth.schema.roles`.
 from __future__ import annotations
 
 import math
-import re
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,7 @@ import pandas as pd
 from clinisynth.errors import SchemaError
 from clinisynth.io.readers import missing_markers_in
 from clinisynth.schema.columns import DISCRETE_KINDS, ColumnSchema
+from clinisynth.schema.pairs import infer_survival
 from clinisynth.schema.roles import detect_role, has_rare_category, qi_like_name
 from clinisynth.schema.table import (
     DEFAULT_K,
@@ -92,7 +91,7 @@ def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5,
     columns = []
     for name in df.columns:
         series = df[name]
-        guess = detect_role(series, str(name)) if name != target else None
+        guess = detect_role(series, str(name), k) if name != target else None
         if guess is not None:
             columns.append(_role_column(series, str(name), *guess))
             continue
@@ -125,7 +124,7 @@ def infer_schema(df: pd.DataFrame, target: str, low_cardinality: int = 5,
         )
     schema = TableSchema(columns=[by_name[str(n)] for n in df.columns], target=str(target),
                          k=k)
-    schema.survival = infer_survival(schema)
+    schema.survival = infer_survival(schema, df) or None
     return schema
 
 def _role_column(series: pd.Series, name: str, role: str, fmt: str | None) -> ColumnSchema:
@@ -136,45 +135,3 @@ def _role_column(series: pd.Series, name: str, role: str, fmt: str | None) -> Co
     return ColumnSchema(name=name, kind=kind, dtype=str(series.dtype),
                         missing_rate=float(series.isna().mean()), role=role, format=fmt,
                         strategy="regenerate" if role == "identifier" else None)
-
-# -- the survival pair -------------------------------------------------------------------------
-#: name tokens of a follow-up time, best first (a token matches when it starts with one)
-TIME_NAMES = ("futime", "time", "survival", "surv", "follow", "fu", "tte", "days", "los",
-              "stay", "duration", "months")
-
-#: name tokens of an event indicator, best first
-EVENT_NAMES = ("death", "died", "dead", "deceased", "status", "event", "censor", "cens",
-               "fustat", "vital", "mortality")
-
-def _name_rank(name: str, patterns: tuple[str, ...]) -> int | None:
-    """Index of the first pattern some token of ``name`` starts with, or None."""
-    tokens = [t for t in re.split(r"[^a-z0-9]+", name.lower()) if t]
-    ranks = [i for i, p in enumerate(patterns) for t in tokens if t.startswith(p)]
-    return min(ranks) if ranks else None
-
-def infer_survival(schema: TableSchema) -> dict[str, Any] | None:
-    """The survival pair a table's names and shapes suggest, or None.
-
-    Time: a numeric column with min >= 0 whose name matches :data:`TIME_NAMES` (``futime``,
-    ``time``, ``follow_up``, ``los`` ...). Event: a binary or categorical column (at most 4
-    codes) named like :data:`EVENT_NAMES` (``death``, ``status``, ``event`` ...), else the
-    target when it is binary. ``event_values`` is the last category (1 of 0/1, ``True``,
-    ``"yes"``; 2 of liver's 0/1/2, i.e. death with transplant as censoring).
-    """
-    times = [(r, c.name) for c in schema.columns if c.is_numeric and c.min is not None
-             and c.min >= 0 and not c.is_constant
-             and (r := _name_rank(c.name, TIME_NAMES)) is not None]
-    if not times:
-        return None
-    time_col = min(times)[1]
-    events = [(r, c.name != schema.target, c.name) for c in schema.columns
-              if c.kind in DISCRETE_KINDS and len(c.categories or []) <= 4
-              and (r := _name_rank(c.name, EVENT_NAMES)) is not None]
-    if events:
-        event = min(events)[2]
-    elif schema[schema.target].kind == "binary":
-        event = schema.target
-    else:
-        return None
-    return {"time": time_col, "event": event,
-            "event_values": [schema[event].categories[-1]]}  # type: ignore[index]

@@ -16,6 +16,10 @@ Rules, applied to every column but the target, in this order (the first that hol
 ``text``
     strings with a median length of at least 20 characters, containing spaces, and at least
     half of them distinct (free-text notes).
+near-unique text
+    a string column where at least half the rows hold a value that fewer than ``k`` rows hold
+    (a surname, a code of varying width): free text when most values hold a space, else an
+    identifier, whatever its name.
 ``quasi_identifier``
     a demographic name (age, sex, gender, race, ethnicity, postcode/zip, birth, dob, marital
     status, nationality; matched on whole name tokens, so ``stage`` is not ``age``), or a
@@ -27,13 +31,12 @@ Rules, applied to every column but the target, in this order (the first that hol
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from clinisynth.schema.dates import infer_date_format
-from clinisynth.values import category_key
+from clinisynth.values import held_counts
 
 ID_TOKENS = {"id", "mrn", "uuid", "guid", "ssn", "nhs", "record", "accession", "encounter",
              "identifier"}
@@ -46,6 +49,9 @@ QI_TOKENS = {"age", "sex", "gender", "race", "ethnicity", "ethnic", "postcode", 
              "yob", "birthyear"}
 
 MIN_ID_ROWS = 10
+#: share of rows holding a value fewer than ``k`` rows hold above which a text column is an
+#: identifier or free text (:func:`near_unique`)
+NEAR_UNIQUE_SHARE = 0.5
 
 
 def name_tokens(name: str) -> list[str]:
@@ -102,7 +108,7 @@ def _is_text(series: pd.Series) -> bool:
             or pd.api.types.is_string_dtype(series.dtype)) and pd.api.types.infer_dtype(
                 series, skipna=True) in ("string", "empty")
 
-def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
+def detect_role(series: pd.Series, name: str, k: int = 5) -> tuple[str, str | None] | None:
     """``(role, format)`` for an identifier, datetime or text column; None for the others."""
     values = series.dropna()
     if values.empty:
@@ -117,13 +123,26 @@ def detect_role(series: pd.Series, name: str) -> tuple[str, str | None] | None:
         return "identifier", None
     if _is_text(series) and looks_like_text(values):
         return "text", None
+    if _is_text(series) and near_unique(values, k):
+        spaced = values.astype(str).str.contains(" ").mean() >= 0.5
+        return ("text" if spaced else "identifier"), None
     return None
+
+
+def near_unique(values: pd.Series, k: int) -> bool:
+    """Most rows (at least :data:`NEAR_UNIQUE_SHARE`) hold a value that fewer than ``k`` rows
+    hold: a name, a code of varying width or a note, whatever the column is called. As a
+    category every value would be a patient's own; as an identifier or free text none is
+    copied."""
+    if len(values) < MIN_ID_ROWS:
+        return False
+    if pd.to_numeric(values, errors="coerce").notna().mean() >= 0.9:
+        return False  # numbers written as text, perhaps with junk: the numeric checks' case
+    held = values.map(values.value_counts())
+    return bool((held < k).mean() >= NEAR_UNIQUE_SHARE)
 
 def has_rare_category(series: pd.Series, k: int) -> bool:
     """Some observed value is held by fewer than ``k`` rows (values equal as categories, such
     as 1 and 1.0, counted together)."""
-    totals: dict[Any, int] = {}
-    for value, count in series.value_counts(dropna=True).items():
-        key = category_key(value)
-        totals[key] = totals.get(key, 0) + int(count)
+    totals = held_counts(series)
     return bool(totals) and min(totals.values()) < k

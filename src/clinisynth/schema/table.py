@@ -5,13 +5,15 @@ edited by the user and validated against data (:meth:`TableSchema.validate`). Ev
 step (encoding, generators, calibration, audit) reads column types from it rather than guessing
 again.
 
-Survival pair
--------------
-``TableSchema.survival`` is ``None`` or ``{"time": col, "event": col, "event_values": [...]}``:
-a numeric follow-up time (>= 0) and a discrete event indicator; a row is an event when its
-indicator is in ``event_values`` and censored otherwise. Inferred by name and shape
-(:func:`clinisynth.schema.infer.infer_survival`), editable in the JSON (set it to ``null`` to
-drop it).
+Survival pairs
+--------------
+``TableSchema.survival`` is ``None`` or a list of pairs ``{"time": col, "event": col,
+"event_values": [...]}``: a numeric duration (>= 0) and a discrete event indicator; a row is an
+event when its indicator is in ``event_values`` and censored otherwise. The first pair is the
+primary one (the follow-up the survival step models per cell); others are further durations of
+the same patients (time to progression, length of stay, a competing cause). Inferred from the
+data's structure, with names as hints (:func:`clinisynth.schema.infer.infer_survival`), and
+editable in the JSON (``null`` drops them; a single mapping is one pair).
 
 ``k`` (schema level, default 5): a category held by fewer than ``k`` training rows is rare, and
 a quasi-identifier combination shared by fewer than ``k`` patients singles them out.
@@ -57,8 +59,9 @@ class TableSchema:
     columns: list[ColumnSchema]
     target: str
     version: int = field(default=SCHEMA_VERSION)
-    #: the survival pair ``{"time", "event", "event_values"}`` or None (see the module doc)
-    survival: dict[str, Any] | None = None
+    #: the survival pairs ``[{"time", "event", "event_values"}, ...]`` or None (see the module
+    #: doc); a single mapping is taken as one pair
+    survival: list[dict[str, Any]] | None = None
     rules: list[dict[str, Any]] | None = None
     k: int = DEFAULT_K
 
@@ -82,7 +85,7 @@ class TableSchema:
                 f"not {self[self.target].kind}"
             )
         if self.survival is not None:
-            self.survival = check_survival(self, self.survival)
+            self.survival = check_pairs(self, self.survival)
         if self.rules is not None:  # checked here so a bad edit fails when the file is read
             parse_rules(self.rules, self)
 
@@ -115,7 +118,7 @@ class TableSchema:
         columns = []
         for c in self.columns:
             item = asdict(c)
-            for key in ("format", "strategy"):  # only where they apply
+            for key in ("format", "strategy", "public_min", "public_max"):  # only where they apply
                 if item[key] is None:
                     del item[key]
             columns.append(item)
@@ -232,6 +235,27 @@ def check_finite(values: pd.Series, name: str) -> pd.Series:
         raise SchemaError(f"column '{name}' holds values as large as {finite.max():.3g}; "
                           f"magnitudes above {MAX_MAGNITUDE:g} cannot be modelled, rescale it")
     return values
+
+def check_pairs(schema: TableSchema, pairs: Any) -> list[dict[str, Any]] | None:
+    """Validate the survival pairs (a mapping is one pair; an empty list is none): each pair
+    checked, no column the time of two pairs."""
+    if isinstance(pairs, dict):
+        pairs = [pairs]
+    if not isinstance(pairs, list):
+        raise SchemaError("survival must be null, a pair {\"time\": column, \"event\": "
+                          "column} or a list of such pairs")
+    checked = [check_survival(schema, pair) for pair in pairs]
+    times = [p["time"] for p in checked]
+    if len(set(times)) != len(times):
+        twice = next(t for t in times if times.count(t) > 1)
+        raise SchemaError(f"survival: column '{twice}' is the time of two pairs")
+    return checked or None
+
+
+def primary_pair(schema: TableSchema) -> dict[str, Any] | None:
+    """The first survival pair (the follow-up the survival step models), or None."""
+    return schema.survival[0] if schema.survival else None
+
 
 def check_survival(schema: TableSchema, pair: Any) -> dict[str, Any]:
     """Validate a survival pair against the schema; return it with ``event_values`` filled."""

@@ -8,10 +8,11 @@ from clinisynth.registry import Registry
 from clinisynth.steps.base import Batch, FitContext, Step, TableStep
 
 STEPS: Registry[Step] = Registry("step", Step, {
-    "roles": "clinisynth.steps.roles:RolesStep",
     "subsample": "clinisynth.steps.subsample:SubsampleStep",
-    "survival": "clinisynth.steps.survival:SurvivalStep",
+    "protect": "clinisynth.steps.protect:ProtectStep",
+    "roles": "clinisynth.steps.roles:RolesStep",
     "rules": "clinisynth.steps.rules:RulesStep",
+    "survival": "clinisynth.steps.survival:SurvivalStep",
     "weights": "clinisynth.steps.search:WeightSearchStep",
     "encode": "clinisynth.steps.encode:EncodeStep",
     "mixture": "clinisynth.steps.mixture:MixtureStep",

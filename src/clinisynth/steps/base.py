@@ -1,10 +1,10 @@
 """The step contract: every stage that learns from the training rows.
 
-A synthesizer is a :class:`~clinisynth.pipeline.Pipeline` of steps (roles -> subsample ->
-survival -> rules -> weight search -> encode -> mixture -> calibrate -> guard). Each step is
-fitted once, on the output of the step before it, and is then frozen: everything after ``fit``
-is a pure function of the step's state, its inputs and the ``rng`` it is given, so chunks of a
-sample can be produced in any order, on any worker.
+A synthesizer is a :class:`~clinisynth.pipeline.Pipeline` of steps (subsample -> protect ->
+roles -> survival -> rules -> weight search -> encode -> mixture -> calibrate -> guard). Each
+step is fitted once, on the output of the step before it, and is then frozen: everything after
+``fit`` is a pure function of the step's state, its inputs and the ``rng`` it is given, so
+chunks of a sample can be produced in any order, on any worker.
 
 Contract, for a step ``s``:
 
@@ -155,11 +155,6 @@ class FitContext:
             self.progress(label, done, total)
 
     @property
-    def rescaled(self) -> set[str]:
-        """Columns that a fitted step's output holds as scores, not on the user's scale."""
-        return {c for step in self.fitted.values() for c in step.rescaled()}
-
-    @property
     def source(self) -> Source:
         """The fitted source (for a step after it that learns from its draws)."""
         for step in self.fitted.values():
@@ -176,7 +171,8 @@ class Step(ABC):
     reads: ClassVar[str]
     #: True for the one step a pipeline draws synthetic rows from (see ``Source``)
     is_source: ClassVar[bool] = False
-    #: True for the steps that build the record view from the user's table (roles, subsample):
+    #: True for the steps that build the record view from the user's table (subsample, protect,
+    #: roles):
     #: they come first, and their inverses run after the filters
     builds_record: ClassVar[bool] = False
     #: filters only (steps whose ``check`` refuses rows): True for a hard filter, which never
@@ -207,11 +203,6 @@ class Step(ABC):
     def report(self) -> dict[str, Any]:
         """What the step learned, for the audit and the CLI summary (JSON-able)."""
         return {}
-
-    def rescaled(self) -> tuple[str, ...]:
-        """Columns of this step's output that hold scores rather than the user's values (no
-        later step discovers rules on them or rounds them)."""
-        return ()
 
     @abstractmethod
     def get_state(self) -> tuple[dict[str, Any], Arrays]:

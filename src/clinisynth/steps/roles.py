@@ -5,18 +5,18 @@ role (see :mod:`clinisynth.schema` for the roles, :mod:`clinisynth.schema.roles`
 are inferred):
 
 ``identifier``
-    dropped from the model table. ``inverse_transform`` writes fresh values of the same shape:
-    text keys keep the real common prefix and suffix and the middle's character shape (digits
-    stay digits, upper/lower letters stay letters, other characters are kept), drawn by the
-    real shapes' frequencies (``MRN031676`` -> ``MRN`` + 6 random digits); integer keys keep
-    their digit count, widened to the fewest digits that leave at least
-    ``ID_SPACE_FACTOR`` times the real count free (so row numbers 1..n become 5-digit keys
-    on a table of 189 rows). Every value is checked against the real ones and redrawn on a
-    match, so no synthetic identifier equals a real one. Only a hash of each real value is
-    stored: SHA-256 of its text, truncated to 64 bits (``uint64``), never the value itself; a
-    synthetic value whose hash collides with a real one is redrawn, so the guarantee holds
-    (a false collision only costs a redraw). Values are distinct within a chunk where the
-    shape leaves room. With ``strategy: "drop"`` the column is left out of the output.
+    dropped from the model table. ``inverse_transform`` writes fresh values of the real shape,
+    one character longer than the longest real value, so no synthetic identifier can equal a
+    real one and nothing of the real values is stored (no value, no hash: a hash of a 6-digit
+    MRN is reversed by trying the 10^6 candidates). Text keys keep the real common prefix and
+    suffix and the middle's character shape (digits stay digits, upper/lower letters stay
+    letters, other characters are kept), each shape padded with its last character class to
+    the longer length and drawn by the real shapes' frequencies (``MRN031676`` -> ``MRN`` + 7
+    random digits); integer keys get one more digit than the longest real one, and enough
+    digits to leave at least ``ID_SPACE_FACTOR`` times the real count (row numbers 1..189
+    become 5-digit keys). :meth:`RolesStep.exclude_identifiers` lengthens them past other real
+    identifiers (held-out patients'). Values are distinct within a chunk where the shape leaves
+    room. With ``strategy: "drop"`` the column is left out of the output.
 ``datetime``
     parsed (schema ``format``, or the datetime dtype) and modelled as the number of days from
     the earliest real date (an ``integer`` column), or of seconds when any value has a time of
@@ -36,7 +36,6 @@ Other columns pass through unchanged. The model table's date columns have role
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -55,12 +54,6 @@ ID_SPACE_FACTOR = 20
 ID_ROUNDS = 50
 _SECOND = np.timedelta64(1, "s")
 _DAY = np.timedelta64(1, "D")
-
-
-def value_hashes(values: Any) -> np.ndarray:
-    """SHA-256 of each value's text, first 8 bytes as ``uint64`` (what is stored of real IDs)."""
-    return np.array([int.from_bytes(hashlib.sha256(str(v).encode()).digest()[:8], "little")
-                     for v in values], dtype=np.uint64)
 
 
 def _id_text(value: Any) -> str:
@@ -84,7 +77,6 @@ class RolesStep(TableStep):
     def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> RolesStep:
         self.schema_ = schema
         self.plans_: dict[str, dict[str, Any]] = {}
-        self.hashes_: dict[str, np.ndarray] = {}
         parsed: dict[str, pd.Series] = {}
         for col in schema.columns:
             if col.role == "identifier":
@@ -112,29 +104,24 @@ class RolesStep(TableStep):
         return self
 
     def exclude_identifiers(self, frame: pd.DataFrame) -> RolesStep:
-        """Also keep regenerated identifiers clear of ``frame``'s (e.g. held-out real rows)."""
+        """Also keep regenerated identifiers clear of ``frame``'s (e.g. held-out real rows): the
+        synthetic ones get longer than any of them."""
         self._check_fitted()
-        for name in self.hashes_:
-            if name in frame.columns:
-                more = value_hashes([_id_text(v) for v in frame[name].dropna()])
-                self.hashes_[name] = np.union1d(self.hashes_[name], more)
+        for name, plan in self.plans_.items():
+            if plan["role"] == "identifier" and name in frame.columns:
+                texts = [_id_text(v) for v in frame[name].dropna()]
+                if texts:
+                    _lengthen(plan, max(len(t) for t in texts))
         return self
 
     def _fit_identifier(self, series: pd.Series, col: ColumnSchema) -> dict[str, Any]:
-        values = series.dropna()
-        texts = [_id_text(v) for v in values]
-        self.hashes_[col.name] = np.unique(value_hashes(texts))
+        texts = [_id_text(v) for v in series.dropna()]
         plan: dict[str, Any] = {"role": "identifier", "strategy": col.strategy or "regenerate"}
-        numeric = pd.api.types.is_numeric_dtype(series.dtype)
-        if numeric:
-            digits = pd.Series([len(t.lstrip("-")) for t in texts]).value_counts(normalize=True)
+        longest = max((len(t) for t in texts), default=1)
+        if pd.api.types.is_numeric_dtype(series.dtype):
             need = ID_SPACE_FACTOR * max(len(texts), 1)
             least = next(d for d in range(1, 19) if 9 * 10 ** (d - 1) >= need)
-            widened: dict[int, float] = {}
-            for d, share in digits.items():
-                key = max(int(d), least)
-                widened[key] = widened.get(key, 0.0) + float(share)
-            plan.update(kind="integer", digits={str(d): s for d, s in widened.items()})
+            plan.update(kind="integer", length=least)
         else:
             prefix = _common_prefix(texts)
             suffix = _common_prefix([t[len(prefix):][::-1] for t in texts])[::-1]
@@ -143,8 +130,11 @@ class RolesStep(TableStep):
             if (shapes.index == "").any():
                 raise ClinisynthError(f"identifier column '{col.name}': values have no varying "
                                       "part to regenerate; set its strategy to 'drop'")
-            plan.update(kind="text", prefix=prefix, suffix=suffix,
+            plan.update(kind="text", prefix=prefix, suffix=suffix, length=1,
                         shapes={str(s): float(p) for s, p in shapes.items()})
+        _lengthen(plan, longest)
+        warnings.warn(f"column '{col.name}' is an identifier: regenerated, never copied (set its "
+                      "role in the schema to change this)", UserWarning, stacklevel=4)
         return plan
 
     def _pair_dates(self, parsed: dict[str, pd.Series]) -> None:
@@ -246,25 +236,17 @@ class RolesStep(TableStep):
         return done
 
     def _regenerate(self, col: ColumnSchema, n: int, rng: np.random.Generator) -> pd.Series:
+        """Identifiers longer than every real one (so never a real one), distinct within the
+        chunk where the shape leaves room (repeats redrawn for at most ``ID_ROUNDS`` rounds)."""
         plan = self.plans_[col.name]
-        real = self.hashes_[col.name]
         values = self._draw_ids(plan, n, rng)
-        for round_ in range(2 * ID_ROUNDS):  # first distinct and new, then at least new
-            hashes = value_hashes(values)
-            redo = np.isin(hashes, real)
-            if round_ < ID_ROUNDS:
-                _, first = np.unique(hashes, return_index=True)
-                repeat = np.ones(n, dtype=bool)
-                repeat[first] = False
-                redo |= repeat
+        for _ in range(ID_ROUNDS):
+            _, first = np.unique(values.astype(str), return_index=True)
+            redo = np.ones(n, dtype=bool)
+            redo[first] = False
             if not redo.any():
                 break
             values[redo] = self._draw_ids(plan, int(redo.sum()), rng)
-        else:
-            if np.isin(value_hashes(values), real).any():
-                raise ClinisynthError(
-                    f"identifier column '{col.name}': cannot draw values of the real shape that "
-                    "differ from every real value; set its strategy to 'drop'")
         series = pd.Series(values, dtype=object)
         if col.missing_rate > 0:
             series[rng.random(n) < col.missing_rate] = np.nan
@@ -275,12 +257,9 @@ class RolesStep(TableStep):
     @staticmethod
     def _draw_ids(plan: dict[str, Any], n: int, rng: np.random.Generator) -> np.ndarray:
         if plan["kind"] == "integer":
-            digits = np.array([int(d) for d in plan["digits"]])
-            p = np.array(list(plan["digits"].values()))
-            d = rng.choice(digits, size=n, p=p / p.sum())
-            low = np.where(d == 1, 0, 10 ** (d - 1).astype(np.int64))
-            high = 10 ** d.astype(np.int64)
-            return np.array([int(v) for v in rng.integers(low, high)], dtype=object)
+            d = int(plan["length"])
+            return np.array([int(v) for v in rng.integers(10 ** (d - 1), 10 ** d, size=n)],
+                            dtype=object)
         shapes = list(plan["shapes"])
         p = np.array(list(plan["shapes"].values()))
         pick = rng.choice(len(shapes), size=n, p=p / p.sum())
@@ -288,7 +267,7 @@ class RolesStep(TableStep):
         for i, shape in enumerate(shapes):
             rows = np.flatnonzero(pick == i)
             if rows.size:
-                middles = _fill_shape(shape, rows.size, rng)
+                middles = _fill_shape(_padded(shape, int(plan["length"])), rows.size, rng)
                 out[rows] = [plan["prefix"] + m + plan["suffix"] for m in middles]
         return out
 
@@ -304,7 +283,7 @@ class RolesStep(TableStep):
         self._check_fitted()
         meta = {"schema": self.schema_.to_dict(), "model_schema": self.model_schema_.to_dict(),
                 "plans": self.plans_}
-        return meta, {f"hashes.{k}": v for k, v in self.hashes_.items()}
+        return meta, {}
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> RolesStep:
@@ -312,8 +291,6 @@ class RolesStep(TableStep):
         step.schema_ = TableSchema.from_dict(meta["schema"])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.plans_ = meta["plans"]
-        step.hashes_ = {k[len("hashes."):]: v.astype(np.uint64) for k, v in arrays.items()
-                        if k.startswith("hashes.")}
         return step
 
 
@@ -340,6 +317,23 @@ def model_view(frames: list[pd.DataFrame], target: str, schema: TableSchema | No
             raise ClinisynthError(f"column '{missing[0]}' is in train but not in another table")
         out.append(step.transform_table(frame))
     return out, step.model_schema_
+
+
+def _lengthen(plan: dict[str, Any], longest: int) -> None:
+    """Make regenerated values of ``plan`` longer than ``longest`` characters (a real value's
+    length): integers get more digits, text keys a longer middle."""
+    if plan["kind"] == "integer":
+        plan["length"] = max(int(plan["length"]), longest + 1)
+    else:
+        fixed = len(plan["prefix"]) + len(plan["suffix"])
+        plan["length"] = max(int(plan["length"]), longest + 1 - fixed,
+                             max(len(s) for s in plan["shapes"]))
+
+
+def _padded(shape: str, length: int) -> str:
+    """``shape`` padded to ``length`` with its last character class (a digit if none)."""
+    last = next((c for c in reversed(shape) if c in _ALPHABETS), "9")
+    return shape + last * (length - len(shape))
 
 
 def _common_prefix(texts: list[str]) -> str:

@@ -30,7 +30,6 @@ rows a bounded number of times and reports what is left.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -42,8 +41,15 @@ from clinisynth.errors import ClinisynthError
 from clinisynth.rules.discovery import discover_rules, learn_precisions
 from clinisynth.rules.options import Discovery, DiscoveryOptions
 from clinisynth.rules.plan import ancestor, forest_order, has_path, topological
-from clinisynth.rules.precision import ceil_to, floor_to, round_to
-from clinisynth.schema import TableSchema
+from clinisynth.rules.precision import (
+    ceil_to,
+    floor_to,
+    mix_levels,
+    on_shares,
+    round_to,
+    shares_from_on,
+)
+from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.schema.rules import (
     DERIVING,
     BinningRule,
@@ -56,7 +62,8 @@ from clinisynth.schema.rules import (
     jsonable,
     parse_rules,
 )
-from clinisynth.steps.base import Arrays, Batch, FitContext, TableStep, Verdict
+from clinisynth.steps.base import Arrays, TableStep, Verdict
+from clinisynth.values import category_keys
 
 #: observed values kept per column to fill the cells a conditional-missing rule blanks
 POOL_SIZE = 64
@@ -96,11 +103,12 @@ class RulesStep(TableStep):
         Round numeric columns to their recorded step.
     options : DiscoveryOptions, optional
         Thresholds of the discovery.
-    exclude : sequence of str
-        Columns whose values in this step's input are not on the user's scale (the survival
-        step's time score): no rule is discovered on them, they are never rounded, and a
-        declared rule naming one is not enforced by construction, only checked (on the user's
-        table, after the later inverse steps).
+
+    The step sits before the survival step, so it sees every duration on the user's scale and
+    enforces the rules that name one. The primary survival time (``schema.survival[0]``) is
+    modelled by the survival step as it is, so it is never rewritten: an inequality bounding
+    another column by it (``visit <= futime``, ``ptime <= futime``) is modelled the other way,
+    the inner column as a share of it in ``[0, 1]``.
     """
 
     name: ClassVar[str] = "rules"
@@ -114,34 +122,21 @@ class RulesStep(TableStep):
     max_rounds: ClassVar[int] = 10
 
     def __init__(self, discover: bool = True, precision: bool = True,
-                 options: DiscoveryOptions | None = None, exclude: Sequence[str] = ()) -> None:
+                 options: DiscoveryOptions | None = None) -> None:
         self.discover = discover
         self.precision = precision
         self.options = options
-        self.exclude = tuple(exclude)
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, batch: Batch, ctx: FitContext) -> RulesStep:
-        """Fit on the batch's table; the columns earlier steps rescaled are excluded too."""
-        exclude = tuple(dict.fromkeys((*self.exclude, *sorted(ctx.rescaled))))
-        return self._fit(batch.table(self.name), ctx.schema, exclude)
-
     def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> RulesStep:
-        return self._fit(real, schema, self.exclude)
-
-    def _fit(self, real: pd.DataFrame, schema: TableSchema, exclude: tuple[str, ...]
-             ) -> RulesStep:
-        self.exclude_ = exclude
+        pair = primary_pair(schema)
+        self.fixed_ = [pair["time"]] if pair is not None else []
         steps = learn_precisions(real, schema) if self.precision else {}
-        for name in exclude:
-            steps.pop(name, None)
         self.discovery_: Discovery | None = None
         if schema.rules is not None:
             rules = parse_rules(schema.rules, schema)
         elif self.discover:
-            kept = TableSchema(columns=[c for c in schema.columns if c.name not in exclude],
-                               target=schema.target)
-            self.discovery_ = discover_rules(real[kept.names], kept, self.options, steps)
+            self.discovery_ = discover_rules(real[schema.names], schema, self.options, steps)
             rules = list(self.discovery_.rules)
         else:
             rules = []
@@ -153,9 +148,75 @@ class RulesStep(TableStep):
         self.input_schema_ = schema
         self.schema_ = _annotated(schema, rules, steps)
         self.held_ = [float(1.0 - r.violated(real).mean()) for r in rules]
+        self.mixes_ = self._mixes(real) if self.precision else {}
         self._plan(real)
         self.model_schema_ = self._model_schema(real)
         return self
+
+    def _mixes(self, real: pd.DataFrame) -> dict[str, dict[str, Any]]:
+        """Columns recorded at more than one resolution (:func:`mix_levels`): the levels and
+        the share of values on each (:func:`on_shares`), overall and per class (classes with
+        at least :data:`MIN_MIX_ROWS` values)."""
+        schema = self.input_schema_
+        target = schema.target
+        labels = _class_index(real, schema)
+        out: dict[str, dict[str, Any]] = {}
+        for name, step in self.steps_.items():
+            col = schema[name]
+            if name == target or col.kind not in ("continuous", "integer") or step <= 0:
+                continue
+            x = _num(real, name)
+            levels = mix_levels(x, step)
+            if len(levels) < 2:
+                continue
+            by_class = {}
+            for i in np.unique(labels[labels >= 0]):
+                rows = (labels == i) & np.isfinite(x)
+                if rows.sum() >= MIN_MIX_ROWS:
+                    by_class[str(int(i))] = on_shares(x[rows], levels)
+            out[name] = {"levels": levels, "all": on_shares(x, levels), "by_class": by_class}
+        return out
+
+    def _round(self, name: str, x: np.ndarray, frame: pd.DataFrame, rng: np.random.Generator,
+               lo: float | None, hi: float | None) -> np.ndarray:
+        """``x`` rounded to the column's recorded step. In a mixed column a value already
+        written at the finest level keeps its resolution (a real row's own value); the others
+        are each written at a level drawn, per class, so that every level holds the real share
+        of the class's values (:func:`shares_from_on` of what the kept values leave to reach),
+        inside ``[lo, hi]``."""
+        mix = self.mixes_.get(name)
+        if mix is None:
+            return round_to(x, self.steps_.get(name, 0.0))
+        levels = mix["levels"]
+        out = np.array(x, dtype=float)
+        finite = np.isfinite(out)
+        drawn = finite & (np.abs(out - round_to(out, levels[0])) > levels[0] * 1e-6)
+        labels = _class_index(frame, self.input_schema_)
+        groups = [(np.ones(len(out), dtype=bool), mix["all"])]
+        for key, on in mix["by_class"].items():
+            groups[0][0][labels == int(key)] = False
+            groups.append((labels == int(key), on))
+        for members, target_on in groups:
+            rows = np.flatnonzero(members & drawn)
+            if not len(rows):
+                continue
+            kept = out[members & finite & ~drawn]
+            n = len(rows) + len(kept)
+            need = [(t * n - len(kept) * k) / len(rows)
+                    for t, k in zip(target_on, on_shares(kept, levels), strict=True)]
+            probs = shares_from_on([min(max(v, 0.0), 1.0) for v in need], levels)
+            pick = (rng.random(len(rows))[:, None] > np.cumsum(probs)[None, :]).sum(axis=1)
+            for j, level in enumerate(levels):
+                at = rows[pick == j]
+                y = round_to(out[at], level)
+                if j + 1 < len(levels):
+                    y = _spread_last_digit(y, level, levels[j + 1], rng)
+                if hi is not None:
+                    y = np.where(y > hi, floor_to(np.full(len(y), hi), level), y)
+                if lo is not None:
+                    y = np.where(y < lo, ceil_to(np.full(len(y), lo), level), y)
+                out[at] = y
+        return out
 
     def _plan(self, real: pd.DataFrame) -> None:
         schema = self.input_schema_
@@ -164,7 +225,7 @@ class RulesStep(TableStep):
         derived: set[str] = set()
         how: dict[int, str] = {}
         for i, rule in enumerate(self.rules_):
-            if isinstance(rule, DERIVING) and self._free(rule) and rule.column not in derived \
+            if isinstance(rule, DERIVING) and rule.column not in derived \
                     and rule.column != schema.target \
                     and not has_path(deps, set(rule.columns[:-1]), rule.column):
                 deps[rule.column] = set(rule.columns[:-1])
@@ -173,8 +234,7 @@ class RulesStep(TableStep):
                 how[i] = "derived from its inputs after sampling"
         blanked: dict[str, int] = {}
         for i, rule in enumerate(self.rules_):
-            if isinstance(rule, ConditionalMissing) and self._free(rule) \
-                    and rule.column not in derived \
+            if isinstance(rule, ConditionalMissing) and rule.column not in derived \
                     and rule.column not in blanked and rule.column != schema.target \
                     and not has_path(deps, {rule.when}, rule.column):
                 deps[rule.column] = {rule.when}
@@ -190,30 +250,30 @@ class RulesStep(TableStep):
             self.pools_[col] = [jsonable(v) for v in observed.iloc[take]]
         filled = self._fill(real)
         self.gaps_: dict[str, dict[str, Any]] = {}
-        candidates = []
-        for i, rule in enumerate(self.rules_):
-            if not isinstance(rule, InequalityRule) or rule.left in derived \
-                    or rule.right in derived or not self._free(rule):
-                continue
-            a, b = _num(filled, rule.left), _num(filled, rule.right)
-            if np.isnan(a).any():
-                continue
-            spread = np.nanstd(b)
-            tight = float(np.nanstd(b - a) / spread) if spread > 0 else np.inf
-            candidates.append((tight, i))
+        self.shares_: dict[str, dict[str, Any]] = {}
         parents: dict[str, str] = {}
-        for _, i in sorted(candidates):
+        for i in self._inequalities(filled, derived):
             rule = self.rules_[i]
             assert isinstance(rule, InequalityRule)
             a, b = rule.left, rule.right
-            if b in parents or ancestor(parents, a, b):
+            child, parent = (a, b) if b in self.fixed_ else (b, a)
+            if child in parents or child in self.fixed_ or ancestor(parents, parent, child):
                 continue
-            parents[b] = a
-            gaps = _num(filled, b) - _num(filled, a)
-            positive = gaps[gaps > 0]
-            self.gaps_[b] = {"parent": a, "strict": rule.strict,
-                             "min_gap": float(positive.min()) if positive.size else 0.0}
-            how[i] = "modelled as a non-negative gap"
+            if child == a and not (np.nanmin(_num(filled, a)) >= 0
+                                   and not np.isnan(_num(filled, b)).any()):
+                continue  # a share of the fixed column needs a >= 0 and b always present
+            if child == b and np.isnan(_num(filled, a)).any():
+                continue  # a gap needs its parent on every row
+            parents[child] = parent
+            if child == a:
+                self.shares_[a] = {"parent": b, "strict": rule.strict}
+                how[i] = f"modelled as a share of {b} (in [0, 1])"
+            else:
+                gaps = _num(filled, b) - _num(filled, a)
+                positive = gaps[gaps > 0]
+                self.gaps_[b] = {"parent": a, "strict": rule.strict,
+                                 "min_gap": float(positive.min()) if positive.size else 0.0}
+                how[i] = "modelled as a non-negative gap"
         self.order_ = forest_order(
             [c.name for c in schema.columns if c.is_numeric and c.name not in derived], parents)
         self.bounds_: dict[str, list[float | None]] = {}
@@ -221,7 +281,7 @@ class RulesStep(TableStep):
             if c.is_numeric and c.name not in derived:
                 self.bounds_[c.name] = [c.min, c.max]
         for i, rule in enumerate(self.rules_):
-            if isinstance(rule, RangeRule) and rule.column in self.bounds_ and self._free(rule):
+            if isinstance(rule, RangeRule) and rule.column in self.bounds_:
                 lo, hi = self.bounds_[rule.column]
                 if rule.min is not None:
                     lo = rule.min if lo is None else max(lo, rule.min)
@@ -232,9 +292,19 @@ class RulesStep(TableStep):
         self.how_ = {i: how.get(i, "checked; rows breaking it are redrawn")
                      for i in range(len(self.rules_))}
 
-    def _free(self, rule: Rule) -> bool:
-        """Whether ``rule`` names no excluded column (so it may be enforced by construction)."""
-        return not set(rule.columns) & set(self.exclude_)
+    def _inequalities(self, filled: pd.DataFrame, derived: set[str]) -> list[int]:
+        """The inequality rules between non-derived columns, tightest first (smallest spread of
+        the difference against the larger column's)."""
+        candidates = []
+        for i, rule in enumerate(self.rules_):
+            if not isinstance(rule, InequalityRule) or rule.left in derived \
+                    or rule.right in derived:
+                continue
+            a, b = _num(filled, rule.left), _num(filled, rule.right)
+            spread = np.nanstd(b)
+            tight = float(np.nanstd(b - a) / spread) if spread > 0 else np.inf
+            candidates.append((tight, i))
+        return [i for _, i in sorted(candidates)]
 
     def _model_schema(self, real: pd.DataFrame) -> TableSchema:
         model = self._transform(real, [c.name for c in self.input_schema_.columns
@@ -251,8 +321,14 @@ class RulesStep(TableStep):
                 integral = col.kind == "integer" and parent.kind == "integer"
                 new = replace(new, kind="integer" if integral else "continuous",
                               dtype="float64", min=float(values.min()), max=float(values.max()))
+            elif col.name in self.shares_:
+                new = replace(new, kind="continuous", dtype="float64", min=0.0, max=1.0)
             columns.append(new)
-        return TableSchema(columns=columns, target=self.input_schema_.target)
+        kept = {c.name for c in columns} - set(self.gaps_) - set(self.shares_)
+        pairs = [p for p in self.input_schema_.survival or []
+                 if p["time"] in kept and p["event"] in kept]
+        return TableSchema(columns=columns, target=self.input_schema_.target,
+                           survival=pairs or None, k=self.input_schema_.k)
 
     # -- transform ----------------------------------------------------------------------------
     def _fill(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -283,6 +359,11 @@ class RulesStep(TableStep):
         out = filled.copy()
         for b, gap in self.gaps_.items():
             out[b] = _num(filled, b) - _num(filled, gap["parent"])
+        for a, share in self.shares_.items():
+            parent = _num(filled, share["parent"])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[a] = np.where(parent > 0, _num(filled, a) / parent, 0.0)
+            out.loc[filled[a].isna().to_numpy(), a] = np.nan
         return out[names]
 
     def _derived(self) -> set[str]:
@@ -295,15 +376,17 @@ class RulesStep(TableStep):
         out = {name: frame[name].to_numpy() for name in frame.columns}
         for name in self.order_:
             x = _num(frame, name)
-            gap = self.gaps_.get(name)
+            gap, share = self.gaps_.get(name), self.shares_.get(name)
             if gap is not None:
                 parent = out[gap["parent"]]
                 floor = gap["min_gap"] if gap["strict"] else 0.0
                 x = parent + np.maximum(x, floor)
+            elif share is not None:
+                x = np.clip(x, 0.0, 1.0) * out[share["parent"]]
             lo, hi = self.bounds_[name]
             x = np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
             step = self.steps_.get(name, 0.0)
-            x = round_to(x, step)
+            x = self._round(name, x, frame, rng, lo, hi)
             if gap is not None:
                 parent = out[gap["parent"]]
                 if gap["strict"]:
@@ -311,6 +394,12 @@ class RulesStep(TableStep):
                     x = np.where(x <= parent, low, x)
                 else:
                     x = np.where(x < parent, ceil_to(parent, step), x)
+            elif share is not None:  # rounding never lifts it above the column it is a share of
+                parent = out[share["parent"]]
+                top = floor_to(parent, step) if step else parent
+                if share["strict"]:
+                    top = top - step if step else np.nextafter(parent, -np.inf)
+                x = np.where(x > top, top, x)
             out[name] = x
         table = pd.DataFrame({n: pd.Series(v) for n, v in out.items()})
         for kind, i in self.post_:
@@ -373,13 +462,14 @@ class RulesStep(TableStep):
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()
         meta = {
-            "discover": self.discover, "precision": self.precision,
-            "exclude": list(self.exclude_),
+            "discover": self.discover, "precision": self.precision, "fixed": self.fixed_,
             "input_schema": self.input_schema_.to_dict(),
             "model_schema": self.model_schema_.to_dict(),
             "rules": [r.to_dict() for r in self.rules_], "steps": self.steps_,
             "held": self.held_, "post": [list(p) for p in self.post_], "pools": self.pools_,
-            "gaps": self.gaps_, "order": self.order_, "bounds": self.bounds_,
+            "gaps": self.gaps_, "shares": self.shares_, "order": self.order_,
+            "mixes": self.mixes_,
+            "bounds": self.bounds_,
             "how": {str(k): v for k, v in self.how_.items()},
             "discovery": self._discovery_dict(),
         }
@@ -387,9 +477,8 @@ class RulesStep(TableStep):
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> RulesStep:
-        step = cls(discover=bool(meta["discover"]), precision=bool(meta["precision"]),
-                   exclude=meta["exclude"])
-        step.exclude_ = step.exclude
+        step = cls(discover=bool(meta["discover"]), precision=bool(meta["precision"]))
+        step.fixed_ = list(meta["fixed"])
         step.input_schema_ = TableSchema.from_dict(meta["input_schema"])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.rules_ = parse_rules(meta["rules"], step.input_schema_)
@@ -399,6 +488,8 @@ class RulesStep(TableStep):
         step.post_ = [(str(k), int(i)) for k, i in meta["post"]]
         step.pools_ = meta["pools"]
         step.gaps_ = meta["gaps"]
+        step.shares_ = meta["shares"]
+        step.mixes_ = meta["mixes"]
         step.order_ = list(meta["order"])
         step.bounds_ = meta["bounds"]
         step.how_ = {int(k): v for k, v in meta["how"].items()}
@@ -408,6 +499,34 @@ class RulesStep(TableStep):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+#: rows of a class needed before its own resolution mix is learned (else the overall one)
+MIN_MIX_ROWS = 30
+
+
+def _spread_last_digit(y: np.ndarray, level: float, coarser: float,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Values recorded at ``level`` land on the ``coarser`` grid with chance
+    ``level / coarser``; a draw built from real values (already on the coarser grid) lands
+    there more often, so the excess rows move one ``level`` up or down (a seeded choice)."""
+    on = np.flatnonzero(np.isfinite(y) & (np.abs(y - round_to(y, coarser)) < level / 2))
+    excess = len(on) - int(round(len(y) * level / coarser))
+    if excess <= 0:
+        return y
+    moved = rng.choice(on, size=excess, replace=False)
+    y = y.copy()
+    y[moved] = round_to(y[moved] + level * rng.choice([-1.0, 1.0], size=excess), level)
+    return y
+
+
+def _class_index(frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
+    """Each row's class as its position among the target's categories (-1: none or unknown)."""
+    if schema.target is None or schema.target not in frame.columns:
+        return np.full(len(frame), -1)
+    cats = schema[schema.target].categories or []
+    index = {k: i for i, k in enumerate(category_keys(pd.Series(cats, dtype=object)))}
+    return np.array([index.get(k, -1) for k in category_keys(frame[schema.target])])
+
+
 def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
@@ -416,8 +535,7 @@ def _annotated(schema: TableSchema, rules: list[Rule], steps: dict[str, float]) 
     """The user's schema with its rules and learned precisions written in (to save and edit)."""
     columns = [replace(c, precision=steps.get(c.name, c.precision)) if c.is_numeric else
                replace(c) for c in schema.columns]
-    return TableSchema(columns=columns, target=schema.target, version=schema.version,
-                       rules=[r.to_dict() for r in rules])
+    return replace(schema, columns=columns, rules=[r.to_dict() for r in rules])
 
 
 def check_rules_hold(step: RulesStep, frame: pd.DataFrame) -> None:

@@ -1,10 +1,11 @@
 """The subsample step: tables above ``max_rows`` rows are fitted on a stratified subsample.
 
-Every step after this one (survival, rules, encoder, generators, calibration, guard) sees only
-the subsample; the other rows are never read again, so no synthetic row depends on them: like
-holdout patients they cannot be copied, and the guard checks each synthetic row against the rows
-the model saw. It sits after the roles step, which sees every row (regenerated identifiers stay
-disjoint from *every* real value). Synthetic rows pass through it unchanged.
+The first step: every step after it (protection, roles, survival, rules, encoder, generators,
+calibration, guard) sees only the subsample; the other rows are never read again, so no
+synthetic row depends on them: like holdout patients they cannot be copied, and the guard checks
+each synthetic row against the rows the model saw. (Regenerated identifiers are made longer than
+every real one, the other rows' included: only the identifiers' lengths are read there.)
+Synthetic rows pass through it unchanged.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class SubsampleStep(Step):
     def __init__(self, max_rows: int | None = None) -> None:
         self.max_rows = max_rows
 
+    model_schema_: TableSchema | None
+
     def fit(self, batch: Batch, ctx: FitContext) -> SubsampleStep:
         self.fit_transform(batch, ctx)
         return self
@@ -68,13 +71,14 @@ class SubsampleStep(Step):
         return {"rows_given": self.fit_rows_[0], "rows_fitted": self.fit_rows_[1]}
 
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
+        """The row counts only: the schema it passed on is the user's, raw ranges and every
+        category included, which the protection step after it exists to keep out of a model."""
         self._check_fitted()
-        return {"max_rows": self.max_rows, "fit_rows": list(self.fit_rows_),
-                "schema": self.model_schema_.to_dict()}, {}
+        return {"max_rows": self.max_rows, "fit_rows": list(self.fit_rows_)}, {}
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> SubsampleStep:
         step = cls(meta["max_rows"])
         step.fit_rows_ = (int(meta["fit_rows"][0]), int(meta["fit_rows"][1]))
-        step.model_schema_ = TableSchema.from_dict(meta["schema"])
+        step.model_schema_ = None  # a loaded pipeline reads no schema off a pass-through step
         return step

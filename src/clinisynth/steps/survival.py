@@ -62,7 +62,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from clinisynth.errors import ClinisynthError
-from clinisynth.schema import TableSchema, category_key, to_native
+from clinisynth.schema import TableSchema, category_key, primary_pair, to_native
 from clinisynth.steps.base import Arrays, TableStep
 
 #: fewest rows with a time a (class, event) cell needs to keep its own distribution
@@ -90,10 +90,11 @@ class SurvivalStep(TableStep):
                             "window's entry column, scale and closing date")
 
     def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> SurvivalStep:
-        if schema.survival is None:
+        pair = primary_pair(schema)
+        if pair is None:
             raise ClinisynthError("survival step: the schema has no survival pair")
         self.schema_ = schema
-        self.pair_ = dict(schema.survival)
+        self.pair_ = dict(pair)
         by_class = schema.target != self.pair_["event"]
         t = pd.to_numeric(real[self.pair_["time"]], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(t)
@@ -184,9 +185,6 @@ class SurvivalStep(TableStep):
         out[name] = z
         return out
 
-    def rescaled(self) -> tuple[str, ...]:
-        return (self.pair_["time"],)
-
     def inverse_table(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         self._check_fitted()
         name = self.pair_["time"]
@@ -270,7 +268,7 @@ class SurvivalStep(TableStep):
         step = cls()
         step.schema_ = TableSchema.from_dict(meta["schema"])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
-        step.pair_ = dict(step.schema_.survival or {})
+        step.pair_ = dict(primary_pair(step.schema_) or {})
         step.window_ = meta.get("window")  # None in models saved before study windows
         step.cells_ = [(cell[0], cell[1], cell[2] if len(cell) > 2 else ANY)  # older: 2 parts
                        for cell in meta["cells"]]
@@ -291,7 +289,7 @@ def find_window(real: pd.DataFrame, schema: TableSchema, t: np.ndarray
     s·step_D`` (``step_D``: the smallest gap between ``D``'s values) and at least
     :data:`WINDOW_GAIN` have ``W < 0.9 max T``; the most tightly reached one is kept.
     """
-    pair = schema.survival or {}
+    pair = primary_pair(schema) or {}
     ok = np.isfinite(t)
     if ok.sum() < MIN_CELL_ROWS:
         return None

