@@ -25,6 +25,8 @@ from clinisynth.reward import RewardWeights
 from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.steps.base import Step
 from clinisynth.steps.calibrate import CalibrateStep
+from clinisynth.steps.dp_domain import DPDomainStep
+from clinisynth.steps.dp_tree import DPTreeStep
 from clinisynth.steps.encode import EncodeStep
 from clinisynth.steps.guard import GuardStep
 from clinisynth.steps.mixture import MixtureStep
@@ -65,6 +67,8 @@ class Params(Protocol):
     max_rows: int | None
     generators: Any
     protect: bool
+    epsilon: float | None
+    delta: float | None
 
     def get_params(self, deep: bool = True) -> dict[str, Any]: ...
 
@@ -98,10 +102,40 @@ def check_params(p: Params) -> None:
         raise ClinisynthError(f"max_rows must be an integer of at least "
                               f"{2 * MIN_ROWS_TO_LEARN} (or None), got {p.max_rows!r}")
     resolve_threads(p.n_jobs)
+    check_dp(p.epsilon, p.delta)
+
+
+#: δ when none is given: well below 1/n for tables up to 100,000 patients (see check_delta)
+DEFAULT_DELTA = 1e-6
+
+
+def check_dp(epsilon: Any, delta: Any) -> None:
+    """``epsilon``: None (no DP) or a positive finite number; ``delta`` in (0, 1), only with
+    ``epsilon``."""
+    if epsilon is not None and (isinstance(epsilon, bool) or not isinstance(
+            epsilon, int | float | np.floating) or not np.isfinite(epsilon) or epsilon <= 0):
+        raise ClinisynthError(f"epsilon must be a positive number (or None), got {epsilon!r}")
+    if delta is not None:
+        if epsilon is None:
+            raise ClinisynthError("delta is for DP mode only: give epsilon too")
+        if isinstance(delta, bool) or not isinstance(delta, int | float | np.floating) \
+                or not 0 < delta < 1:
+            raise ClinisynthError(f"delta must be in (0, 1), got {delta!r}")
+
+
+def check_delta(delta: float, n: int) -> None:
+    """δ must be well below 1/n (at most 1/(10n)): a larger δ allows mechanisms that publish
+    one patient's row outright. The row count is treated as public."""
+    if delta > 1.0 / (10 * max(n, 1)):
+        raise ClinisynthError(f"delta {delta:g} is not well below 1/n for {n:,} rows: give "
+                              f"delta <= {1.0 / (10 * n):.1g}")
 
 
 def pipeline_steps(p: Params, schema: TableSchema) -> list[Step]:
-    """The steps ``p`` and the table's ``schema`` call for, in fit order."""
+    """The steps ``p`` and the table's ``schema`` call for, in fit order (DP mode: the domain
+    and the tree, nothing else reads the rows)."""
+    if p.epsilon is not None:
+        return [DPDomainStep(), DPTreeStep()]
     learned = isinstance(p.weights, str) and p.weights == "learned"
     calibration = calibration_names(p.calibration)
     guard = guard_options(p.privacy_guard)

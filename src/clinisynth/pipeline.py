@@ -95,11 +95,14 @@ class Pipeline:
 
     # -- fit ------------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, schema: TableSchema, rng: np.random.Generator,
-            progress: Progress | None = None) -> Pipeline:
-        """Fit every step in order on ``frame`` (schema ``schema``), drawing from ``rng``."""
+            progress: Progress | None = None, ledger: Any = None) -> Pipeline:
+        """Fit every step in order on ``frame`` (schema ``schema``), drawing from ``rng``; with
+        a privacy ledger (DP mode) the steps get the rows only through it."""
         self.input_schema_ = schema
         views = _Views()
-        ctx = FitContext(rng=rng, schema=schema, views=views, progress=progress)
+        ctx = FitContext(rng=rng, schema=schema, views=views, progress=progress, ledger=ledger)
+        if ledger is not None:
+            frame = ledger.protect(frame)
         batch = Batch(frame=frame)
         for step in self.steps:
             batch = step.fit_transform(batch, ctx)

@@ -24,10 +24,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from clinisynth.conditions import Condition, ConditionSet, sample_conditioned
+from clinisynth.dp import PrivacyLedger
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.params import (
     DEFAULT_CALIBRATION,
+    DEFAULT_DELTA,
     MAX_FIT_ROWS,
+    check_delta,
     check_params,
     params_json,
     pipeline_steps,
@@ -134,10 +137,14 @@ class HybridSynthesizer(BaseEstimator):
     max_rows: int | None = MAX_FIT_ROWS
     generators: Generators = None
     protect: bool = True
+    epsilon: float | None = None
+    delta: float | None = None
 
     def __getattr__(self, name: str) -> Any:
         """Fitted attributes of the pipeline's steps (see :data:`STEP_ATTRIBUTES`)."""
         pipeline = self.__dict__.get("pipeline_")
+        if pipeline is not None and name == "class_counts_" and pipeline.step("mixture") is None:
+            return pipeline.source.class_counts_  # DP mode: the tree's noisy class sizes
         if pipeline is not None and name in STEP_ATTRIBUTES:
             step_name, attribute = STEP_ATTRIBUTES[name]
             step = pipeline.step(step_name)
@@ -161,16 +168,33 @@ class HybridSynthesizer(BaseEstimator):
             raise ClinisynthError(f"target '{target}' differs from the schema's '{schema.target}'")
         schema.validate(data)
         self._rng = np.random.default_rng(self.seed)
+        ledger = self._ledger(len(data))
         with thread_limits(self.n_jobs):
             pipeline = Pipeline(pipeline_steps(self, schema)).fit(data, schema, self._rng,
-                                                                 on_step)
+                                                                 on_step, ledger=ledger)
+        if ledger is not None:
+            self.schema_ = pipeline.step("dp_domain").model_schema_
+            self.ledger_ = ledger.to_dict()
+            self.pipeline_ = pipeline
+            if on_step is not None:
+                on_step("fitted", 1, 1)
+            return self
         protect = pipeline.step("protect")
         self.schema_ = protect.model_schema_ if protect is not None else schema
+        self.ledger_ = None
         self.pipeline_ = pipeline
         self.roles_.exclude_identifiers(data)  # rows the subsample left out are real patients
         if on_step is not None:
             on_step("fitted", 1, 1)
         return self
+
+    def _ledger(self, n: int) -> PrivacyLedger | None:
+        """DP mode's ledger (ε, δ: the default δ well below 1/n), or None."""
+        if self.epsilon is None:
+            return None
+        delta = DEFAULT_DELTA if self.delta is None else float(self.delta)
+        check_delta(delta, n)
+        return PrivacyLedger(float(self.epsilon), delta, self._rng)
 
     def record_view(self, frame: pd.DataFrame, protected: bool = True) -> pd.DataFrame:
         """``frame`` (the user's columns) as the models see it: identifiers and free text left
@@ -248,9 +272,10 @@ class HybridSynthesizer(BaseEstimator):
         if class_counts is None:
             return apportion(int(n), self.class_counts_)
         counts = np.zeros(len(self.schema_.classes), dtype=int)
+        index = (self.encoder_ or self.pipeline_.step("dp_domain")).class_index
         for label, count in class_counts.items():
             try:
-                k = self.encoder_.class_index(label)
+                k = index(label)
             except KeyError as exc:
                 raise ClinisynthError(str(exc.args[0])) from None
             if int(count) < 0:
@@ -294,7 +319,8 @@ class HybridSynthesizer(BaseEstimator):
         pipeline, arrays = self.pipeline_.get_state()
         write_model(path, {"clinisynth_version": __version__, "params": params_json(self),
                            "schema": self.schema_.to_dict(), "pipeline": pipeline,
-                           "rng": self._rng.bit_generator.state}, arrays)
+                           "ledger": self.ledger_, "rng": self._rng.bit_generator.state},
+                    arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> HybridSynthesizer:
@@ -304,7 +330,9 @@ class HybridSynthesizer(BaseEstimator):
             syn = cls(**manifest["params"])
             syn.schema_ = TableSchema.from_dict(manifest["schema"])
             syn.pipeline_ = Pipeline.from_state(manifest["pipeline"], arrays)
-            if syn.privacy_guard is not False and syn.pipeline_.step("guard") is None:
+            syn.ledger_ = manifest.get("ledger")
+            if syn.privacy_guard is not False and syn.epsilon is None \
+                    and syn.pipeline_.step("guard") is None:
                 raise ClinisynthError("it was fitted with the privacy guard but holds no guard "
                                       "state; refusing to sample without the guard")
             syn._rng = np.random.default_rng()

@@ -22,6 +22,7 @@ from clinisynth.cli.options import FitChoices, TableInput, check_outside, with_o
 from clinisynth.cli.progress import fit_with_progress, write_draw, write_frame
 from clinisynth.cli.sections import (
     calibration_section,
+    dp_section,
     guard_section,
     protection_section,
     roles_section,
@@ -100,7 +101,7 @@ def generate_command(
                   + (f", {len(holdout)} held out for the audit" if audited else ""),
                   highlight=False)
     syn = fit_with_progress(options.synthesizer(), train, target_col, schema)
-    if holdout is not None:  # held-out patients are real too: no regenerated id may equal theirs
+    if holdout is not None and syn.roles_ is not None:  # no regenerated id may equal theirs
         syn.roles_.exclude_identifiers(holdout)
     if conditions:
         with console.status(f"sampling {rows} rows meeting {conditions.text}"):
@@ -162,6 +163,16 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
         return syn.record_view(frame, protected=False)
 
     train, holdout, fake = view(train), view(holdout), view(fake)
+    if syn.ledger_ is not None:
+        with console.status("auditing against the held-out rows"):
+            result = audit(train, holdout, fake, schema.target, seed=seed)
+            result.meta["synthesizer"] = {"differential_privacy": syn.ledger_}
+            result.to_json(json_out)
+            write_html_report(result, html_out, train=train, holdout=holdout, synthetic=fake,
+                              extra_sections=[dp_section(syn.ledger_)])
+        print_headline(result)
+        console.print(f"audit written: {json_out}, {html_out}", highlight=False)
+        return
     with console.status("auditing against the held-out rows"):
         result = audit(train, holdout, fake, schema.target, schema=model_schema, seed=seed)
         sections = weight_sections(syn)

@@ -27,7 +27,7 @@ import typer
 from clinisynth.calibration import get_calibrator
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import ReadOptions
-from clinisynth.params import DEFAULT_CALIBRATION, MAX_FIT_ROWS
+from clinisynth.params import DEFAULT_CALIBRATION, MAX_FIT_ROWS, check_dp
 from clinisynth.steps.search import MIN_ROWS_TO_LEARN
 from clinisynth.synthesizer import HybridSynthesizer
 from clinisynth.threads import resolve_threads
@@ -95,6 +95,14 @@ GeneratorsOption = Annotated[str | None, typer.Option(
     "patients; 'all' adds noise, interpolation and smote, which add singling-out and "
     "linkability risk: see benchmarks/results/mixture_tradeoff.md).")]
 
+EpsilonOption = Annotated[float | None, typer.Option(
+    "--epsilon", metavar="E", help="Differential privacy: fit with a formal (ε, δ) guarantee "
+    "per patient, every read of the rows charged to one budget (the DP tree of noisy "
+    "marginals; the weight search, calibration and guard do not run). Off by default.")]
+DeltaOption = Annotated[float | None, typer.Option(
+    "--delta", metavar="D", help="The δ of --epsilon (default 1e-6; it must be at most "
+    "1/(10 × rows)).")]
+
 
 @dataclass(frozen=True)
 class TableInput:
@@ -127,6 +135,8 @@ class FitChoices:
     privacy_weight: PrivacyWeightOption = None
     privacy_margin: PrivacyMarginOption = None
     generators: GeneratorsOption = None
+    epsilon: EpsilonOption = None
+    delta: DeltaOption = None
 
     def checked(self) -> FitOptions:
         """The options checked before any data is read."""
@@ -148,7 +158,7 @@ class FitChoices:
                           self.seed, self.max_search_seconds, check_threads(self.threads),
                           self.max_rows or None,
                           reward_options(spec, self.privacy_weight, self.privacy_margin),
-                          allowed)
+                          allowed, *dp_options(self.epsilon, self.delta))
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,8 @@ class FitOptions:
     max_rows: int | None = MAX_FIT_ROWS
     reward: dict[str, float] | None = None
     generators: str | list[str] | None = None
+    epsilon: float | None = None
+    delta: float | None = None
 
     def synthesizer(self) -> HybridSynthesizer:
         search = ({"seconds": self.max_search_seconds}
@@ -171,7 +183,19 @@ class FitOptions:
         return HybridSynthesizer(weights=self.weights, calibration=self.calibration,
                                  privacy_guard=self.privacy_guard, search=search,
                                  seed=self.seed, n_jobs=self.threads, max_rows=self.max_rows,
-                                 reward=self.reward, generators=self.generators)
+                                 reward=self.reward, generators=self.generators,
+                                 epsilon=self.epsilon, delta=self.delta)
+
+
+def dp_options(epsilon: float | None, delta: float | None) -> tuple[float | None,
+                                                                     float | None]:
+    """``--epsilon`` and ``--delta``, checked (a one-line error naming the option)."""
+    try:
+        check_dp(epsilon, delta)
+    except ClinisynthError as exc:
+        raise ClinisynthError(str(exc).replace("epsilon", "--epsilon", 1).replace(
+            "delta", "--delta", 1)) from None
+    return epsilon, delta
 
 
 def with_options(**groups: type) -> Callable[[F], F]:

@@ -34,7 +34,7 @@ def fit_with_progress(syn: HybridSynthesizer, df: pd.DataFrame, target: str,
             bar.update(task, description=label, completed=i, total=total)
 
         syn.fit(df, target, schema=schema, on_step=on_step)
-    given, used = syn.fit_rows_
+    given, used = syn.fit_rows_ or (0, 0)  # DP mode fits every row (no subsample step)
     if announce_subsample and used < given:
         console.print(f"fitted on a stratified subsample of {used:,} of {given:,} rows "
                       "(--max-rows); the other rows were not used", highlight=False)

@@ -168,8 +168,10 @@ def sample_command(
     if not dataset and not conditions:
         check_writable(pd.DataFrame(columns=syn.schema_.names), out_path)
     where = f" on {engine}" if engine != "local" else ""
-    console.print(f"model {model} verified (target '{target}', generators "
-                  f"{', '.join(syn.weights_)}); drawing {rows} rows{where}"
+    source = (f"generators {', '.join(syn.weights_)}" if syn.ledger_ is None else
+              f"DP tree, ε {syn.ledger_['epsilon']:g}")
+    console.print(f"model {model} verified (target '{target}', {source}); drawing {rows} "
+                  f"rows{where}"
                   + (f" meeting {conditions.text}" if conditions else ""), highlight=False)
     if dataset:
         with console.status(f"sampling {rows} rows into partitions{where}"):

@@ -152,3 +152,25 @@ def synthesizer_flags(syn: HybridSynthesizer) -> list[dict[str, str]]:
             "value protection off (protect=False): rare categories and extreme values of the "
             "training patients were modelled and may be shown as they are")})
     return flags
+
+
+def dp_section(ledger: dict[str, Any]) -> dict[str, str]:
+    """The DP guarantee and the ledger: every mechanism, what it measured, its noise and cost;
+    and what the guarantee does not cover."""
+    rows = "".join(
+        f"<tr><td>{html.escape(e['step'])}</td><td>{html.escape(e['mechanism'])}</td>"
+        f"<td>{html.escape(e['measured'])}</td><td>{e['scale']:.3g}</td><td>{e['rho']:.3g}</td>"
+        f"<td>{e['delta']:.2g}</td></tr>" for e in ledger["entries"])
+    return {"title": "Differential privacy", "html": (
+        f"<p>Fitted with (ε = {ledger['epsilon']:g}, δ = {ledger['delta']:g})-differential "
+        "privacy per patient: every read of the training rows was charged to one budget "
+        f"(accountant: {html.escape(ledger['accountant'])}). Spent: ε "
+        f"{ledger['epsilon_spent']:.3g} at δ {ledger['delta_spent']:.2g} (ρ "
+        f"{ledger['rho_spent']:.4g} of {ledger['rho_budget']:.4g}).</p>"
+        "<p>Not covered by ε: the schema (column names, kinds and dtypes, and any range or "
+        "categories declared public), and this audit itself, which reads the training and "
+        "holdout rows: its risk figures are an internal check of the released rows, not part "
+        "of the guarantee. There is no privacy guard in DP mode: the guarantee replaces it.</p>"
+        "<table><tr><th>step</th><th>mechanism</th><th>measured</th>"
+        "<th>noise (σ, or ε of the exponential mechanism)</th><th>ρ</th><th>δ</th></tr>"
+        f"{rows}</table>")}

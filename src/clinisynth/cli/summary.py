@@ -28,7 +28,11 @@ def print_rows(counts: Mapping[Any, int], target: str, out: Path | str) -> None:
 
 
 def print_model(syn: HybridSynthesizer) -> None:
-    """The weights (learned or given, and what stopped the search), calibration and guard."""
+    """The weights (learned or given, and what stopped the search), calibration and guard;
+    in DP mode the privacy ledger instead."""
+    if syn.ledger_ is not None:
+        print_ledger(syn.ledger_)
+        return
     mix = ", ".join(f"{n} {w:.2f}" for n, w in syn.weights_.items())
     how = "given"
     if syn.search_:
@@ -50,6 +54,28 @@ def print_model(syn: HybridSynthesizer) -> None:
                      "for every synthetic row")
         console.print(text, highlight=False)
     print_rule_plan(syn)
+
+
+def print_ledger(ledger: dict[str, Any]) -> None:
+    """DP mode: the guarantee, what was spent, and each mechanism (one line each)."""
+    console.print(f"differential privacy: (ε {ledger['epsilon']:g}, δ {ledger['delta']:g}) per "
+                  f"patient; spent ε {ledger['epsilon_spent']:.3g} at δ "
+                  f"{ledger['delta_spent']:.2g} ({len(ledger['entries'])} mechanisms, "
+                  f"accountant: zCDP, ρ {ledger['rho_spent']:.4g} of "
+                  f"{ledger['rho_budget']:.4g}); no privacy guard: the guarantee replaces it",
+                  highlight=False)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in ledger["entries"]:
+        groups.setdefault((e["step"], e["mechanism"]), []).append(e)
+    for (step, mechanism), entries in groups.items():
+        scales = [e["scale"] for e in entries]
+        what = "σ" if mechanism.startswith("gaussian") else "ε"
+        spread = (f"{min(scales):.3g}" if min(scales) == max(scales)
+                  else f"{min(scales):.3g}-{max(scales):.3g}")
+        console.print(f"  {step}: {len(entries)} × {mechanism} ({what} {spread}), ρ "
+                      f"{sum(e['rho'] for e in entries):.4g}", highlight=False)
+    console.print("  every mechanism is listed in the model's manifest and the report",
+                  highlight=False)
 
 
 def print_rule_plan(syn: HybridSynthesizer) -> None:
@@ -105,6 +131,12 @@ def print_rules(syn: HybridSynthesizer) -> None:
 
 def print_model_contents(syn: HybridSynthesizer, model: Path | str) -> None:
     """What a saved model directory holds, and so whom it may be shared with."""
+    if syn.ledger_ is not None:
+        console.print(f"model saved to {model}; it holds the schema (DP-released ranges and "
+                      "categories) and the noisy marginals, no patient row: it is covered by "
+                      f"the (ε {syn.ledger_['epsilon']:g}, δ {syn.ledger_['delta']:g}) "
+                      "guarantee, as the synthetic tables are.", highlight=False)
+        return
     held = ["the schema (kinds, protected ranges and kept categories; no identifier value)",
             "the generators' parameters"]
     if syn.guard_ is not None:

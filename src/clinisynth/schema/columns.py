@@ -63,6 +63,9 @@ class ColumnSchema:
     #: protected (see :mod:`clinisynth.steps.protect`); None: the end is learned and protected
     public_min: float | None = None
     public_max: float | None = None
+    #: a discrete column's categories declared public knowledge (the codes of a coding
+    #: system): in DP mode they cost no budget; None: learned (and, in DP mode, charged)
+    public_categories: list[Any] | None = None
 
     @property
     def is_numeric(self) -> bool:
@@ -103,6 +106,11 @@ class ColumnSchema:
                     bound, int | float) or not self.is_numeric or self.role in UNMODELLED_ROLES):
                 raise SchemaError(f"column '{self.name}': {key} must be a number (numeric "
                                   "columns only) or null")
+        if self.public_categories is not None and (
+                not isinstance(self.public_categories, list) or not self.public_categories
+                or self.is_numeric or self.role in UNMODELLED_ROLES):
+            raise SchemaError(f"column '{self.name}': public_categories must be a non-empty "
+                              "list (discrete columns only) or null")
         if None not in (self.public_min, self.public_max) \
                 and self.public_min > self.public_max:  # type: ignore[operator]
             raise SchemaError(f"column '{self.name}': public_min is above public_max")

@@ -118,7 +118,8 @@ class TableSchema:
         columns = []
         for c in self.columns:
             item = asdict(c)
-            for key in ("format", "strategy", "public_min", "public_max"):  # only where they apply
+            for key in ("format", "strategy", "public_min", "public_max",
+                        "public_categories"):  # only where they apply
                 if item[key] is None:
                     del item[key]
             columns.append(item)

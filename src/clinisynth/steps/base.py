@@ -149,6 +149,9 @@ class FitContext:
     progress: Progress | None = None
     #: choices a step makes for the steps after it (the weight search's learned weights)
     choices: dict[str, Any] = field(default_factory=dict)
+    #: DP mode: the privacy ledger (:class:`clinisynth.dp.PrivacyLedger`), the only way to the
+    #: training rows, which then come as :class:`clinisynth.dp.Sensitive`
+    ledger: Any = None
 
     def report(self, label: str, done: int, total: int) -> None:
         if self.progress is not None:

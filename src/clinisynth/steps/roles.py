@@ -216,7 +216,7 @@ class RolesStep(TableStep):
             if plan is None:
                 columns[col.name] = frame[col.name].reset_index(drop=True)
             elif plan["role"] == "datetime":
-                columns[col.name] = _write_dates(dates[col.name], plan["format"], col)
+                columns[col.name] = write_dates(dates[col.name], plan["format"], col)
             elif plan["role"] == "text":
                 columns[col.name] = _cast(pd.Series([np.nan] * n, dtype=object), col.dtype)
             elif plan["strategy"] == "regenerate":
@@ -371,7 +371,7 @@ def _fill_shape(shape: str, n: int, rng: np.random.Generator) -> list[str]:
     return [row.tobytes().decode("ascii") for row in codes]
 
 
-def _write_dates(values: np.ndarray, fmt: str | None, col: ColumnSchema) -> pd.Series:
+def write_dates(values: np.ndarray, fmt: str | None, col: ColumnSchema) -> pd.Series:
     series = pd.Series(values)
     if fmt is None:
         return _cast(series, col.dtype)

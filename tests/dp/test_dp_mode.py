@@ -1,0 +1,101 @@
+"""DP mode end to end: the ledger within ε, a canary neither in the model nor in the output,
+same seed same output, the ledger saved, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clinisynth import HybridSynthesizer
+from clinisynth.errors import ClinisynthError
+from clinisynth.persistence import read_model
+from clinisynth.schema import infer_schema
+
+CANARY_WARD, CANARY_VALUE = "Ward-Ω canary", 987654.0
+
+
+def table(n: int = 600, seed: int = 0, canary: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    age = rng.integers(20, 90, n)
+    lab = np.round(rng.lognormal(1.0, 0.4, n), 2)
+    ward = rng.choice(["A", "B", "C"], n)
+    outcome = np.where(rng.random(n) < 1 / (1 + np.exp(-(age - 55) / 10)), "yes", "no")
+    df = pd.DataFrame({"mrn": [f"MRN{i:06d}" for i in rng.choice(10**6, n, replace=False)],
+                       "age": age, "lab": lab, "ward": ward, "outcome": outcome})
+    if canary:
+        df.loc[0, ["ward", "lab"]] = [CANARY_WARD, CANARY_VALUE]
+    return df
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return HybridSynthesizer(epsilon=3.0, seed=0).fit(table(), "outcome")
+
+
+def test_the_ledger_stays_within_epsilon_and_names_every_mechanism(fitted):
+    ledger = fitted.ledger_
+    assert ledger["epsilon"] == 3.0 and ledger["delta"] == 1e-6
+    assert ledger["epsilon_spent"] <= 3.0 + 1e-9 and ledger["delta_spent"] <= 1e-6
+    assert sum(e["rho"] for e in ledger["entries"]) == pytest.approx(ledger["rho_spent"])
+    assert ledger["rho_spent"] <= ledger["rho_budget"] * (1 + 1e-9)
+    steps = {e["step"] for e in ledger["entries"]}
+    assert steps == {"dp_domain", "dp_tree"}
+    assert [s.name for s in fitted.pipeline_.steps] == ["dp_domain", "dp_tree"]
+
+
+def test_the_canary_is_neither_in_the_output_nor_in_the_model(fitted, tmp_path):
+    fake = fitted.sample(3000, seed=1)
+    assert list(fake.columns) == list(table().columns)
+    assert not fake["ward"].astype(str).str.contains("canary").any()
+    assert fake["lab"].max() < 1000  # the canary's 987654 is far past every bound
+    assert not fake["mrn"].isin(table()["mrn"]).any()
+    fitted.save(tmp_path / "m")
+    manifest, arrays = read_model(tmp_path / "m")
+    text = json.dumps(manifest)
+    assert "canary" not in text and "987654" not in text and "MRN" not in text
+    for values in arrays.values():
+        assert not np.any(np.isclose(values.astype(float), CANARY_VALUE))
+    assert manifest["ledger"]["entries"]
+
+
+def test_a_declared_public_category_is_allowed_through():
+    df = table()
+    schema = infer_schema(df, "outcome")
+    data = schema.to_dict()
+    for col in data["columns"]:
+        if col["name"] == "ward":
+            col["public_categories"] = ["A", "B", "C", CANARY_WARD]
+    syn = HybridSynthesizer(epsilon=3.0, seed=0).fit(df, schema=type(schema).from_dict(data))
+    assert CANARY_WARD in syn.schema_["ward"].categories  # declared, so free and kept
+
+
+def test_same_seed_same_output_and_reload(fitted, tmp_path):
+    again = HybridSynthesizer(epsilon=3.0, seed=0).fit(table(), "outcome")
+    pd.testing.assert_frame_equal(fitted.sample(500, seed=4), again.sample(500, seed=4))
+    assert again.ledger_ == fitted.ledger_
+    fitted.save(tmp_path / "m")
+    loaded = HybridSynthesizer.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(loaded.sample(500, seed=4), fitted.sample(500, seed=4))
+    assert loaded.ledger_ == fitted.ledger_
+
+
+def test_class_counts_and_dtypes(fitted):
+    fake = fitted.sample(400, class_counts={"yes": 100, "no": 300}, seed=2)
+    assert (fake["outcome"] == "yes").sum() == 100
+    assert fake.dtypes.to_dict() == table().dtypes.to_dict()
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"epsilon": -1.0}, "epsilon must be a positive number"),
+    ({"epsilon": float("inf")}, "epsilon must be a positive number"),
+    ({"delta": 1e-6}, "delta is for DP mode only"),
+    ({"epsilon": 1.0, "delta": 1.5}, "delta must be in"),
+    ({"epsilon": 1.0, "delta": 0.01}, "delta 0.01 is not well below 1/n"),
+])
+def test_bad_dp_parameters_are_one_line(params, message):
+    with pytest.raises(ClinisynthError, match=message) as info:
+        HybridSynthesizer(**params).fit(table(), "outcome")
+    assert "\n" not in str(info.value)
