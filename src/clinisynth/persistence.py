@@ -110,6 +110,12 @@ def _peek_manifest(path: Path) -> dict[str, Any] | None:
     return None
 
 
+def is_linked_model(path: str | Path) -> bool:
+    """Whether ``path`` holds a linked-tables model (read before the verified load)."""
+    manifest = _peek_manifest(Path(path) / MANIFEST)
+    return bool(manifest and manifest.get("linked"))
+
+
 # -- loading ---------------------------------------------------------------------------------------
 def read_model(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and verify a model directory; any problem is a one-line :class:`ClinisynthError`."""

@@ -315,21 +315,32 @@ class HybridSynthesizer(BaseEstimator):
     def save(self, path: str | Path) -> None:
         """Write the fitted model to directory ``path`` (JSON + npz arrays, checksummed; no
         pickle); ``path`` must be new, empty or hold a model, which is replaced atomically."""
+        write_model(path, *self.get_state())
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The fitted model as JSON-ready content and named arrays (what :meth:`save`
+        writes; a linked model nests it)."""
         self.check_fitted()
         pipeline, arrays = self.pipeline_.get_state()
-        write_model(path, {"clinisynth_version": __version__, "params": params_json(self),
-                           "schema": self.schema_.to_dict(), "pipeline": pipeline,
-                           "ledger": self.ledger_, "rng": self._rng.bit_generator.state},
-                    arrays)
+        return ({"clinisynth_version": __version__, "params": params_json(self),
+                 "schema": self.schema_.to_dict(), "pipeline": pipeline,
+                 "ledger": self.ledger_, "rng": self._rng.bit_generator.state}, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> HybridSynthesizer:
         """Rebuild a model saved by :meth:`save`, after verifying every file's checksum."""
         manifest, arrays = read_model(path)
+        return cls.from_state(manifest, arrays, f"model '{path}'")
+
+    @classmethod
+    def from_state(cls, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                   label: str = "model") -> HybridSynthesizer:
+        """Rebuild a model from :meth:`get_state`'s content and arrays (one-line errors
+        naming ``label``)."""
         try:
             syn = cls(**manifest["params"])
             syn.schema_ = TableSchema.from_dict(manifest["schema"])
-            syn.pipeline_ = Pipeline.from_state(manifest["pipeline"], arrays)
+            syn.pipeline_ = Pipeline.from_state(manifest["pipeline"], dict(arrays))
             syn.ledger_ = manifest.get("ledger")
             if syn.privacy_guard is not False and syn.epsilon is None \
                     and syn.pipeline_.step("guard") is None:
@@ -338,11 +349,11 @@ class HybridSynthesizer(BaseEstimator):
             syn._rng = np.random.default_rng()
             syn._rng.bit_generator.state = manifest["rng"]
         except ClinisynthError as exc:
-            raise ClinisynthError(f"model '{path}': {exc}") from None
+            raise ClinisynthError(f"{label}: {exc}") from None
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
             what = what.strip().splitlines()[0] if what.strip() else type(exc).__name__
-            raise ClinisynthError(f"model '{path}' is inconsistent ({what}); fit it again"
+            raise ClinisynthError(f"{label} is inconsistent ({what}); fit it again"
                                   ) from None
         return syn
 

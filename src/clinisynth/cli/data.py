@@ -74,7 +74,7 @@ def load_fit_input(table: TableInput, out: Path | None = None
     target = table.target
     if schema is not None and target is None:
         target = schema.target
-    df, target_col, label = load_input(table.data, table.dataset, target, table.read_options())
+    df, target_col, label = load_input(table.single, table.dataset, target, table.read_options())
     if out is not None:
         check_writable(df, out)
     if schema is None:

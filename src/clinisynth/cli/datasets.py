@@ -10,13 +10,16 @@ from rich.table import Table
 
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import load_input
+from clinisynth.cli.linked import linked_schema_command
 from clinisynth.cli.options import (
     DataOption,
     DatasetOption,
     EncodingOption,
+    KeyOption,
     NaValuesOption,
     SepOption,
     SheetOption,
+    TableInput,
     TargetOption,
     read_options,
 )
@@ -51,14 +54,21 @@ def schema_command(
     encoding: EncodingOption = None,
     na_values: NaValuesOption = None,
     sheet: SheetOption = None,
+    key: KeyOption = None,
 ) -> None:
     """Infer a table's schema and write it as JSON, to edit and pass to `generate --schema`.
 
     The file also holds the rules discovered in the table and each numeric column's recorded
     precision: delete or add rules there (an empty ``"rules"`` list turns rules off).
+    With several --data tables it writes their links instead (the parent, the key, each
+    child's order, intervals, counter and bound), to edit and pass to `generate --links`.
     """
+    if len(data or []) > 1:
+        linked_schema_command(TableInput(data=data, target=target, sep=sep, encoding=encoding,
+                                         na_values=na_values, sheet=sheet, key=key), out)
+        return
     options = read_options(sep, encoding, na_values, sheet)
-    df, target_col, _ = load_input(data, dataset, target, options)
+    df, target_col, _ = load_input(data[0] if data else None, dataset, target, options)
     schema = infer_schema(df, target_col)
     roles = RolesStep().fit_table(df, schema)  # rules are found on the record view (dates as days)
     learned = RulesStep().fit_table(roles.transform_table(df), roles.model_schema_).schema_

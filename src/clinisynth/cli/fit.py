@@ -10,6 +10,7 @@ import typer
 
 from clinisynth.cli.app import app, console
 from clinisynth.cli.data import load_fit_input
+from clinisynth.cli.linked import linked_fit_command
 from clinisynth.cli.options import FitChoices, TableInput, with_options
 from clinisynth.cli.progress import fit_with_progress
 from clinisynth.cli.summary import print_model, print_model_contents, print_pairs
@@ -24,10 +25,15 @@ def fit_command(
     table: TableInput,
     choices: FitChoices,
 ) -> None:
-    """Fit the hybrid generator on every row of a table and save it, for `clinisynth sample`."""
+    """Fit the hybrid generator on every row of a table and save it, for `clinisynth sample`.
+
+    With several --data tables (a parent and its child tables) the linked model is fitted."""
     start = time.perf_counter()
     check_model_target(model)
     options = choices.checked()
+    if table.linked:
+        linked_fit_command(table, options, model)
+        return
     df, target_col, label, schema = load_fit_input(table)
     console.print(f"[bold]{label}[/]: {len(df)} rows × {df.shape[1]} columns, "
                   f"target '{target_col}'; fitting on "

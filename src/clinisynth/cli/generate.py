@@ -18,6 +18,7 @@ from clinisynth.audit.report import write_html_report
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import load_fit_input
 from clinisynth.cli.evaluate import check_report_path, print_headline
+from clinisynth.cli.linked import linked_generate_command
 from clinisynth.cli.options import FitChoices, TableInput, check_outside, with_options
 from clinisynth.cli.progress import fit_with_progress, write_draw, write_frame
 from clinisynth.cli.sections import (
@@ -73,13 +74,22 @@ def generate_command(
         "'stage in 3,4', '40<=age<=65'; repeat to combine. Exactly --rows rows are written "
         "(drawn in one piece, not streamed).")] = None,
 ) -> None:
-    """Fit the hybrid generator on a table, write synthetic rows, and audit them."""
+    """Fit the hybrid generator on a table, write synthetic rows, and audit them.
+
+    With several --data tables (a parent and its child tables), --rows counts patients and
+    --out is a directory that receives one file per table, named after the inputs."""
     start = time.perf_counter()
     if rows < 1:
         raise ClinisynthError(f"--rows must be a positive integer, got {rows}")
     if not 0 <= holdout_fraction < 0.9:
         raise ClinisynthError(
             f"--holdout-fraction must be in [0, 0.9), got {holdout_fraction}")
+    if table.linked:
+        if condition or html_out is not None:
+            raise ClinisynthError("--condition and --html apply to one --data table")
+        linked_generate_command(table, choices.checked(), rows, out, holdout_fraction,
+                                json_out, save_model)
+        return
     out = check_output_path(out)
     audited = holdout_fraction > 0
     if audited:

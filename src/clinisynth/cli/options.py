@@ -42,9 +42,16 @@ from clinisynth.weights import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 # -- reading a table -----------------------------------------------------------------------------
-DataOption = Annotated[Path | None, typer.Option(
+DataOption = Annotated[list[Path] | None, typer.Option(
     "--data", help="Input table: CSV/TSV (also .gz, .zip), Parquet, Excel .xlsx, SAS "
-    ".sas7bdat/.xpt, Stata .dta, SPSS .sav.")]
+    ".sas7bdat/.xpt, Stata .dta, SPSS .sav. Repeat for linked tables: a parent table (one row "
+    "per patient) and its child tables (visits, labs, intervals); --out is then a directory.")]
+KeyOption = Annotated[str | None, typer.Option(
+    "--key", help="With several --data tables: the column linking them (default: inferred, "
+    "the column unique in one table and found in every other).")]
+LinksOption = Annotated[Path | None, typer.Option(
+    "--links", help="With several --data tables: a links JSON (from `clinisynth schema` with "
+    "the same tables) to use instead of inferring the parent, key and each child's order.")]
 DatasetOption = Annotated[str | None, typer.Option(
     "--dataset", help="A bundled dataset instead of --data (see `clinisynth datasets`).")]
 TargetOption = Annotated[str | None, typer.Option("--target", help="The class (outcome) column.")]
@@ -116,9 +123,25 @@ class TableInput:
     encoding: EncodingOption = None
     na_values: NaValuesOption = None
     sheet: SheetOption = None
+    key: KeyOption = None
+    links_file: LinksOption = None
 
     def read_options(self) -> ReadOptions:
         return read_options(self.sep, self.encoding, self.na_values, self.sheet)
+
+    @property
+    def linked(self) -> bool:
+        """Several ``--data`` tables: the linked-tables path."""
+        return len(self.data or []) > 1
+
+    @property
+    def single(self) -> Path | None:
+        """The one ``--data`` table (None with ``--dataset``)."""
+        if self.linked:
+            raise ClinisynthError("this command takes one --data table")
+        if self.key is not None or self.links_file is not None:
+            raise ClinisynthError("--key and --links apply to several --data tables")
+        return self.data[0] if self.data else None
 
 
 @dataclass(frozen=True)

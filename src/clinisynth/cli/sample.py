@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from clinisynth.cli.app import app, console
+from clinisynth.cli.linked import linked_sample_command
 from clinisynth.cli.options import ThreadsOption, check_outside, check_seed, check_threads
 from clinisynth.cli.progress import write_draw, write_frame
 from clinisynth.cli.summary import print_guard, print_rows
@@ -18,6 +19,7 @@ from clinisynth.conditions import parse_conditions
 from clinisynth.errors import ClinisynthError
 from clinisynth.guard import GuardReport
 from clinisynth.io import OUTPUT_SUFFIXES, check_output_path, check_writable
+from clinisynth.persistence import is_linked_model
 from clinisynth.sampling_engines import check_dataset_dir, check_engine, write_partitioned
 from clinisynth.schema import category_key
 from clinisynth.synthesizer import HybridSynthesizer
@@ -84,7 +86,8 @@ def is_dataset_out(out: str, engine: str) -> bool:
 def sample_command(
     model: Annotated[Path, typer.Option(
         "--model", help="A model directory from `clinisynth fit` or `generate --save-model`.")],
-    rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
+    rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write "
+                                      "(of patients, for a linked-tables model).")],
     out: Annotated[str, typer.Option(
         "--out", metavar="FILE|DIR/", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}), "
         "written atomically; .csv and .parquet chunk by chunk in bounded memory (.dta and .sav "
@@ -137,6 +140,12 @@ def sample_command(
                               "samples in this process; see --threads)")
     if workers is not None and workers < 1:
         raise ClinisynthError(f"--workers must be a positive integer, got {workers}")
+    if is_linked_model(model):
+        if class_counts or condition or engine != "local":
+            raise ClinisynthError("--class-counts, --condition and --engine apply to a "
+                                  "one-table model")
+        linked_sample_command(model, rows, out, seed)
+        return
     dataset = is_dataset_out(out, engine)
     if dataset:
         out_path = Path(out.rstrip("/" + os.sep) or out)

@@ -18,11 +18,12 @@ from clinisynth.io.writers import (
     check_writable,
     neutralise_formulas,
     write_table,
+    write_tables,
 )
 
 __all__ = [
     "INPUT_SUFFIXES", "MISSING_MARKERS", "OUTPUT_SUFFIXES", "STREAMED_SUFFIXES",
     "ClinisynthNotice", "ReadOptions", "TableWriter", "arrow_table", "atomic_dir", "atomic_path",
     "check_output_path", "check_writable", "neutralise_formulas", "read_table", "recover_dir",
-    "stable_dtypes", "write_table", "write_text_atomic",
+    "stable_dtypes", "write_table", "write_tables", "write_text_atomic",
 ]

@@ -12,6 +12,8 @@ back gives the same categories; other text is written as text.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,15 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
     path = Path(path)
     with atomic_path(path) as tmp:  # write_table_to checks .dta/.sav names and values first
         write_table_to(df, tmp, path)
+
+
+def write_tables(frames: Mapping[Path, pd.DataFrame]) -> None:
+    """Write several tables, each atomically, and move them into place only once all are
+    written: an error or interrupt leaves every old file (or none) as it was."""
+    with ExitStack() as stack:
+        for path, df in frames.items():
+            tmp = stack.enter_context(atomic_path(path))
+            write_table_to(df, tmp, path)
 
 
 def write_table_to(df: pd.DataFrame, tmp: Path, path: Path) -> None:

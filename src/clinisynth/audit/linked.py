@@ -1,0 +1,209 @@
+"""The audit for linked tables, at the patient level: every figure compares synthetic
+patients with holdout patients (whole patients the generator never saw), next to what the
+training patients score against the same holdout (the floor a faithful generator reaches).
+
+* **structure**: child rows whose key has no parent (referential integrity), rows after the
+  parent's bound, orders that fall or repeat within a patient, intervals that are not
+  contiguous, counters that do not count 1, 2, …;
+* **cardinality**: KS distance of children per patient;
+* **marginals**: mean KS over each table's numeric columns;
+* **dynamics**: lag-1 autocorrelation of each numeric child column (pairs of consecutive rows
+  of one patient) and KS of the gaps between consecutive orders;
+* **patient detection**: the audit's real-vs-synthetic classifier on one row per patient: the
+  parent row, each child's count, span, mean, first and last value of every numeric column,
+  and the values of the first three rows;
+* **longitudinal utility**: a random forest predicts the parent's target from the parent row
+  (without the follow-up bound, an outcome time) and each child's rows up to a landmark
+  (count, last value), trained on synthetic or on training patients, scored (ROC AUC, one
+  against the rest when the target has several classes) on holdout patients;
+* **risks**: the audit's singling-out, linkability and inference attacks on the patient rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import roc_auc_score
+
+from clinisynth.audit.fidelity import detection_auc, ks_statistic
+from clinisynth.audit.risk import risk_scores
+from clinisynth.schema import infer_schema
+from clinisynth.schema.links import ChildLink, LinkSchema
+
+Tables = Mapping[str, pd.DataFrame]
+FIRST_ROWS = 3
+
+
+def structure(tables: Tables, links: LinkSchema) -> dict[str, Any]:
+    """Counts of rows breaking the link's structure, per child (module doc)."""
+    parent = tables[links.parent]
+    out = {}
+    for link in links.children:
+        child = tables[link.table]
+        row: dict[str, Any] = {"rows": len(child),
+                               "orphans": int((~child[link.key].isin(parent[links.key])).sum())}
+        groups = child[link.key].to_numpy()
+        same = groups[1:] == groups[:-1]
+        if link.order:
+            diff = np.diff(child[link.order].to_numpy(dtype=float))[same]
+            row["order_falls"] = int((diff < 0).sum())
+            row["order_repeats"] = int((diff == 0).sum())
+        if link.stop:
+            start = child[link.order].to_numpy(dtype=float)
+            stop = child[link.stop].to_numpy(dtype=float)
+            row["empty_intervals"] = int((stop <= start).sum())
+            row["gaps_or_overlaps"] = int((start[1:][same] != stop[:-1][same]).sum())
+        if link.counter:
+            expected = child.groupby(link.key, sort=False).cumcount().to_numpy() + 1
+            row["counter_breaks"] = int((child[link.counter].to_numpy() != expected).sum())
+        if link.bound and link.end:
+            bound = child[link.key].map(parent.set_index(links.key)[link.bound])
+            row["after_bound"] = int((child[link.end].to_numpy(dtype=float)
+                                      > bound.to_numpy(dtype=float)).sum())
+        out[link.table] = row
+    return out
+
+
+def counts(tables: Tables, links: LinkSchema, link: ChildLink) -> pd.Series:
+    keys = tables[links.parent][links.key]
+    return keys.map(tables[link.table].groupby(link.key).size()).fillna(0)
+
+
+def lag1(child: pd.DataFrame, link: ChildLink, column: str) -> float:
+    """Pearson correlation of ``x_t`` with ``x_{t-1}`` over consecutive rows of one patient."""
+    groups = child[link.key].to_numpy()
+    x = pd.to_numeric(child[column], errors="coerce").to_numpy(dtype=float)
+    same = groups[1:] == groups[:-1]
+    a, b = x[:-1][same], x[1:][same]
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def gaps(child: pd.DataFrame, link: ChildLink) -> np.ndarray:
+    groups = child[link.key].to_numpy()
+    same = groups[1:] == groups[:-1]
+    return np.diff(child[link.order].to_numpy(dtype=float))[same]
+
+
+def numeric_columns(frame: pd.DataFrame, skip: list[str]) -> list[str]:
+    return [c for c in frame.columns if c not in skip
+            and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].nunique() > 5]
+
+
+def patient_rows(tables: Tables, links: LinkSchema, landmark: float | None = None,
+                 drop: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per patient (module doc); with ``landmark``, only child rows whose order is at
+    or before it, summarised as count and last value."""
+    parent = tables[links.parent]
+    out = parent.drop(columns=[links.key, *drop]).reset_index(drop=True)
+    keys = parent[links.key]
+    for link in links.children:
+        child = tables[link.table]
+        if landmark is not None and link.order:
+            child = child[child[link.order] <= landmark]
+        values = numeric_columns(tables[link.table], link.structural())
+        grouped = child.groupby(link.key, sort=False)
+        out[f"{link.table}.n"] = keys.map(grouped.size()).fillna(0).to_numpy()
+        if link.end and landmark is None:
+            span = grouped[link.end].max() - grouped[link.order].min()
+            out[f"{link.table}.span"] = keys.map(span).to_numpy()
+        for col in values:
+            if landmark is None:
+                out[f"{link.table}.mean.{col}"] = keys.map(grouped[col].mean()).to_numpy()
+                rank = grouped.cumcount()
+                for t in range(FIRST_ROWS):
+                    at = child[rank == t].set_index(link.key)[col]
+                    out[f"{link.table}.{t + 1}.{col}"] = keys.map(at).to_numpy()
+            out[f"{link.table}.last.{col}"] = keys.map(grouped[col].last()).to_numpy()
+    return out
+
+
+def linked_audit(train: Tables, holdout: Tables, synthetic: Tables, links: LinkSchema,
+                 target: str | None = None, landmark: float | None = None,
+                 seed: int = 0) -> dict[str, Any]:
+    """Every figure in the module doc, as a JSON-ready dict."""
+    report: dict[str, Any] = {"links": links.to_dict(),
+                              "structure": structure(synthetic, links)}
+    parent_cols = numeric_columns(holdout[links.parent], [links.key])
+    report["marginals"] = {
+        name: {"synthetic": _mean_ks(holdout[name], synthetic[name], cols),
+               "training": _mean_ks(holdout[name], train[name], cols)}
+        for name, cols in [(links.parent, parent_cols)]
+        + [(c.table, numeric_columns(holdout[c.table], c.structural())) for c in links.children]
+    }
+    dynamics = {}
+    for link in links.children:
+        hold_n = counts(holdout, links, link)
+        entry: dict[str, Any] = {
+            "children_ks": {"synthetic": ks_statistic(hold_n, counts(synthetic, links, link)),
+                            "training": ks_statistic(hold_n, counts(train, links, link))}}
+        if link.order:
+            entry["gap_ks"] = {
+                "synthetic": ks_statistic(pd.Series(gaps(holdout[link.table], link)),
+                                          pd.Series(gaps(synthetic[link.table], link))),
+                "training": ks_statistic(pd.Series(gaps(holdout[link.table], link)),
+                                         pd.Series(gaps(train[link.table], link)))}
+            entry["lag1"] = {
+                col: {"holdout": lag1(holdout[link.table], link, col),
+                      "training": lag1(train[link.table], link, col),
+                      "synthetic": lag1(synthetic[link.table], link, col)}
+                for col in numeric_columns(holdout[link.table], link.structural())}
+        dynamics[link.table] = entry
+    report["dynamics"] = dynamics
+    rows = {k: patient_rows(t, links) for k, t in
+            (("train", train), ("holdout", holdout), ("synthetic", synthetic))}
+    label = target or rows["holdout"].columns[0]
+    schema = infer_schema(rows["holdout"], label)
+    report["patient_detection"] = {
+        "synthetic": detection_auc(rows["holdout"], rows["synthetic"], schema, seed=seed)[0],
+        "training": detection_auc(rows["holdout"], rows["train"], schema, seed=seed)[0]}
+    risks = risk_scores(rows["train"], rows["holdout"], rows["synthetic"], schema, seed=seed)
+    report["patient_risks"] = {name: attack.risk for name, attack in risks.attacks.items()}
+    if target is not None:
+        report["longitudinal"] = longitudinal(train, holdout, synthetic, links, target,
+                                              landmark, seed)
+    return report
+
+
+def _mean_ks(real: pd.DataFrame, other: pd.DataFrame, cols: list[str]) -> float:
+    values = [ks_statistic(real[c], other[c]) for c in cols]
+    return float(np.nanmean(values)) if values else float("nan")
+
+
+def longitudinal(train: Tables, holdout: Tables, synthetic: Tables, links: LinkSchema,
+                 target: str, landmark: float | None, seed: int) -> dict[str, float]:
+    """Holdout ROC AUC of the landmark task (module doc), trained on synthetic or training."""
+    if landmark is None:
+        ends = [holdout[c.table][c.order] for c in links.children if c.order]
+        landmark = float(np.median(np.concatenate(ends))) if ends else None
+    drop = tuple(c.bound for c in links.children if c.bound)
+    frames = {k: patient_rows(t, links, landmark, drop) for k, t in
+              (("train", train), ("holdout", holdout), ("synthetic", synthetic))}
+    columns = pd.get_dummies(pd.concat(frames.values(), keys=list(frames)).drop(columns=[target]),
+                             dummy_na=True).astype(float).fillna(-1.0)
+    y_hold = frames["holdout"][target].astype(str).to_numpy()
+    out = {"landmark": landmark}
+    for name in ("synthetic", "train"):
+        y = frames[name][target].astype(str).to_numpy()
+        clf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1)
+        clf.fit(columns.loc[name].to_numpy(), y)
+        proba = clf.predict_proba(columns.loc["holdout"].to_numpy())
+        out[name] = _auc(y_hold, proba, clf.classes_)
+    return out
+
+
+def _auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
+    present = np.unique(y)
+    if len(present) < 2:
+        return float("nan")
+    if len(classes) == 2:
+        return float(roc_auc_score(y == classes[1], proba[:, 1]))
+    scores = [roc_auc_score(y == c, proba[:, i]) for i, c in enumerate(classes)
+              if c in present]
+    return float(np.mean(scores))

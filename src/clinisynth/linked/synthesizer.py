@@ -1,0 +1,302 @@
+"""``LinkedSynthesizer``: a parent table and its child tables, drawn patient by patient.
+
+The steps, per table and one link step between them:
+
+1. the links are inferred from structure (:func:`clinisynth.schema.links.infer_links`) or given;
+2. the link step summarises each child onto its parent row (:mod:`.summaries`);
+3. the hybrid (:class:`~clinisynth.synthesizer.HybridSynthesizer`, its whole pipeline: value
+   protection, roles, rules, survival, the mixture, calibration and the guard) learns the
+   augmented parent table, so a patient's baseline, number of visits, follow-up span and first
+   visit are drawn together, and the guard compares whole patient summaries;
+4. each child's rows between the first and the last are drawn in order by
+   :class:`.sequence.ChildModel`, conditioned on the parent row and the previous row;
+5. orders are placed between the drawn first and last value, so they are monotone, never
+   pass the parent's bound, intervals stay contiguous and counters count, by construction;
+   keys are regenerated (1, 2, … or ``P000001``…), so every child row has its parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clinisynth.errors import ClinisynthError, NotFittedError, SchemaError
+from clinisynth.linked.placement import place_orders
+from clinisynth.linked.sequence import LOW_CARDINALITY, ChildModel
+from clinisynth.linked.summaries import ChildSummary, child_plan, child_summary, summarise
+from clinisynth.persistence import read_model, split_arrays, write_model
+from clinisynth.schema.links import LinkSchema, infer_links
+from clinisynth.synthesizer import HybridSynthesizer
+from clinisynth.values import to_native
+
+MAX_LEVELS = 20
+LINKED_FORMAT = 1
+
+
+@dataclass
+class ParentFeatures:
+    """Parent rows as model features: numeric columns standardised (missing → 0), text
+    columns of at most ``MAX_LEVELS`` values one-hot."""
+
+    numeric: dict[str, tuple[float, float]]
+    levels: dict[str, list[Any]]
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, k: int) -> ParentFeatures:
+        """Text values held by fewer than ``k`` rows get no column (and are not stored)."""
+        numeric, levels = {}, {}
+        for col in frame.columns:
+            x = frame[col]
+            if pd.api.types.is_numeric_dtype(x):
+                v = x.to_numpy(dtype=float)
+                sd = float(np.nanstd(v)) if np.isfinite(v).any() else 0.0
+                numeric[col] = (float(np.nanmean(v)) if np.isfinite(v).any() else 0.0,
+                                sd if sd > 0 else 1.0)
+            elif x.nunique() <= MAX_LEVELS:
+                counts = x.value_counts()
+                levels[col] = list(counts.index[counts >= k])
+        return cls(numeric, levels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"numeric": {c: list(v) for c, v in self.numeric.items()},
+                "levels": {c: [to_native(v) for v in vs] for c, vs in self.levels.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ParentFeatures:
+        return cls({c: (float(m), float(s)) for c, (m, s) in data["numeric"].items()},
+                   {c: list(vs) for c, vs in data["levels"].items()})
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = [np.nan_to_num((pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+                                - m) / s) for c, (m, s) in self.numeric.items()]
+        for c, values in self.levels.items():
+            parts += [(frame[c] == v).to_numpy(dtype=float) for v in values]
+        return np.column_stack(parts) if parts else np.zeros((len(frame), 0))
+
+
+class LinkedSynthesizer:
+    """Synthetic patients with their child rows (module doc).
+
+    ``links`` (a :class:`LinkSchema` or its dict) fixes the parent, key and each child's
+    order, intervals, counter and bound; by default they are inferred at ``fit``.
+    ``parent_options`` go to the parent's :class:`HybridSynthesizer`; ``k`` is value
+    protection's threshold for the child tables' categories and ends.
+    """
+
+    def __init__(self, seed: int = 0, links: LinkSchema | Mapping[str, Any] | None = None,
+                 k: int = 5, parent_options: Mapping[str, Any] | None = None) -> None:
+        self.seed = seed
+        self.links = links
+        self.k = k
+        self.parent_options = parent_options
+
+    # ---- fit --------------------------------------------------------------------------
+    def fit(self, tables: Mapping[str, pd.DataFrame], target: str | None = None, *,
+            parent: str | None = None, key: str | None = None) -> LinkedSynthesizer:
+        """Learn the tables: ``{name: DataFrame}``, one parent and its children."""
+        tables = dict(tables)
+        links = (self.links if isinstance(self.links, LinkSchema)
+                 else LinkSchema.from_dict(self.links) if self.links is not None
+                 else infer_links(tables, parent, key))
+        links.validate(tables)
+        if target is not None and target not in tables[links.parent].columns:
+            raise SchemaError(f"--target: the parent table {links.parent} has no column "
+                              f"{target!r}")
+        self.links_ = links
+        self.columns_ = {name: list(t.columns) for name, t in tables.items()}
+        self.dtypes_ = {name: t.dtypes.to_dict() for name, t in tables.items()}
+        parent_frame = tables[links.parent].reset_index(drop=True)
+        children = {c.table: _sorted(tables[c.table], c.key, c.order) for c in links.children}
+        self.summaries_ = [child_summary(c, children[c.table], parent_frame)
+                           for c in links.children]
+        augmented = summarise(parent_frame, children, links, self.summaries_)
+        body = augmented.drop(columns=[links.key])
+        self.parent_ = HybridSynthesizer(seed=self.seed, **dict(self.parent_options or {}))
+        self.parent_.fit(body, target)
+        self.features_ = ParentFeatures.fit(body, self.k)
+        x = self.features_.transform(body)
+        row_of = {k: i for i, k in enumerate(parent_frame[links.key])}
+        self.children_: dict[str, ChildModel] = {}
+        self.strict_: dict[str, bool] = {}
+
+        for summary in self.summaries_:
+            self.children_[summary.link.table], self.strict_[summary.link.table] = \
+                self._fit_child(summary, children[summary.link.table], x, row_of)
+        return self
+
+    def _fit_child(self, summary: ChildSummary, child: pd.DataFrame, parent_x: np.ndarray,
+                   row_of: dict[Any, int]) -> tuple[ChildModel, bool]:
+        link = summary.link
+        groups = child[link.key].to_numpy()
+        numeric, categorical = [], []
+        for c in summary.value_columns:
+            is_num = pd.api.types.is_numeric_dtype(child[c])
+            (numeric if is_num and child[c].nunique() > LOW_CARDINALITY
+             else categorical).append(c)
+        gaps, strict, pace, elapsed = None, True, None, None
+        if link.order:
+            same = np.r_[False, groups[1:] == groups[:-1]]
+            if link.stop:
+                gaps = (child[link.stop] - child[link.order]).to_numpy(dtype=float)
+            else:
+                diff = np.r_[np.nan, np.diff(child[link.order].to_numpy(dtype=float))]
+                gaps = np.where(same, diff, np.nan)
+            strict = bool((gaps[np.isfinite(gaps)] > 0).all())
+            pace = _pace(child, link, groups)
+            order = child[link.order]
+            elapsed = (order - order.groupby(child[link.key]).transform("min")).to_numpy(float)
+        rows = np.array([row_of[g] for g in groups], dtype=int)
+        model = ChildModel(numeric, categorical, k=self.k, seed=self.seed)
+        model.fit(child[summary.value_columns].reset_index(drop=True), groups, parent_x[rows],
+                  gaps, pace, elapsed)
+        return model, strict
+
+    # ---- persistence ------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to directory ``path`` (JSON + npz, checksummed, no pickle;
+        replaced atomically): the parent's hybrid and each child's model."""
+        self._check_fitted()
+        parent, arrays = self.parent_.get_state()
+        out = {f"parent.{k}": v for k, v in arrays.items()}
+        children = {}
+        for i, (name, model) in enumerate(self.children_.items()):
+            content, child_arrays = model.get_state()
+            children[name] = content
+            out.update({f"child{i}.{k}": v for k, v in child_arrays.items()})
+        write_model(path, {
+            "linked": LINKED_FORMAT, "seed": self.seed, "k": self.k,
+            "links": self.links_.to_dict(), "columns": self.columns_,
+            "dtypes": {t: {c: str(d) for c, d in ds.items()} for t, ds in self.dtypes_.items()},
+            "summaries": [{"value_columns": s.value_columns, "uses_share": s.uses_share}
+                          for s in self.summaries_],
+            "strict": self.strict_, "features": self.features_.to_dict(),
+            "parent": parent, "children": children}, out)
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinkedSynthesizer:
+        """Rebuild a model written by :meth:`save`, after verifying its checksums."""
+        manifest, arrays = read_model(path)
+        if manifest.get("linked") != LINKED_FORMAT:
+            raise ClinisynthError(f"model '{path}' is not a linked-tables model (fit it with "
+                                  "several --data tables)")
+        try:
+            syn = cls(seed=int(manifest["seed"]), k=int(manifest["k"]))
+            syn.links_ = LinkSchema.from_dict(manifest["links"])
+            syn.columns_ = {t: list(c) for t, c in manifest["columns"].items()}
+            syn.dtypes_ = {t: {c: pd.api.types.pandas_dtype(d) for c, d in ds.items()}
+                           for t, ds in manifest["dtypes"].items()}
+            syn.summaries_ = [ChildSummary(link, list(s["value_columns"]), bool(s["uses_share"]))
+                              for link, s in zip(syn.links_.children, manifest["summaries"],
+                                                 strict=True)]
+            syn.strict_ = {t: bool(v) for t, v in manifest["strict"].items()}
+            syn.features_ = ParentFeatures.from_dict(manifest["features"])
+            syn.parent_ = HybridSynthesizer.from_state(
+                manifest["parent"], split_arrays(arrays, "parent"), f"model '{path}'")
+            syn.children_ = {name: ChildModel.from_state(content, split_arrays(arrays,
+                                                                                f"child{i}"))
+                             for i, (name, content) in enumerate(manifest["children"].items())}
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ClinisynthError(f"model '{path}' is inconsistent ({what}); fit it again"
+                                  ) from None
+        return syn
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "parent_"):
+            raise NotFittedError("LinkedSynthesizer: call fit before sample")
+
+    # ---- sample -----------------------------------------------------------------------
+    def sample(self, n: int, seed: int | None = None) -> dict[str, pd.DataFrame]:
+        """``n`` synthetic patients: ``{name: DataFrame}`` with the input's tables, columns
+        and dtypes; a pure function of the fitted model and ``seed``."""
+        self._check_fitted()
+        seed = self.seed if seed is None else int(seed)
+        links = self.links_
+        body = self.parent_.sample(n, seed=seed).reset_index(drop=True)
+        keys = _new_keys(self.dtypes_[links.parent][links.key], len(body))
+        x = self.features_.transform(body)
+        out = {}
+        for i, summary in enumerate(self.summaries_):
+            rng = np.random.default_rng([seed, 7, i])
+            out[summary.link.table] = self._sample_child(summary, body, keys, x, rng)
+        parent = body.reindex(columns=[c for c in self.columns_[links.parent] if c != links.key])
+        parent.insert(self.columns_[links.parent].index(links.key), links.key, keys)
+        out[links.parent] = _restore(parent, self.dtypes_[links.parent])
+        return {name: out[name] for name in self.columns_}
+
+    def _sample_child(self, summary: ChildSummary, body: pd.DataFrame, keys: np.ndarray,
+                      x: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        link = summary.link
+        name = link.table
+        dtypes = self.dtypes_[name]
+        bound = (pd.to_numeric(body[link.bound], errors="coerce").to_numpy(dtype=float)
+                 if link.bound else None)
+        integer = bool(link.order and pd.api.types.is_integer_dtype(dtypes[link.order]))
+        plan = child_plan(body, summary, bound, integer)
+        n = plan["n"].to_numpy()
+        first = body[[summary.first(c) for c in summary.value_columns]]
+        first.columns = summary.value_columns
+        pace = None
+        if link.order:
+            m = n - 1 if link.kind == "sequence" else n
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pace = (plan["last"].to_numpy() - plan["first"].to_numpy()) / m
+        values, owner, gaps = self.children_[name].sample(first, n, x, rng, pace,
+                                                          sequence=link.kind == "sequence")
+        frame = values.copy()
+        frame[link.key] = keys[owner]
+        if link.order:
+            start, stop = place_orders(plan, n, owner, gaps, link.kind, integer,
+                                       self.strict_[name])
+            frame[link.order] = start
+            if link.stop:
+                frame[link.stop] = stop
+        for col in link.monotone or []:  # never falls within a patient (the link says so)
+            frame[col] = pd.to_numeric(pd.Series(frame[col]), errors="coerce") \
+                .groupby(owner).cummax().to_numpy()
+        if link.counter:
+            frame[link.counter] = np.concatenate([np.arange(1, k + 1) for k in n]) \
+                if n.sum() else np.zeros(0, int)
+        return _restore(frame.reindex(columns=self.columns_[name]), dtypes)
+
+
+def _pace(child: pd.DataFrame, link: Any, groups: np.ndarray) -> np.ndarray:
+    """Per row, its patient's mean gap ``(end_last - first) / m`` (``m`` gaps or lengths)."""
+    grouped = child.groupby(link.key, sort=False)
+    span = grouped[link.end].transform("max") - grouped[link.order].transform("min")
+    m = grouped[link.order].transform("size") - (1 if link.kind == "sequence" else 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (span / m.where(m > 0)).to_numpy(dtype=float)
+
+
+def _sorted(frame: pd.DataFrame, key: str, order: str | None) -> pd.DataFrame:
+    by = [key, order] if order else [key]
+    return frame.sort_values(by, kind="stable").reset_index(drop=True)
+
+
+def _new_keys(dtype: Any, n: int) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(dtype):
+        return np.arange(1, n + 1)
+    width = max(6, len(str(n)))
+    return np.array([f"P{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+
+
+def _restore(frame: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    out = frame.copy()
+    for col, dtype in dtypes.items():
+        if col not in out:
+            continue
+        x = out[col]
+        if pd.api.types.is_integer_dtype(dtype):
+            v = pd.to_numeric(x, errors="coerce")
+            out[col] = v.round().astype(dtype) if v.notna().all() else v.round().astype("Int64")
+        elif pd.api.types.is_float_dtype(dtype):
+            out[col] = pd.to_numeric(x, errors="coerce").astype(dtype)
+        else:
+            out[col] = x.astype(object).where(x.notna(), None)
+    return out

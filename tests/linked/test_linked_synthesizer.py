@@ -1,0 +1,116 @@
+"""LinkedSynthesizer: structure by construction, the input's shape, determinism, value
+protection in the child tables, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clinisynth.audit.linked import lag1, linked_audit, structure
+from clinisynth.errors import ClinisynthError, NotFittedError, SchemaError
+from clinisynth.linked import LinkedSynthesizer
+from clinisynth.linked.cohort import simulate_cohort
+from clinisynth.persistence import read_model
+from conftest import FAST_PARAMS
+
+PARENT = {"search": {"seconds": 3}, "generator_params": FAST_PARAMS}
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    tables = simulate_cohort(200, seed=1)
+    visits = tables["visits"]
+    first = visits.index[visits["id"] == visits["id"].iloc[0]]
+    visits.loc[first[0], "lab_b"] = 999.0  # one patient's extreme value
+    visits["site"] = np.where(np.arange(len(visits)) % 2 == 0, "A", "B")
+    visits.loc[first, "site"] = "ICU-7 bed 3"  # a category one patient holds
+    return tables
+
+
+@pytest.fixture(scope="module")
+def fitted(cohort):
+    return LinkedSynthesizer(seed=0, parent_options=PARENT).fit(cohort, "status")
+
+
+@pytest.fixture(scope="module")
+def fake(fitted):
+    return fitted.sample(150, seed=4)
+
+
+def test_tables_columns_and_dtypes_are_the_input_s(cohort, fake):
+    assert list(fake) == list(cohort)
+    for name, frame in fake.items():
+        assert list(frame.columns) == list(cohort[name].columns)
+        for col in frame.columns:
+            real, syn = cohort[name][col].dtype, frame[col].dtype
+            assert real == syn or (real.kind == "i" and str(syn) == "Int64"), (name, col)
+    assert len(fake["patients"]) == 150 and fake["patients"]["id"].is_unique
+
+
+def test_structure_holds_by_construction(fitted, fake):
+    counts = structure(fake, fitted.links_)
+    for table, row in counts.items():
+        broken = {k: v for k, v in row.items() if k != "rows" and v}
+        assert not broken, (table, broken)
+    stage = fake["visits"].groupby("id")["stage"].diff().dropna()
+    assert (stage >= 0).all()  # the monotone column never falls
+    infections = fake["infections"]
+    assert (infections.groupby("id")["tstart"].first() == 0).all()
+
+
+def test_structure_check_can_fail(fitted, fake):
+    broken = {k: v.copy() for k, v in fake.items()}
+    visits = broken["visits"]
+    second = visits.index[visits["id"].duplicated()][0]
+    visits.loc[second, "day"] = -5  # falls below the patient's first visit
+    visits.loc[visits.index[-1], "id"] = 10_000_000  # an orphan
+    counts = structure(broken, fitted.links_)["visits"]
+    assert counts["orphans"] == 1 and counts["order_falls"] >= 1
+
+
+def test_same_seed_same_tables_and_persistence(fitted, fake, tmp_path):
+    again = fitted.sample(150, seed=4)
+    fitted.save(tmp_path / "model")
+    loaded = LinkedSynthesizer.load(tmp_path / "model")
+    reloaded = loaded.sample(150, seed=4)
+    for name in fake:
+        pd.testing.assert_frame_equal(fake[name], again[name])
+        pd.testing.assert_frame_equal(fake[name], reloaded[name])
+    other = fitted.sample(150, seed=5)
+    assert not fake["visits"].equals(other["visits"])
+
+
+def test_values_few_patients_hold_never_leave(cohort, fake, tmp_path, fitted):
+    assert "ICU-7 bed 3" not in set(fake["visits"]["site"].dropna())
+    assert fake["visits"]["lab_b"].max() < 999.0
+    fitted.save(tmp_path / "m")
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "m").iterdir() if p.is_file())
+    assert b"ICU-7" not in stored
+    _, arrays = read_model(tmp_path / "m")
+    assert not any((a == 999.0).any() for a in arrays.values() if a.dtype.kind == "f")
+
+
+def test_dynamics_and_audit(cohort, fake, fitted):
+    real = cohort["visits"].sort_values(["id", "day"])
+    link = fitted.links_.children[0]
+    assert abs(lag1(fake["visits"], link, "lab_a") - lag1(real, link, "lab_a")) < 0.15
+    report = linked_audit(cohort, cohort, fake, fitted.links_, target="status", seed=0)
+    assert set(report) >= {"structure", "dynamics", "patient_detection", "longitudinal",
+                           "patient_risks", "marginals"}
+    assert 0.0 <= report["patient_detection"]["synthetic"] <= 1.0
+
+
+def test_errors_are_one_line(cohort, tmp_path):
+    with pytest.raises(NotFittedError):
+        LinkedSynthesizer().sample(3)
+    with pytest.raises(SchemaError, match="--target"):
+        LinkedSynthesizer(parent_options=PARENT).fit(cohort, "nope")
+    with pytest.raises(SchemaError, match="parent and at least one child"):
+        LinkedSynthesizer().fit({"patients": cohort["patients"]}, "status")
+    from clinisynth import HybridSynthesizer
+
+    one = HybridSynthesizer(seed=0, weights={"gmm": 1.0}).fit(cohort["patients"], "status")
+    one.save(tmp_path / "single")
+    with pytest.raises(ClinisynthError, match="not a linked-tables model"):
+        LinkedSynthesizer.load(tmp_path / "single")
