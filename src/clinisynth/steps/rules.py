@@ -39,16 +39,10 @@ import pandas as pd
 from clinisynth.encoding import restore_dtype
 from clinisynth.errors import ClinisynthError
 from clinisynth.rules.discovery import discover_rules, learn_precisions
+from clinisynth.rules.mixed_precision import learn_mix, round_mixed
 from clinisynth.rules.options import Discovery, DiscoveryOptions
 from clinisynth.rules.plan import ancestor, forest_order, has_path, topological
-from clinisynth.rules.precision import (
-    ceil_to,
-    floor_to,
-    mix_levels,
-    on_shares,
-    round_to,
-    shares_from_on,
-)
+from clinisynth.rules.precision import ceil_to, floor_to, round_to
 from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.schema.rules import (
     DERIVING,
@@ -154,69 +148,27 @@ class RulesStep(TableStep):
         return self
 
     def _mixes(self, real: pd.DataFrame) -> dict[str, dict[str, Any]]:
-        """Columns recorded at more than one resolution (:func:`mix_levels`): the levels and
-        the share of values on each (:func:`on_shares`), overall and per class (classes with
-        at least :data:`MIN_MIX_ROWS` values)."""
+        """Columns recorded at more than one resolution (:func:`learn_mix`), by name."""
         schema = self.input_schema_
-        target = schema.target
         labels = _class_index(real, schema)
         out: dict[str, dict[str, Any]] = {}
         for name, step in self.steps_.items():
             col = schema[name]
-            if name == target or col.kind not in ("continuous", "integer") or step <= 0:
+            if name == schema.target or col.kind not in ("continuous", "integer") or step <= 0:
                 continue
-            x = _num(real, name)
-            levels = mix_levels(x, step)
-            if len(levels) < 2:
-                continue
-            by_class = {}
-            for i in np.unique(labels[labels >= 0]):
-                rows = (labels == i) & np.isfinite(x)
-                if rows.sum() >= MIN_MIX_ROWS:
-                    by_class[str(int(i))] = on_shares(x[rows], levels)
-            out[name] = {"levels": levels, "all": on_shares(x, levels), "by_class": by_class}
+            mix = learn_mix(_num(real, name), step, labels)
+            if mix is not None:
+                out[name] = mix
         return out
 
     def _round(self, name: str, x: np.ndarray, frame: pd.DataFrame, rng: np.random.Generator,
                lo: float | None, hi: float | None) -> np.ndarray:
-        """``x`` rounded to the column's recorded step. In a mixed column a value already
-        written at the finest level keeps its resolution (a real row's own value); the others
-        are each written at a level drawn, per class, so that every level holds the real share
-        of the class's values (:func:`shares_from_on` of what the kept values leave to reach),
-        inside ``[lo, hi]``."""
+        """``x`` rounded to the column's recorded step, or to its mix of steps
+        (:func:`round_mixed`)."""
         mix = self.mixes_.get(name)
         if mix is None:
             return round_to(x, self.steps_.get(name, 0.0))
-        levels = mix["levels"]
-        out = np.array(x, dtype=float)
-        finite = np.isfinite(out)
-        drawn = finite & (np.abs(out - round_to(out, levels[0])) > levels[0] * 1e-6)
-        labels = _class_index(frame, self.input_schema_)
-        groups = [(np.ones(len(out), dtype=bool), mix["all"])]
-        for key, on in mix["by_class"].items():
-            groups[0][0][labels == int(key)] = False
-            groups.append((labels == int(key), on))
-        for members, target_on in groups:
-            rows = np.flatnonzero(members & drawn)
-            if not len(rows):
-                continue
-            kept = out[members & finite & ~drawn]
-            n = len(rows) + len(kept)
-            need = [(t * n - len(kept) * k) / len(rows)
-                    for t, k in zip(target_on, on_shares(kept, levels), strict=True)]
-            probs = shares_from_on([min(max(v, 0.0), 1.0) for v in need], levels)
-            pick = (rng.random(len(rows))[:, None] > np.cumsum(probs)[None, :]).sum(axis=1)
-            for j, level in enumerate(levels):
-                at = rows[pick == j]
-                y = round_to(out[at], level)
-                if j + 1 < len(levels):
-                    y = _spread_last_digit(y, level, levels[j + 1], rng)
-                if hi is not None:
-                    y = np.where(y > hi, floor_to(np.full(len(y), hi), level), y)
-                if lo is not None:
-                    y = np.where(y < lo, ceil_to(np.full(len(y), lo), level), y)
-                out[at] = y
-        return out
+        return round_mixed(x, mix, _class_index(frame, self.input_schema_), rng, lo, hi)
 
     def _plan(self, real: pd.DataFrame) -> None:
         schema = self.input_schema_
@@ -499,25 +451,6 @@ class RulesStep(TableStep):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-#: rows of a class needed before its own resolution mix is learned (else the overall one)
-MIN_MIX_ROWS = 30
-
-
-def _spread_last_digit(y: np.ndarray, level: float, coarser: float,
-                       rng: np.random.Generator) -> np.ndarray:
-    """Values recorded at ``level`` land on the ``coarser`` grid with chance
-    ``level / coarser``; a draw built from real values (already on the coarser grid) lands
-    there more often, so the excess rows move one ``level`` up or down (a seeded choice)."""
-    on = np.flatnonzero(np.isfinite(y) & (np.abs(y - round_to(y, coarser)) < level / 2))
-    excess = len(on) - int(round(len(y) * level / coarser))
-    if excess <= 0:
-        return y
-    moved = rng.choice(on, size=excess, replace=False)
-    y = y.copy()
-    y[moved] = round_to(y[moved] + level * rng.choice([-1.0, 1.0], size=excess), level)
-    return y
-
-
 def _class_index(frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
     """Each row's class as its position among the target's categories (-1: none or unknown)."""
     if schema.target is None or schema.target not in frame.columns:
