@@ -162,7 +162,9 @@ def search_model(path: Path, texts: list[str], numbers: dict[str, set[float]],
 def search_guard(path: Path, numbers: dict[str, set[float]]) -> set[str]:
     """The guard's reference rows decoded back to values (``z·sd + mean`` per numeric column,
     ``coordinate · tolerance`` for its quasi-identifier index), searched for ``numbers``: the
-    guard stores them scaled, so a raw search would both miss them and match coincidences."""
+    guard stores them scaled, so a raw search would both miss them and match coincidences.
+    Decoding is exact in float64, so a match is within 1e-9: a protected bound one recorded
+    step (1e-6) from a real value is not that value."""
     syn = HybridSynthesizer.load(path)
     guard = getattr(syn, "guard_", None)
     if guard is None:
@@ -177,12 +179,12 @@ def search_guard(path: Path, numbers: dict[str, set[float]]) -> set[str]:
         values = records[:, j] * sd + mean
         j += 1 + (col.name in guard.encoder_.gappy_)
         hits.update(f"{col.name} {v:g} in the guard's rows" for v in numbers.get(col.name, ())
-                    if np.any(np.isclose(values, v, rtol=1e-9, atol=1e-6)))
+                    if np.any(np.isclose(values, v, rtol=1e-9, atol=1e-9)))
     for q, name in enumerate(guard.qi_):
         if name in guard.tolerance_ and len(guard.rare_coords_):
             values = guard.rare_coords_[:, q] * guard.tolerance_[name]
             hits.update(f"{name} {v:g} in the guard's rare rows" for v in numbers.get(name, ())
-                        if np.any(np.isclose(values, v, rtol=1e-9, atol=1e-6)))
+                        if np.any(np.isclose(values, v, rtol=1e-9, atol=1e-9)))
     return hits
 
 
