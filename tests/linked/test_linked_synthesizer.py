@@ -114,3 +114,25 @@ def test_errors_are_one_line(cohort, tmp_path):
     one.save(tmp_path / "single")
     with pytest.raises(ClinisynthError, match="not a linked-tables model"):
         LinkedSynthesizer.load(tmp_path / "single")
+
+
+def test_long_format_values_follow_their_test():
+    rng = np.random.default_rng(0)
+    patients = pd.DataFrame({"id": range(1, 161), "age": rng.normal(60, 8, 160).round(),
+                             "died": rng.integers(0, 2, 160)})
+    rows = []
+    for i in range(1, 161):
+        day = 0
+        for _ in range(int(rng.integers(1, 4))):
+            for test, mu in (("hb", 13.0), ("crp", 40.0), ("na", 140.0)):
+                rows.append((i, day, test, round(mu + rng.normal(0, mu / 20), 1)))
+            day += int(rng.integers(20, 90))
+    labs = pd.DataFrame(rows, columns=["id", "days", "test", "value"])
+    syn = LinkedSynthesizer(seed=0, parent_options=PARENT).fit(
+        {"patients": patients, "labs": labs}, "died")
+    fake = syn.sample(160, seed=0)["labs"]
+    real = labs.groupby("test")["value"].agg(["mean", "std"])
+    drawn = fake.groupby("test")["value"].agg(["mean", "std"])
+    assert set(drawn.index) == set(real.index)
+    assert ((drawn["mean"] - real["mean"]).abs() < real["std"]).all()
+    assert (drawn["std"] < 2 * real["std"]).all()  # not one pooled spread for every test

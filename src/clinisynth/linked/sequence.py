@@ -2,19 +2,23 @@
 
 Each numeric value column ``x`` (and the gap between consecutive orders, or an interval's
 length) is mapped to normal scores, ``z = Φ⁻¹(F̂(x))`` with ``F̂`` the training values'
-mid-rank CDF. Row ``t`` of a patient is drawn given the features
+mid-rank CDF (per level of a category that explains at least half of the column's variance:
+a long table's ``test`` for its ``value``). Row ``t`` of a patient is drawn given
 
-    h_t = [z_{t-1}, missing_{t-1}, one-hot categories_{t-1}, parent row, t / n, t = n, t = 1]
+    h_t = [z_{t-1}, missing_{t-1}, one-hot categories_{t-1}, parent row, position, pace,
+           z_gap_t, time since the first row]
 
-(``z_{t-1} = 0`` and no categories on the first row). Numeric scores follow one linear-Gaussian
-model, ``z_t = W h_t + ε`` with ``ε ~ N(0, Σ)`` (ridge per column on the rows where it is
-recorded; ``Σ`` the pairwise covariance of the residuals, made positive semi-definite), so each
-column's lag-1 autocorrelation, its cross-lag dependence on the others, its dependence on the
-parent and the residual correlation between columns are kept. Categorical columns (text, or
-five values or fewer) and each numeric column's missingness are drawn from a multinomial
-logistic regression on ``h_t``. Scores map back through the training quantiles clipped to the
-values ``k`` patients span at each end (value protection), so an integer column stays integer
-and no value beyond the ``k``-th smallest or largest is drawn.
+(nothing from a previous row on the first; the gap is drawn first, from a ridge on the rest).
+Categorical columns (text, or five values or fewer) are drawn from a multinomial logistic
+regression on ``h_t``; then numeric scores follow one linear-Gaussian model given ``h_t`` and
+the row's own categories ``c_t``: ``z_t = W [h_t, c_t] + ε``, ``ε ~ N(0, Σ)`` (ridge per
+column on the rows where it is recorded; ``Σ`` the pairwise covariance of the residuals, made
+positive semi-definite), so each column's lag-1 autocorrelation, its cross-lag dependence on
+the others, its dependence on the parent and the residual correlation between columns are
+kept; each numeric column's missingness is a logistic regression on ``[h_t, c_t]``. Scores map
+back through the training quantiles clipped to the values ``k`` patients span at each end
+(value protection), so an integer column stays integer and no value beyond the ``k``-th
+smallest or largest is drawn or stored.
 
 Why not a recurrent network: clinical follow-up tables hold hundreds of patients and a few
 thousand rows (pbcseq: 312 and 1,945). A GRU has thousands of weights per lab there and learns
@@ -25,7 +29,7 @@ audit measures. Its limit: the dynamics are linear in the normal scores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,16 +92,66 @@ class ChildModel:
     quantiles: dict[str, Quantiles] = field(default_factory=dict)
     levels: dict[str, list] = field(default_factory=dict)
     has_gap: bool = False
+    by: dict[str, str] = field(default_factory=dict)
 
     # ---- features ---------------------------------------------------------------------
     def _state(self, frame: pd.DataFrame) -> np.ndarray:
         """``[z, missing, one-hot]`` of each row (the part of ``h`` a row passes on)."""
-        parts = [self.quantiles[c].to_z(frame[c].to_numpy(dtype=float)) for c in self.numeric]
+        codes = {g: self._codes(frame[g]) for g in set(self.by.values())}
+        parts = [self._z(c, frame[c].to_numpy(dtype=float), codes) for c in self.numeric]
         parts += [frame[c].isna().to_numpy(dtype=float) for c in self.numeric]
         for c in self.categorical:
             codes = self._codes(frame[c])
             parts += [(codes == j).astype(float) for j in range(len(self.levels[c]))]
         return np.column_stack(parts) if parts else np.zeros((len(frame), 0))
+
+    def _z(self, column: str, x: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
+        """Normal scores of ``x``, through its category's own quantiles where the column's
+        distribution depends on a category (``by``), else through the column's."""
+        out = self.quantiles[column].to_z(x)
+        for j, rows in self._groups(column, codes):
+            out[rows] = self.quantiles[f"{column}|{j}"].to_z(x[rows])
+        return out
+
+    def _x(self, column: str, z: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
+        out = self.quantiles[column].to_x(z)
+        for j, rows in self._groups(column, codes):
+            out[rows] = self.quantiles[f"{column}|{j}"].to_x(z[rows])
+        return out
+
+    def _groups(self, column: str, codes: dict[str, np.ndarray]
+                ) -> Iterator[tuple[int, np.ndarray]]:
+        g = self.by.get(column)
+        if g is None:
+            return
+        for j in range(len(self.levels[g])):
+            if f"{column}|{j}" in self.quantiles:
+                yield j, codes[g] == j
+
+    def _fit_by(self, child: pd.DataFrame) -> None:
+        """For each numeric column, the category that explains at least half its variance
+        (``η² = 1 - within / total``), if any: a long table's ``test`` for its ``value``.
+        Each of that category's levels with at least ``2k`` values gets its own quantiles."""
+        codes = {g: self._codes(child[g]) for g in self.categorical}
+        for c in self.numeric:
+            x = child[c].to_numpy(dtype=float)
+            ok = np.isfinite(x)
+            total = x[ok].var() if ok.sum() > 1 else 0.0
+            best, share = None, 0.5
+            for g, code in codes.items():
+                if total <= 0:
+                    break
+                frame = pd.DataFrame({"x": x[ok], "g": code[ok]})
+                within = (frame.groupby("g")["x"].transform("mean") - frame["x"]).pow(2).mean()
+                if 1 - within / total >= share:
+                    best, share = g, 1 - within / total
+            if best is None:
+                continue
+            self.by[c] = best
+            for j in range(len(self.levels[best])):
+                rows = ok & (codes[best] == j)
+                if rows.sum() >= 2 * self.k:
+                    self.quantiles[f"{c}|{j}"] = Quantiles.fit(x[rows], self.k)
 
     def _codes(self, values: pd.Series) -> np.ndarray:
         keys = values.astype(object).where(values.notna(), MISSING)
@@ -126,13 +180,14 @@ class ChildModel:
         length for intervals; ``pace[i]`` the patient's mean gap; ``elapsed[i]`` row i's
         order minus the patient's first."""
         patients = pd.Series(groups)
-        for c in self.numeric:
-            self.quantiles[c] = Quantiles.fit(child[c].to_numpy(dtype=float), self.k)
         for c in self.categorical:
             keys = child[c].astype(object).where(child[c].notna(), MISSING).to_numpy()
             held = pd.DataFrame({"p": groups, "v": keys}).drop_duplicates()["v"].value_counts()
             kept = [v for v, count in held.items() if count >= self.k]
             self.levels[c] = kept or [held.index[0]]
+        for c in self.numeric:
+            self.quantiles[c] = Quantiles.fit(child[c].to_numpy(dtype=float), self.k)
+        self._fit_by(child)
         self.has_gap = gaps is not None
         t = patients.groupby(patients).cumcount().to_numpy() + 1
         n = patients.map(patients.value_counts()).to_numpy()
@@ -154,12 +209,20 @@ class ChildModel:
             self.gap_ = (reg.coef_, float(reg.intercept_),
                          float(np.std(z_gap[ok] - reg.predict(h[ok]))))
             h = np.column_stack([h, z_gap, self._elapsed(elapsed)])
-        targets = {c: self.quantiles[c].to_z(child[c].to_numpy(dtype=float))
-                   for c in self.numeric}
+        codes = {c: self._codes(child[c]) for c in self.categorical}
+        targets = {c: self._z(c, child[c].to_numpy(dtype=float), codes) for c in self.numeric}
         masks = {c: child[c].notna().to_numpy() for c in self.numeric}
-        self._fit_gaussian(h, targets, masks)
-        self._fit_logistic(h, child, t)
+        h_values = np.column_stack([h, self._current(codes, len(h))])
+        self._fit_gaussian(h_values, targets, masks)
+        self._fit_logistic(h, h_values, child, codes)
         return self
+
+    def _current(self, codes: dict[str, np.ndarray], rows: int) -> np.ndarray:
+        """The row's own categories, one-hot: numeric values and their missingness are drawn
+        given them (in a long table, a value's distribution depends on its test)."""
+        parts = [(codes[c] == j).astype(float) for c in self.categorical
+                 for j in range(len(self.levels[c]))]
+        return np.column_stack(parts) if parts else np.zeros((rows, 0))
 
     def _elapsed(self, elapsed: np.ndarray) -> np.ndarray:
         """Time since the first row: its log (standardised) and its decile among the training
@@ -188,17 +251,20 @@ class ChildModel:
         vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
         self.chol_ = vecs * np.sqrt(np.clip(vals, 0.0, None))
 
-    def _fit_logistic(self, h: np.ndarray, child: pd.DataFrame, t: np.ndarray) -> None:
+    def _fit_logistic(self, h: np.ndarray, h_values: np.ndarray, child: pd.DataFrame,
+                      codes: dict[str, np.ndarray]) -> None:
+        """Categories given ``h``; each numeric column's missingness given ``h`` and the
+        row's categories."""
         self.classifiers_: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        labels = {c: self._codes(child[c]) for c in self.categorical}
-        labels.update({f"__missing__{c}": child[c].isna().to_numpy(dtype=int)
-                       for c in self.numeric if child[c].isna().any()})
-        for name, y in labels.items():
+        labels = [(c, codes[c], h) for c in self.categorical]
+        labels += [(f"__missing__{c}", child[c].isna().to_numpy(dtype=int), h_values)
+                   for c in self.numeric if child[c].isna().any()]
+        for name, y, x in labels:
             classes = np.unique(y)
             if len(classes) == 1:
-                self.classifiers_[name] = (classes, np.zeros((1, h.shape[1])), np.zeros(1))
+                self.classifiers_[name] = (classes, np.zeros((1, x.shape[1])), np.zeros(1))
                 continue
-            clf = LogisticRegression(C=1.0, max_iter=300).fit(h, y)
+            clf = LogisticRegression(C=1.0, max_iter=300).fit(x, y)
             self.classifiers_[name] = (clf.classes_, clf.coef_, clf.intercept_)
 
     # ---- sample -----------------------------------------------------------------------
@@ -264,29 +330,33 @@ class ChildModel:
 
     def _draw_row(self, t: int, h: np.ndarray, first: pd.DataFrame, active: np.ndarray,
                   rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Row ``t``'s values from the Gaussian and logistic draws; on the first row the
-        hybrid's values (drawn with the parent) replace them wherever the hybrid gave one."""
-        eps = rng.standard_normal((len(h), self.chol_.shape[1])) @ self.chol_.T
-        z = h @ self.coef_.T + self.intercept_ + eps
-        frame = {}
-        for j, name in enumerate(self.names_):
-            x = self.quantiles[name].to_x(z[:, j])
-            if f"__missing__{name}" in self.classifiers_:
-                x = np.where(self._draw_class(f"__missing__{name}", h, rng) == 1, np.nan, x)
-            frame[name] = x
+        """Row ``t``'s categories, then its numeric values and their missingness given them;
+        on the first row the hybrid's values (drawn with the parent) replace the draws
+        wherever the hybrid gave one."""
+        frame: dict[str, np.ndarray] = {}
+        codes = {}
         for c in self.categorical:
-            codes = self._draw_class(c, h, rng)
-            values = np.array([self.levels[c][i] for i in codes], dtype=object)
+            codes[c] = self._draw_class(c, h, rng)
+            values = np.array([self.levels[c][i] for i in codes[c]], dtype=object)
             frame[c] = np.where(values == MISSING, None, values)
-        if t == 1:
-            for c in self.numeric:
-                given = pd.to_numeric(first[c].iloc[active], errors="coerce").to_numpy(float)
-                frame[c] = np.where(np.isnan(given), frame[c], given)
-            for c in self.categorical:
+            if t == 1:
                 given = first[c].iloc[active]
                 frame[c] = np.where(given.notna().to_numpy(), given.to_numpy(dtype=object),
                                     frame[c])
-        return frame
+                codes[c] = self._codes(pd.Series(frame[c], name=c))
+        h_values = np.column_stack([h, self._current(codes, len(h))])
+        eps = rng.standard_normal((len(h), self.chol_.shape[1])) @ self.chol_.T
+        z = h_values @ self.coef_.T + self.intercept_ + eps
+        for j, name in enumerate(self.names_):
+            x = self._x(name, z[:, j], codes)
+            if f"__missing__{name}" in self.classifiers_:
+                gone = self._draw_class(f"__missing__{name}", h_values, rng) == 1
+                x = np.where(gone, np.nan, x)
+            if t == 1:
+                given = pd.to_numeric(first[name].iloc[active], errors="coerce").to_numpy(float)
+                x = np.where(np.isnan(given), x, given)
+            frame[name] = x
+        return {c: frame[c] for c in self.numeric + self.categorical}
 
     # ---- state ------------------------------------------------------------------------
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -296,7 +366,7 @@ class ChildModel:
             "seed": self.seed, "has_gap": self.has_gap, "names": self.names_,
             "levels": {c: [to_native(v) for v in vs] for c, vs in self.levels.items()},
             "quantiles": [[c, q.lo, q.hi] for c, q in self.quantiles.items()],
-            "classifiers": list(self.classifiers_)}
+            "classifiers": list(self.classifiers_), "by": self.by}
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "chol": self.chol_}
         arrays.update({f"q{i}": q.values for i, q in enumerate(self.quantiles.values())})
         for i, (classes, coef, intercept) in enumerate(self.classifiers_.values()):
@@ -314,6 +384,7 @@ class ChildModel:
         model = cls(list(content["numeric"]), list(content["categorical"]), int(content["k"]),
                     int(content["seed"]))
         model.has_gap = bool(content["has_gap"])
+        model.by = dict(content.get("by", {}))
         model.names_ = list(content["names"])
         model.levels = {c: list(vs) for c, vs in content["levels"].items()}
         model.quantiles = {c: Quantiles(np.asarray(arrays[f"q{i}"], dtype=float), lo, hi)
