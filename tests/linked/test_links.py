@@ -66,3 +66,23 @@ def test_shared_linked_tables():
     intervals = pd.read_csv(shared_dataset("cgd_intervals.csv"))
     link = infer_links({"p": patients, "i": intervals}).children[0]
     assert (link.order, link.stop, link.counter) == ("tstart", "tstop", "enum")
+
+
+def test_sdv_metadata_gives_the_links(cohort):
+    from clinisynth.schema.links import links_from_sdv
+
+    visits = cohort["visits"].rename(columns={"id": "patient_id"})
+    tables = {"patients": cohort["patients"], "visits": visits}
+    metadata = {
+        "METADATA_SPEC_VERSION": "V1",
+        "tables": {"patients": {"primary_key": "id"},
+                   "visits": {"sequence_key": "patient_id", "sequence_index": "day"}},
+        "relationships": [{"parent_table_name": "patients", "child_table_name": "visits",
+                           "parent_primary_key": "id", "child_foreign_key": "patient_id"}]}
+    links = links_from_sdv(metadata, tables)
+    child = links.children[0]
+    assert (links.parent, links.key, child.key, child.order, child.bound) == (
+        "patients", "id", "patient_id", "day", "futime")
+    metadata["relationships"][0]["parent_table_name"] = "nope"
+    with pytest.raises(SchemaError, match="parent 'nope' is not among the tables"):
+        links_from_sdv(metadata, tables)

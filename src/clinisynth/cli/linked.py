@@ -19,7 +19,7 @@ from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, write_tables, write_text_atomic
 from clinisynth.linked import LinkedSynthesizer
 from clinisynth.persistence import check_model_target
-from clinisynth.schema.links import LinkSchema, infer_links
+from clinisynth.schema.links import LinkSchema, infer_links, links_from_sdv
 
 
 def read_tables(table: TableInput) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -77,6 +77,8 @@ def load_links(table: TableInput, frames: dict[str, pd.DataFrame]) -> LinkSchema
         data = json.loads(table.links_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ClinisynthError(f"--links '{table.links_file}': cannot read it ({exc})") from None
+    if isinstance(data, dict) and "relationships" in data:  # SDV's multi-table metadata
+        return links_from_sdv(data, frames)
     links = LinkSchema.from_dict(data)
     links.validate(frames)
     return links
@@ -162,8 +164,10 @@ def split_patients(frames: dict[str, pd.DataFrame], links: LinkSchema, target: s
     train_ids, hold_ids = train_test_split(parent[links.key], test_size=fraction,
                                            stratify=labels, random_state=seed)
 
+    keys = {links.parent: links.key, **{c.table: c.key for c in links.children}}
+
     def take(ids: pd.Series) -> dict[str, pd.DataFrame]:
-        return {n: t[t[links.key].isin(ids)].reset_index(drop=True) for n, t in frames.items()}
+        return {n: t[t[keys[n]].isin(ids)].reset_index(drop=True) for n, t in frames.items()}
 
     return take(train_ids), take(hold_ids)
 

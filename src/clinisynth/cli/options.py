@@ -51,7 +51,8 @@ KeyOption = Annotated[str | None, typer.Option(
     "the column unique in one table and found in every other).")]
 LinksOption = Annotated[Path | None, typer.Option(
     "--links", help="With several --data tables: a links JSON (from `clinisynth schema` with "
-    "the same tables) to use instead of inferring the parent, key and each child's order.")]
+    "the same tables), or SDV's multi-table metadata JSON, to use instead of inferring the "
+    "parent, key and each child's order.")]
 DatasetOption = Annotated[str | None, typer.Option(
     "--dataset", help="A bundled dataset instead of --data (see `clinisynth datasets`).")]
 TargetOption = Annotated[str | None, typer.Option("--target", help="The class (outcome) column.")]

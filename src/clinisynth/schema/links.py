@@ -109,6 +109,37 @@ class LinkSchema:
                                       "time count)")
 
 
+def links_from_sdv(metadata: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]
+                   ) -> LinkSchema:
+    """The links of SDV multi-table metadata (its ``relationships``: one parent table, each
+    child's foreign key, a ``sequence_index`` as the order); what SDV does not say (intervals,
+    counters, bounds, monotone columns) is inferred from the tables as above."""
+    relations = metadata.get("relationships") or []
+    parents = {r.get("parent_table_name") for r in relations}
+    if len(parents) != 1:
+        raise SchemaError("links: the SDV metadata must relate one parent table to its "
+                          f"children (it names {len(parents)} parents)")
+    parent = str(parents.pop())
+    if parent not in tables:
+        raise SchemaError(f"links: the SDV metadata's parent {parent!r} is not among the "
+                          f"tables ({', '.join(tables)})")
+    key = str(relations[0]["parent_primary_key"])
+    children = []
+    for rel in relations:
+        name, fk = str(rel["child_table_name"]), str(rel["child_foreign_key"])
+        if name not in tables:
+            raise SchemaError(f"links: the SDV metadata's child {name!r} is not among the "
+                              "tables")
+        link = infer_child(tables[name], name, fk, tables[parent].rename(columns={key: fk}))
+        order = (metadata.get("tables", {}).get(name) or {}).get("sequence_index")
+        if order and not link.stop:
+            link.order = str(order)
+        children.append(link)
+    links = LinkSchema(parent, key, children)
+    links.validate(tables)
+    return links
+
+
 def _require(frame: pd.DataFrame, column: str, table: str) -> None:
     if column not in frame.columns:
         raise SchemaError(f"links: {table} has no column {column!r}")
