@@ -265,11 +265,12 @@ def main() -> None:
                         help="seeds of the peers (default: --seeds); a peer fit takes minutes")
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="write the report from these runs' .csv files instead of running")
+    parser.add_argument("--note", default="", help="a sentence for the merged report's head")
     parser.add_argument("--out", type=Path,
                         default=ROOT / "benchmarks" / "results" / "dp_benchmark.md")
     args = parser.parse_args()
     if args.merge:
-        merge(args.merge, args.out)
+        merge(args.merge, args.out, args.note)
         return
     start = time.perf_counter()
     rows = []
@@ -311,7 +312,7 @@ def main() -> None:
     print(summarise(results))
 
 
-def merge(parts: list[Path], out: Path) -> None:
+def merge(parts: list[Path], out: Path, note: str = "") -> None:
     """One report from runs split by table (each part's .md holds its command and time)."""
     results = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
     results.to_csv(out.with_suffix(".csv"), index=False)
@@ -322,7 +323,7 @@ def merge(parts: list[Path], out: Path) -> None:
         commands += [line for line in head if line.startswith("Seeds ")]
     command = " && ".join(c for c in commands if c.startswith(".venv"))
     header = "Runs merged with --merge; per run: " + "; ".join(
-        c for c in commands if c.startswith("Seeds "))
+        c for c in commands if c.startswith("Seeds ")) + (f" {note}" if note else "")
     lines = report_head("Differential privacy (issue 27)", command, header, __doc__)
     out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
 
