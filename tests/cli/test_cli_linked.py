@@ -47,6 +47,8 @@ def test_generate_writes_one_file_per_table_and_the_audit(files, tmp_path):
     assert len(patients) == 80 and visits["id"].isin(patients["id"]).all()
     report = json.loads((out / "linked.audit.json").read_text())
     assert report["structure"]["visits"]["orphans"] == 0
+    page = (out / "linked.report.html").read_text()
+    assert "Linked tables: patients + visits" in page and page.count("<img") >= 3
     assert "structure holds in every row" in text
 
 

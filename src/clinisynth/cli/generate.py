@@ -85,10 +85,10 @@ def generate_command(
         raise ClinisynthError(
             f"--holdout-fraction must be in [0, 0.9), got {holdout_fraction}")
     if table.linked:
-        if condition or html_out is not None:
-            raise ClinisynthError("--condition and --html apply to one --data table")
+        if condition:
+            raise ClinisynthError("--condition applies to one --data table")
         linked_generate_command(table, choices.checked(), rows, out, holdout_fraction,
-                                json_out, save_model)
+                                json_out, html_out, save_model)
         return
     out = check_output_path(out)
     audited = holdout_fraction > 0

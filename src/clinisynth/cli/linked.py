@@ -12,6 +12,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from clinisynth.audit.linked import linked_audit
+from clinisynth.audit.linked_report import render_linked_html
 from clinisynth.cli.app import console
 from clinisynth.cli.data import read_input
 from clinisynth.cli.options import FitOptions, TableInput
@@ -121,7 +122,7 @@ def linked_fit_command(table: TableInput, options: FitOptions, model: Path) -> N
 
 def linked_generate_command(table: TableInput, options: FitOptions, rows: int, out: str,
                             holdout_fraction: float, json_out: Path | None,
-                            save_model: Path | None) -> None:
+                            html_out: Path | None, save_model: Path | None) -> None:
     start = time.perf_counter()
     directory = out_dir(out)
     if save_model is not None:
@@ -138,18 +139,24 @@ def linked_generate_command(table: TableInput, options: FitOptions, rows: int, o
     syn = fit_linked(table, options, links, train)
     with console.status(f"sampling {rows} patients"):
         fake = syn.sample(rows, seed=options.seed)
+    report, page_text = None, ""
+    if holdout is not None:  # audited before anything is written
+        with console.status("auditing against the held-out patients"):
+            report = linked_audit(train, holdout, fake, links, target=table.target,
+                                  seed=options.seed)
+            page_text = render_linked_html(report, holdout, fake, links, seed=options.seed)
     write_tables({directory / names[name]: frame for name, frame in fake.items()})
     for name, frame in fake.items():
         console.print(f"{directory / names[name]}: {len(frame):,} rows", highlight=False)
     if save_model is not None:
         syn.save(save_model)
-    if holdout is not None:
-        with console.status("auditing against the held-out patients"):
-            report = linked_audit(train, holdout, fake, links, target=table.target,
-                                  seed=options.seed)
+    if report is not None:
         path = json_out or directory / "linked.audit.json"
+        page = html_out or directory / "linked.report.html"
         write_text_atomic(path, json.dumps(report, indent=1, default=float) + "\n")
+        write_text_atomic(page, page_text)
         print_audit(report, links, path)
+        console.print(f"report: {page}", highlight=False)
     console.print(f"done in {time.perf_counter() - start:.1f} s", highlight=False)
 
 
