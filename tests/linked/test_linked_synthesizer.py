@@ -136,3 +136,24 @@ def test_long_format_values_follow_their_test():
     assert set(drawn.index) == set(real.index)
     assert ((drawn["mean"] - real["mean"]).abs() < real["std"]).all()
     assert (drawn["std"] < 2 * real["std"]).all()  # not one pooled spread for every test
+
+
+def test_visit_dates_are_orders_bounded_by_a_parent_date():
+    tables = simulate_cohort(150, seed=0)
+    patients, visits = tables["patients"].copy(), tables["visits"].copy()
+    enrolled = pd.Timestamp("2015-03-01") + pd.to_timedelta(patients["id"] * 3, unit="D")
+    patients["end"] = (enrolled + pd.to_timedelta(patients["futime"], unit="D")).dt.strftime(
+        "%d/%m/%Y")
+    visits["date"] = (visits["id"].map(enrolled.set_axis(patients["id"]))
+                      + pd.to_timedelta(visits["day"], unit="D")).dt.strftime("%d/%m/%Y")
+    visits = visits.drop(columns=["day"])
+    syn = LinkedSynthesizer(seed=0, parent_options=PARENT).fit(
+        {"patients": patients, "visits": visits}, "status")
+    link = syn.links_.children[0]
+    assert (link.order, link.bound) == ("date", "end")
+    fake = syn.sample(100, seed=0)
+    dates = pd.to_datetime(fake["visits"]["date"], format="%d/%m/%Y")
+    ends = pd.to_datetime(fake["patients"].set_index("id")["end"], format="%d/%m/%Y")
+    assert (dates <= fake["visits"]["id"].map(ends)).all()
+    assert (dates.groupby(fake["visits"]["id"]).diff().dt.days.dropna() > 0).all()
+    assert fake["visits"]["date"].dtype == object

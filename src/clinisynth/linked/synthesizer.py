@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.errors import ClinisynthError, NotFittedError, SchemaError
+from clinisynth.linked.dates import date_formats, from_days, to_days
 from clinisynth.linked.placement import place_orders
 from clinisynth.linked.sequence import LOW_CARDINALITY, ChildModel
 from clinisynth.linked.summaries import ChildSummary, child_plan, child_summary, summarise
@@ -99,22 +100,30 @@ class LinkedSynthesizer:
     def fit(self, tables: Mapping[str, pd.DataFrame], target: str | None = None, *,
             parent: str | None = None, key: str | None = None) -> LinkedSynthesizer:
         """Learn the tables: ``{name: DataFrame}``, one parent and its children."""
-        tables = dict(tables)
+        raw = dict(tables)
+        self.dates_ = {name: date_formats(t) for name, t in raw.items()}
+        tables = {name: to_days(t, self.dates_[name]) for name, t in raw.items()}
         links = (self.links if isinstance(self.links, LinkSchema)
                  else LinkSchema.from_dict(self.links) if self.links is not None
-                 else infer_links(tables, parent, key))
+                 else infer_links(tables, parent, key, self.dates_))
         links.validate(tables)
+        # the hybrid models the parent's own dates; a child's are its orders and values
+        parent_dates = list(self.dates_[links.parent])
+        self.dates_[links.parent] = {c: f for c, f in self.dates_[links.parent].items()
+                                     if any(c == child.bound for child in links.children)}
         if target is not None and target not in tables[links.parent].columns:
             raise SchemaError(f"--target: the parent table {links.parent} has no column "
                               f"{target!r}")
         self.links_ = links
-        self.columns_ = {name: list(t.columns) for name, t in tables.items()}
-        self.dtypes_ = {name: t.dtypes.to_dict() for name, t in tables.items()}
+        self.columns_ = {name: list(t.columns) for name, t in raw.items()}
+        self.dtypes_ = {name: t.dtypes.to_dict() for name, t in raw.items()}
         parent_frame = tables[links.parent].reset_index(drop=True)
         children = {c.table: _sorted(tables[c.table], c.key, c.order) for c in links.children}
         self.summaries_ = [child_summary(c, children[c.table], parent_frame)
                            for c in links.children]
         augmented = summarise(parent_frame, children, links, self.summaries_)
+        for col in parent_dates:  # the hybrid gets the parent's dates as dates
+            augmented[col] = raw[links.parent][col].to_numpy()
         body = augmented.drop(columns=[links.key])
         self.parent_ = HybridSynthesizer(seed=self.seed, **dict(self.parent_options or {}))
         self.parent_.fit(body, target)
@@ -174,7 +183,7 @@ class LinkedSynthesizer:
             "dtypes": {t: {c: str(d) for c, d in ds.items()} for t, ds in self.dtypes_.items()},
             "summaries": [{"value_columns": s.value_columns, "uses_share": s.uses_share}
                           for s in self.summaries_],
-            "strict": self.strict_, "features": self.features_.to_dict(),
+            "strict": self.strict_, "features": self.features_.to_dict(), "dates": self.dates_,
             "parent": parent, "children": children}, out)
 
     @classmethod
@@ -194,6 +203,7 @@ class LinkedSynthesizer:
                               for link, s in zip(syn.links_.children, manifest["summaries"],
                                                  strict=True)]
             syn.strict_ = {t: bool(v) for t, v in manifest["strict"].items()}
+            syn.dates_ = {t: dict(v) for t, v in manifest.get("dates", {}).items()}
             syn.features_ = ParentFeatures.from_dict(manifest["features"])
             syn.parent_ = HybridSynthesizer.from_state(
                 manifest["parent"], split_arrays(arrays, "parent"), f"model '{path}'")
@@ -234,9 +244,11 @@ class LinkedSynthesizer:
         link = summary.link
         name = link.table
         dtypes = self.dtypes_[name]
-        bound = (pd.to_numeric(body[link.bound], errors="coerce").to_numpy(dtype=float)
-                 if link.bound else None)
-        integer = bool(link.order and pd.api.types.is_integer_dtype(dtypes[link.order]))
+        bound = (to_days(body[[link.bound]], self.dates_[self.links_.parent])[link.bound]
+                 .astype(float).to_numpy() if link.bound else None)
+        dated = self.dates_.get(name, {})
+        integer = bool(link.order and (pd.api.types.is_integer_dtype(dtypes[link.order])
+                                       or link.order in dated))
         plan = child_plan(body, summary, bound, integer)
         n = plan["n"].to_numpy()
         first = body[[summary.first(c) for c in summary.value_columns]]
@@ -262,6 +274,8 @@ class LinkedSynthesizer:
         if link.counter:
             frame[link.counter] = np.concatenate([np.arange(1, k + 1) for k in n]) \
                 if n.sum() else np.zeros(0, int)
+        for col, fmt in dated.items():
+            frame[col] = from_days(frame[col].to_numpy(), fmt)
         return _restore(frame.reindex(columns=self.columns_[name]), dtypes)
 
 

@@ -146,8 +146,11 @@ def _require(frame: pd.DataFrame, column: str, table: str) -> None:
 
 
 def infer_links(tables: Mapping[str, pd.DataFrame], parent: str | None = None,
-                key: str | None = None) -> LinkSchema:
-    """The parent, key and each child's order, intervals, counter and bound (module doc)."""
+                key: str | None = None, dates: Mapping[str, Any] | None = None) -> LinkSchema:
+    """The parent, key and each child's order, intervals, counter and bound (module doc).
+
+    ``dates`` names each table's date columns (given as day counts): a date order is bounded
+    only by a parent date, a duration only by a parent duration."""
     if len(tables) < 2:
         raise SchemaError("links: linked tables need a parent and at least one child table")
     candidates = [(p, k) for p, k in _key_candidates(tables)
@@ -163,7 +166,9 @@ def infer_links(tables: Mapping[str, pd.DataFrame], parent: str | None = None,
         raise SchemaError(f"links: several parent keys fit ({named}); give --key, or the "
                           "links in a file (--links)")
     parent_name, key_name = candidates[0]
-    children = [infer_child(tables[name], name, key_name, tables[parent_name])
+    dates = dates or {}
+    children = [infer_child(tables[name], name, key_name, tables[parent_name],
+                            set(dates.get(name, ())), set(dates.get(parent_name, ())))
                 for name in tables if name != parent_name]
     links = LinkSchema(parent_name, key_name, children)
     links.validate(tables)
@@ -184,7 +189,9 @@ def _key_candidates(tables: Mapping[str, pd.DataFrame]) -> list[tuple[str, str]]
     return out
 
 
-def infer_child(frame: pd.DataFrame, name: str, key: str, parent: pd.DataFrame) -> ChildLink:
+def infer_child(frame: pd.DataFrame, name: str, key: str, parent: pd.DataFrame,
+                dates: set[str] | None = None, parent_dates: set[str] | None = None
+                ) -> ChildLink:
     """One child's link: intervals first, else the order column, then counter and bound."""
     link = ChildLink(table=name, key=key)
     frame = frame.iloc[np.argsort(frame[key].to_numpy(), kind="stable")]  # rows kept in order
@@ -202,7 +209,11 @@ def infer_child(frame: pd.DataFrame, name: str, key: str, parent: pd.DataFrame) 
         # the column that moves most within patients: a day count, not a flag that never falls
         link.order = max(ordered, key=lambda c: frame[c].nunique(), default=None)
     if link.end:
-        link.bound = _bound(frame, link, parent)
+        dated = link.end in (dates or set())
+        candidates = [c for c in parent.columns if (c in (parent_dates or set())) == dated]
+        link.bound = _bound(frame, link, parent[[link.key, *candidates]]
+                            if link.key in parent.columns and link.key not in candidates
+                            else parent[candidates])
         link.monotone = [c for c in numeric if c not in link.structural()
                          and _non_decreasing(frame[c], groups)] or None
     return link
