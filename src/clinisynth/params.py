@@ -26,6 +26,7 @@ from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.steps.base import Step
 from clinisynth.steps.calibrate import CalibrateStep
 from clinisynth.steps.dp_domain import DPDomainStep
+from clinisynth.steps.dp_rules import DPRulesStep
 from clinisynth.steps.dp_tree import DPTreeStep
 from clinisynth.steps.encode import EncodeStep
 from clinisynth.steps.guard import GuardStep
@@ -134,8 +135,8 @@ def check_delta(delta: float, n: int) -> None:
 def pipeline_steps(p: Params, schema: TableSchema) -> list[Step]:
     """The steps ``p`` and the table's ``schema`` call for, in fit order (DP mode: the domain
     and the tree, nothing else reads the rows)."""
-    if p.epsilon is not None:
-        return [DPDomainStep(), DPTreeStep()]
+    if p.epsilon is not None:  # declared rules: a free filter on synthetic rows
+        return [*([DPRulesStep()] if schema.rules else []), DPDomainStep(), DPTreeStep()]
     learned = isinstance(p.weights, str) and p.weights == "learned"
     calibration = calibration_names(p.calibration)
     guard = guard_options(p.privacy_guard)

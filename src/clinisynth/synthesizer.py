@@ -256,7 +256,8 @@ class HybridSynthesizer(BaseEstimator):
     @property
     def rules_report_(self) -> dict[str, int]:
         """Rows of the last sample that broke a rule: ``redrawn`` and ``remaining``."""
-        report = getattr(self, "_reports", {}).get("rules")
+        reports = getattr(self, "_reports", {})
+        report = reports.get("rules") or reports.get("dp_rules")
         return report.to_dict() if report is not None else {"redrawn": 0, "remaining": 0}
 
     def next_seed(self) -> int:

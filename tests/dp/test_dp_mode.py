@@ -99,3 +99,21 @@ def test_bad_dp_parameters_are_one_line(params, message):
     with pytest.raises(ClinisynthError, match=message) as info:
         HybridSynthesizer(**params).fit(table(), "outcome")
     assert "\n" not in str(info.value)
+
+
+def test_declared_rules_filter_synthetic_rows_for_free():
+    rng = np.random.default_rng(0)
+    onset = rng.gamma(2, 50, 2000).round()
+    frame = pd.DataFrame({"onset": onset, "followup": onset + rng.gamma(2, 30, 2000).round(),
+                          "age": rng.integers(20, 90, 2000), "y": rng.choice(["a", "b"], 2000)})
+    schema = infer_schema(frame, "y")
+    plain = HybridSynthesizer(seed=0, epsilon=3.0).fit(frame, schema=schema)
+    schema.rules = [{"type": "inequality", "left": "onset", "op": "<=", "right": "followup"}]
+    ruled = HybridSynthesizer(seed=0, epsilon=3.0).fit(frame, schema=schema)
+    assert [s.name for s in ruled.pipeline_.steps] == ["dp_rules", "dp_domain", "dp_tree"]
+    before = plain.sample(2000, seed=1)
+    after = ruled.sample(2000, seed=1)
+    assert (before["onset"] > before["followup"]).mean() > 0.01  # the check can fail
+    assert (after["onset"] > after["followup"]).sum() == ruled.rules_report_["remaining"] == 0
+    assert ruled.ledger_["epsilon_spent"] <= 3.0 + 1e-9
+    assert not any("dp_rules" in str(e) for e in ruled.ledger_["entries"])

@@ -87,10 +87,11 @@ def _registered() -> list[type[Step]]:
     return [STEPS.get(name) for name in STEPS.names()]
 
 
-#: the steps of the DP pipeline (their contract is checked in test_dp_steps.py)
+#: the steps of the DP pipeline (their behaviour is checked in tests/dp/test_dp_mode.py);
+#: dp_rules only where the schema declares rules
 DP_STEPS = ["dp_domain", "dp_tree"]
 #: the steps of the default pipeline
-DEFAULT_STEPS = [n for n in STEPS.names() if n not in DP_STEPS]
+DEFAULT_STEPS = [n for n in STEPS.names() if n not in [*DP_STEPS, "dp_rules"]]
 
 
 @pytest.fixture(scope="module")

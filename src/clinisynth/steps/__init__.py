@@ -18,6 +18,7 @@ STEPS: Registry[Step] = Registry("step", Step, {
     "mixture": "clinisynth.steps.mixture:MixtureStep",
     "calibrate": "clinisynth.steps.calibrate:CalibrateStep",
     "guard": "clinisynth.steps.guard:GuardStep",
+    "dp_rules": "clinisynth.steps.dp_rules:DPRulesStep",
     "dp_domain": "clinisynth.steps.dp_domain:DPDomainStep",
     "dp_tree": "clinisynth.steps.dp_tree:DPTreeStep",
 })
