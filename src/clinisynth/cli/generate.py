@@ -49,10 +49,12 @@ from clinisynth.synthesizer import HybridSynthesizer
 @user_errors
 @with_options(table=TableInput, choices=FitChoices)
 def generate_command(
-    rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write.")],
+    rows: Annotated[int, typer.Option("--rows", help="Number of synthetic rows to write "
+                                      "(of patients, with several --data tables).")],
     out: Annotated[Path, typer.Option(
         "--out", help=f"Output table ({', '.join(OUTPUT_SUFFIXES)}), written atomically; "
-        ".csv and .parquet chunk by chunk (.dta and .sav collected and written at the end).")],
+        ".csv and .parquet chunk by chunk (.dta and .sav collected and written at the end). "
+        "With several --data tables: a directory, one file per table.")],
     table: TableInput,
     choices: FitChoices,
     save_model: Annotated[Path | None, typer.Option(
