@@ -16,6 +16,7 @@ from clinisynth.audit.linked_report import render_linked_html
 from clinisynth.cli.app import console
 from clinisynth.cli.data import read_input
 from clinisynth.cli.options import FitOptions, TableInput
+from clinisynth.cli.progress import progress_bar
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, write_tables, write_text_atomic
 from clinisynth.linked import LinkedSynthesizer
@@ -94,8 +95,13 @@ def fit_linked(table: TableInput, options: FitOptions, links: LinkSchema,
     params = options.synthesizer().get_params()
     seed = params.pop("seed")
     syn = LinkedSynthesizer(seed=seed, links=links, parent_options=params)
-    with console.status("fitting the parent table and each child's sequence model"):
-        syn.fit(frames, table.target)
+    with progress_bar() as bar:
+        task = bar.add_task(f"{links.parent}: fitting", total=None)
+
+        def on_step(label: str, i: int, total: int) -> None:
+            bar.update(task, description=label, completed=i, total=total)
+
+        syn.fit(frames, table.target, on_step=on_step)
     return syn
 
 

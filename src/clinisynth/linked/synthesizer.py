@@ -17,7 +17,7 @@ The steps, per table and one link step between them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,8 +98,11 @@ class LinkedSynthesizer:
 
     # ---- fit --------------------------------------------------------------------------
     def fit(self, tables: Mapping[str, pd.DataFrame], target: str | None = None, *,
-            parent: str | None = None, key: str | None = None) -> LinkedSynthesizer:
-        """Learn the tables: ``{name: DataFrame}``, one parent and its children."""
+            parent: str | None = None, key: str | None = None,
+            on_step: Callable[[str, int, int], None] | None = None) -> LinkedSynthesizer:
+        """Learn the tables: ``{name: DataFrame}``, one parent and its children;
+        ``on_step(label, done, total)`` reports progress (the parent's steps, then each
+        child's model)."""
         raw = dict(tables)
         self.dates_ = {name: date_formats(t) for name, t in raw.items()}
         tables = {name: to_days(t, self.dates_[name]) for name, t in raw.items()}
@@ -126,16 +129,20 @@ class LinkedSynthesizer:
             augmented[col] = raw[links.parent][col].to_numpy()
         body = augmented.drop(columns=[links.key])
         self.parent_ = HybridSynthesizer(seed=self.seed, **dict(self.parent_options or {}))
-        self.parent_.fit(body, target)
+        self.parent_.fit(body, target, on_step=on_step)
         self.features_ = ParentFeatures.fit(body, self.k)
         x = self.features_.transform(body)
         row_of = {k: i for i, k in enumerate(parent_frame[links.key])}
         self.children_: dict[str, ChildModel] = {}
         self.strict_: dict[str, bool] = {}
 
-        for summary in self.summaries_:
+        for i, summary in enumerate(self.summaries_):
+            if on_step is not None:
+                on_step(f"{summary.link.table}: sequence model", i, len(self.summaries_))
             self.children_[summary.link.table], self.strict_[summary.link.table] = \
                 self._fit_child(summary, children[summary.link.table], x, row_of)
+        if on_step is not None:
+            on_step("fitted", len(self.summaries_), len(self.summaries_))
         return self
 
     def _fit_child(self, summary: ChildSummary, child: pd.DataFrame, parent_x: np.ndarray,
