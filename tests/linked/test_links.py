@@ -86,3 +86,10 @@ def test_sdv_metadata_gives_the_links(cohort):
     metadata["relationships"][0]["parent_table_name"] = "nope"
     with pytest.raises(SchemaError, match="parent 'nope' is not among the tables"):
         links_from_sdv(metadata, tables)
+
+
+def test_a_row_number_across_the_table_is_an_identifier_not_the_order(cohort):
+    visits = cohort["visits"].copy()
+    visits.insert(0, "visit_id", range(1001, 1001 + len(visits)))
+    link = infer_links({"patients": cohort["patients"], "visits": visits}).children[0]
+    assert link.ids == ["visit_id"] and link.order == "day"

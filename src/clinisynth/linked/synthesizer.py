@@ -124,6 +124,8 @@ class LinkedSynthesizer:
         children = {c.table: _sorted(tables[c.table], c.key, c.order) for c in links.children}
         self.summaries_ = [child_summary(c, children[c.table], parent_frame)
                            for c in links.children]
+        self.id_offsets_ = {f"{c.table}.{col}": _offset(children[c.table][col])
+                            for c in links.children for col in c.ids or []}
         augmented = summarise(parent_frame, children, links, self.summaries_)
         for col in parent_dates:  # the hybrid gets the parent's dates as dates
             augmented[col] = raw[links.parent][col].to_numpy()
@@ -191,6 +193,7 @@ class LinkedSynthesizer:
             "summaries": [{"value_columns": s.value_columns, "uses_share": s.uses_share}
                           for s in self.summaries_],
             "strict": self.strict_, "features": self.features_.to_dict(), "dates": self.dates_,
+            "id_offsets": self.id_offsets_,
             "parent": parent, "children": children}, out)
 
     @classmethod
@@ -211,6 +214,7 @@ class LinkedSynthesizer:
                                                  strict=True)]
             syn.strict_ = {t: bool(v) for t, v in manifest["strict"].items()}
             syn.dates_ = {t: dict(v) for t, v in manifest.get("dates", {}).items()}
+            syn.id_offsets_ = {k: int(v) for k, v in manifest.get("id_offsets", {}).items()}
             syn.features_ = ParentFeatures.from_dict(manifest["features"])
             syn.parent_ = HybridSynthesizer.from_state(
                 manifest["parent"], split_arrays(arrays, "parent"), f"model '{path}'")
@@ -278,12 +282,23 @@ class LinkedSynthesizer:
         for col in link.monotone or []:  # never falls within a patient (the link says so)
             frame[col] = pd.to_numeric(pd.Series(frame[col]), errors="coerce") \
                 .groupby(owner).cummax().to_numpy()
+        for col in link.ids or []:  # fresh row identifiers, one more digit than the real
+            frame[col] = _new_keys(dtypes[col], len(frame), offset=self.id_offsets_.get(
+                f"{name}.{col}", 0))
         if link.counter:
             frame[link.counter] = np.concatenate([np.arange(1, k + 1) for k in n]) \
                 if n.sum() else np.zeros(0, int)
         for col, fmt in dated.items():
             frame[col] = from_days(frame[col].to_numpy(), fmt)
         return _restore(frame.reindex(columns=self.columns_[name]), dtypes)
+
+
+def _offset(values: pd.Series) -> int:
+    """A power of ten above every value of a numeric identifier (0 for text ones)."""
+    if not pd.api.types.is_numeric_dtype(values):
+        return 0
+    top = float(np.nanmax(np.abs(values.to_numpy(dtype=float)))) if len(values) else 0.0
+    return int(10 ** (len(str(int(top))) )) if top >= 1 else 10
 
 
 def _pace(child: pd.DataFrame, link: Any, groups: np.ndarray) -> np.ndarray:
@@ -300,9 +315,11 @@ def _sorted(frame: pd.DataFrame, key: str, order: str | None) -> pd.DataFrame:
     return frame.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-def _new_keys(dtype: Any, n: int) -> np.ndarray:
+def _new_keys(dtype: Any, n: int, offset: int = 0) -> np.ndarray:
+    """1, 2, … (plus ``offset``: a power of ten above every real value of a row identifier,
+    so no fresh one equals a real one), or ``P000001``… for a text key."""
     if pd.api.types.is_numeric_dtype(dtype):
-        return np.arange(1, n + 1)
+        return np.arange(1, n + 1) + offset
     width = max(6, len(str(n)))
     return np.array([f"P{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
 

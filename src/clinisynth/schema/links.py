@@ -15,7 +15,10 @@ The links are inferred from structure, never from names, and are data (``to_dict
 * **bound**: the parent numeric column that no child's order (or stop) passes, in every
   patient (``visits.day <= patients.futime``); the tightest when several qualify;
 * **monotone**: the other numeric child columns, never missing, that never fall within any
-  patient (in order) and rise in some (a disease stage, a cumulative dose).
+  patient (in order) and rise in some (a disease stage, a cumulative dose);
+* **ids**: child columns with a different value on every row, text or whole numbers rising down
+  the whole table (a visit number counting across patients): row identifiers, regenerated,
+  never an order or a value.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class ChildLink:
     counter: str | None = None
     bound: str | None = None
     monotone: list[str] | None = None
+    ids: list[str] | None = None
 
     @property
     def kind(self) -> str:
@@ -53,8 +57,10 @@ class ChildLink:
         return self.stop or self.order
 
     def structural(self) -> list[str]:
-        """Columns the link regenerates (key, order, stop, counter), not modelled as values."""
-        return [c for c in (self.key, self.order, self.stop, self.counter) if c]
+        """Columns the link regenerates (key, order, stop, counter, row identifiers), not
+        modelled as values."""
+        return [c for c in (self.key, self.order, self.stop, self.counter, *(self.ids or []))
+                if c]
 
 
 @dataclass
@@ -94,7 +100,7 @@ class LinkSchema:
                 raise SchemaError(f"links: child table {child.table!r} is not among the tables")
             frame = tables[child.table]
             for col in (child.key, child.order, child.stop, child.counter,
-                        *(child.monotone or [])):
+                        *(child.monotone or []), *(child.ids or [])):
                 if col:
                     _require(frame, col, child.table)
             if child.bound:
@@ -196,8 +202,9 @@ def infer_child(frame: pd.DataFrame, name: str, key: str, parent: pd.DataFrame,
     link = ChildLink(table=name, key=key)
     frame = frame.iloc[np.argsort(frame[key].to_numpy(), kind="stable")]  # rows kept in order
     groups = frame[key].to_numpy()
+    link.ids = [c for c in frame.columns if c != key and _row_identifier(frame[c])] or None
     numeric = [c for c in frame.columns if c != key and pd.api.types.is_numeric_dtype(frame[c])
-               and frame[c].notna().all()]
+               and frame[c].notna().all() and c not in (link.ids or [])]
     link.counter = next((c for c in numeric if _is_counter(frame[c], groups)), None)
     candidates = [c for c in numeric if c != link.counter]
     intervals = [(a, b) for a in candidates for b in candidates
@@ -217,6 +224,18 @@ def infer_child(frame: pd.DataFrame, name: str, key: str, parent: pd.DataFrame,
         link.monotone = [c for c in numeric if c not in link.structural()
                          and _non_decreasing(frame[c], groups)] or None
     return link
+
+
+def _row_identifier(values: pd.Series) -> bool:
+    """A different value on every row: text, or whole numbers rising down the whole table
+    (a visit number counting across patients); a measurement that happens to be unique is
+    neither."""
+    if len(values) < 2 or values.isna().any() or not values.is_unique:
+        return False
+    if not pd.api.types.is_numeric_dtype(values):
+        return True
+    v = values.to_numpy(dtype=float)
+    return bool(np.allclose(v, np.round(v)) and (np.diff(v) > 0).all())
 
 
 def _group_diffs(values: pd.Series, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
