@@ -271,7 +271,7 @@ def main() -> None:
     if args.update and args.out.with_suffix(".csv").is_file():
         previous = pd.read_csv(args.out.with_suffix(".csv"))
         kept = previous[~previous["synthesizer"].isin(args.synthesizers)]
-        now = f"--synthesizers {' '.join(args.synthesizers)} "
+        now = f"--synthesizers {' '.join(args.synthesizers)} --"
         earlier = [line for line in args.out.read_text().splitlines()  # not the superseded
                    if line.startswith(".venv/bin/python") and now not in line]
     start = time.perf_counter()

@@ -157,3 +157,18 @@ def test_visit_dates_are_orders_bounded_by_a_parent_date():
     assert (dates <= fake["visits"]["id"].map(ends)).all()
     assert (dates.groupby(fake["visits"]["id"]).diff().dt.days.dropna() > 0).all()
     assert fake["visits"]["date"].dtype == object
+
+
+def test_the_patient_guard_refuses_copied_patients(cohort, fitted, fake):
+    from clinisynth.audit.linked import patient_rows
+    from clinisynth.linked.guard import PatientGuard
+
+    real = fitted.links_
+    rows = patient_rows({"patients": cohort["patients"],
+                         "visits": cohort["visits"].sort_values(["id", "day"]),
+                         "infections": cohort["infections"]}, real)
+    guard = PatientGuard.fit(rows)
+    assert guard.refused(rows).mean() > 0.95  # a copied patient is refused
+    assert guard.refused(patient_rows(fake, real)).mean() < 0.2
+    assert set(fitted.guard_report_) == {"refused", "remaining"}
+    assert fitted.guard_report_["remaining"] == 0

@@ -154,6 +154,7 @@ def linked_generate_command(table: TableInput, options: FitOptions, rows: int, o
     write_tables({directory / names[name]: frame for name, frame in fake.items()})
     for name, frame in fake.items():
         console.print(f"{directory / names[name]}: {len(frame):,} rows", highlight=False)
+    print_patient_guard(syn)
     if save_model is not None:
         syn.save(save_model)
     if report is not None:
@@ -204,6 +205,15 @@ def print_audit(report: dict, links: LinkSchema, path: Path) -> None:
                       f"{lon['synthetic']:.3f}, on real {lon['train']:.3f}", highlight=False)
 
 
+def print_patient_guard(syn: LinkedSynthesizer) -> None:
+    report = getattr(syn, "guard_report_", None)
+    if report is not None:
+        console.print(f"patient guard: {report['refused']} patients nearer to a training "
+                      "patient than training patients are to each other, drawn again"
+                      + (f"; {report['remaining']} left after the last round"
+                         if report["remaining"] else ""), highlight=False)
+
+
 def linked_sample_command(model: Path, rows: int, out: str, seed: int) -> None:
     start = time.perf_counter()
     directory = out_dir(out)
@@ -212,4 +222,5 @@ def linked_sample_command(model: Path, rows: int, out: str, seed: int) -> None:
     write_tables({directory / f"{name}.csv": frame for name, frame in fake.items()})
     for name, frame in fake.items():
         console.print(f"{directory / (name + '.csv')}: {len(frame):,} rows", highlight=False)
+    print_patient_guard(syn)
     console.print(f"sampled in {time.perf_counter() - start:.1f} s", highlight=False)

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clinisynth.audit.linked import patient_rows
 from clinisynth.errors import ClinisynthError, NotFittedError, SchemaError
 from clinisynth.linked.dates import date_formats, from_days, to_days
+from clinisynth.linked.guard import PatientGuard
 from clinisynth.linked.placement import place_orders
 from clinisynth.linked.sequence import LOW_CARDINALITY, ChildModel
 from clinisynth.linked.summaries import ChildSummary, child_plan, child_summary, summarise
@@ -37,6 +39,8 @@ from clinisynth.values import to_native
 
 MAX_LEVELS = 20
 LINKED_FORMAT = 1
+#: rounds of redraws for the patients the patient guard refuses
+MAX_ROUNDS = 10
 
 
 @dataclass
@@ -143,6 +147,10 @@ class LinkedSynthesizer:
                 on_step(f"{summary.link.table}: sequence model", i, len(self.summaries_))
             self.children_[summary.link.table], self.strict_[summary.link.table] = \
                 self._fit_child(summary, children[summary.link.table], x, row_of)
+        guard_tables = {links.parent: to_days(raw[links.parent], self.dates_[links.parent]),
+                        **{c.table: _sorted(to_days(raw[c.table], self.dates_[c.table]),
+                                            c.key, c.order) for c in links.children}}
+        self.patient_guard_ = PatientGuard.fit(patient_rows(guard_tables, links))
         if on_step is not None:
             on_step("fitted", len(self.summaries_), len(self.summaries_))
         return self
@@ -186,6 +194,10 @@ class LinkedSynthesizer:
             content, child_arrays = model.get_state()
             children[name] = content
             out.update({f"child{i}.{k}": v for k, v in child_arrays.items()})
+        guard = self.patient_guard_
+        if guard is not None:
+            out.update({"pguard.records": guard.records, "pguard.mean": guard.mean,
+                        "pguard.scale": guard.scale})
         write_model(path, {
             "linked": LINKED_FORMAT, "seed": self.seed, "k": self.k,
             "links": self.links_.to_dict(), "columns": self.columns_,
@@ -194,6 +206,8 @@ class LinkedSynthesizer:
                           for s in self.summaries_],
             "strict": self.strict_, "features": self.features_.to_dict(), "dates": self.dates_,
             "id_offsets": self.id_offsets_,
+            "patient_guard": None if guard is None else {"columns": guard.columns,
+                                                         "threshold": guard.threshold},
             "parent": parent, "children": children}, out)
 
     @classmethod
@@ -215,6 +229,10 @@ class LinkedSynthesizer:
             syn.strict_ = {t: bool(v) for t, v in manifest["strict"].items()}
             syn.dates_ = {t: dict(v) for t, v in manifest.get("dates", {}).items()}
             syn.id_offsets_ = {k: int(v) for k, v in manifest.get("id_offsets", {}).items()}
+            pg = manifest.get("patient_guard")
+            syn.patient_guard_ = None if pg is None else PatientGuard(
+                list(pg["columns"]), arrays["pguard.mean"], arrays["pguard.scale"],
+                arrays["pguard.records"], float(pg["threshold"]))
             syn.features_ = ParentFeatures.from_dict(manifest["features"])
             syn.parent_ = HybridSynthesizer.from_state(
                 manifest["parent"], split_arrays(arrays, "parent"), f"model '{path}'")
@@ -234,9 +252,61 @@ class LinkedSynthesizer:
     # ---- sample -----------------------------------------------------------------------
     def sample(self, n: int, seed: int | None = None) -> dict[str, pd.DataFrame]:
         """``n`` synthetic patients: ``{name: DataFrame}`` with the input's tables, columns
-        and dtypes; a pure function of the fitted model and ``seed``."""
+        and dtypes; a pure function of the fitted model and ``seed``. Patients the patient
+        guard refuses are drawn again, whole, for at most ``MAX_ROUNDS`` rounds
+        (``guard_report_`` counts them)."""
         self._check_fitted()
         seed = self.seed if seed is None else int(seed)
+        tables = self._draw(n, seed)
+        refused_total, guard = 0, getattr(self, "patient_guard_", None)
+        bad = self._refused(tables) if guard is not None else np.zeros(n, dtype=bool)
+        for r in range(1, MAX_ROUNDS + 1):
+            if not bad.any():
+                break
+            refused_total += int(bad.sum())
+            extra = self._draw(2 * int(bad.sum()), _round_seed(seed, r))
+            fresh = np.flatnonzero(~self._refused(extra))[:int(bad.sum())]
+            slots = np.flatnonzero(bad)[:len(fresh)]
+            tables = self._replace(tables, extra, slots, fresh)
+            bad[slots] = False
+        self.guard_report_ = {"refused": refused_total, "remaining": int(bad.sum())}
+        return tables
+
+    def _refused(self, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
+        days = {t: to_days(f, self.dates_.get(t, {})) for t, f in tables.items()}
+        return self.patient_guard_.refused(patient_rows(days, self.links_))
+
+    def _replace(self, tables: dict[str, pd.DataFrame], extra: dict[str, pd.DataFrame],
+                 slots: np.ndarray, fresh: np.ndarray) -> dict[str, pd.DataFrame]:
+        """Patients ``slots`` of ``tables`` replaced by patients ``fresh`` of ``extra`` (keys
+        and row identifiers of ``extra`` moved into the slots' places)."""
+        links = self.links_
+        keys = tables[links.parent][links.key].to_numpy()
+        extra_keys = extra[links.parent][links.key].to_numpy()
+        moved = dict(zip(extra_keys[fresh], keys[slots], strict=True))
+        out = {}
+        parent = tables[links.parent].copy()
+        new_rows = extra[links.parent].iloc[fresh].copy()
+        new_rows[links.key] = keys[slots]
+        parent.iloc[slots] = new_rows.to_numpy()
+        out[links.parent] = _restore(parent, self.dtypes_[links.parent])
+        for link in links.children:
+            old = tables[link.table]
+            keep = old[~old[link.key].isin(keys[slots])]
+            add = extra[link.table][extra[link.table][link.key].isin(moved)].copy()
+            add[link.key] = add[link.key].map(moved)
+            for col in link.ids or []:  # fresh row identifiers past the ones in use
+                top = int(pd.to_numeric(keep[col], errors="coerce").max()) if len(keep) else 0
+                add[col] = np.arange(top + 1, top + 1 + len(add)) if pd.api.types. \
+                    is_numeric_dtype(self.dtypes_[link.table][col]) else add[col]
+            both = pd.concat([keep, add], ignore_index=True)
+            order = both[link.key].map({k: i for i, k in enumerate(keys)})
+            both = both.iloc[np.argsort(order.to_numpy(), kind="stable")]
+            out[link.table] = _restore(both.reset_index(drop=True), self.dtypes_[link.table])
+        return {name: out[name] for name in self.columns_}
+
+    def _draw(self, n: int, seed: int) -> dict[str, pd.DataFrame]:
+        """``n`` patients with keys 1..n, no guard."""
         links = self.links_
         body = self.parent_.sample(n, seed=seed).reset_index(drop=True)
         keys = _new_keys(self.dtypes_[links.parent][links.key], len(body))
@@ -291,6 +361,10 @@ class LinkedSynthesizer:
         for col, fmt in dated.items():
             frame[col] = from_days(frame[col].to_numpy(), fmt)
         return _restore(frame.reindex(columns=self.columns_[name]), dtypes)
+
+
+def _round_seed(seed: int, r: int) -> int:
+    return int(np.random.SeedSequence([seed, 11, r]).generate_state(1)[0])
 
 
 def _offset(values: pd.Series) -> int:
