@@ -46,7 +46,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -55,6 +54,7 @@ from report_head import report_head  # noqa: E402
 from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit.linked import linked_audit  # noqa: E402
 from clinisynth.linked import LinkedSynthesizer  # noqa: E402
+from clinisynth.linked.holdout import split_patients  # noqa: E402
 from clinisynth.schema.links import LinkSchema, infer_links  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,19 +71,6 @@ def load(name: str) -> tuple[dict[str, pd.DataFrame], str, bool] | None:
               file=sys.stderr)
         return None
     return {parent: pd.read_csv(paths[0]), child: pd.read_csv(paths[1])}, target, longitudinal
-
-
-def split(tables: dict[str, pd.DataFrame], links: LinkSchema, target: str, seed: int
-          ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    parent = tables[links.parent]
-    train_ids, hold_ids = train_test_split(parent[links.key], test_size=0.3,
-                                           stratify=parent[target], random_state=seed)
-
-    def take(ids: pd.Series) -> dict[str, pd.DataFrame]:
-        return {name: t[t[links.key].isin(ids)].reset_index(drop=True)
-                for name, t in tables.items()}
-
-    return take(train_ids), take(hold_ids)
 
 
 def independent(train: dict[str, pd.DataFrame], links: LinkSchema, target: str, seed: int,
@@ -201,7 +188,7 @@ def summarise_cell(report: dict, links: LinkSchema) -> dict:
 def run_cell(name: str, synth: str, seed: int, args: argparse.Namespace) -> dict:
     tables, target, longitudinal = load(name)
     links = infer_links(tables)
-    train, holdout = split(tables, links, target, seed)
+    train, holdout = split_patients(tables, links, target, 0.3, seed)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,24 +19,12 @@ from jinja2 import Environment, FileSystemLoader
 
 from clinisynth.audit.linked import counts, numeric_columns
 from clinisynth.audit.plots import new_figure, png_b64
-from clinisynth.io import atomic_path
 from clinisynth.schema.links import ChildLink, LinkSchema
 
 TEMPLATES = Path(__file__).parent / "templates"
 LINES = 20
 MAX_PLOTS = 8
 BINS = 8
-
-
-def write_linked_report(report: Mapping[str, Any], holdout: Mapping[str, pd.DataFrame],
-                        synthetic: Mapping[str, pd.DataFrame], links: LinkSchema,
-                        path: str | Path, seed: int = 0) -> Path:
-    """Render the page and write it atomically to ``path``."""
-    text = render_linked_html(report, holdout, synthetic, links, seed)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
 
 
 def render_linked_html(report: Mapping[str, Any], holdout: Mapping[str, pd.DataFrame],

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from clinisynth.audit.linked import linked_audit
 from clinisynth.audit.linked_report import render_linked_html
@@ -20,6 +19,7 @@ from clinisynth.cli.progress import progress_bar
 from clinisynth.errors import ClinisynthError
 from clinisynth.io import OUTPUT_SUFFIXES, write_tables, write_text_atomic
 from clinisynth.linked import LinkedSynthesizer
+from clinisynth.linked.holdout import split_patients
 from clinisynth.persistence import check_model_target
 from clinisynth.schema.links import LinkSchema, infer_links, links_from_sdv
 
@@ -165,25 +165,6 @@ def linked_generate_command(table: TableInput, options: FitOptions, rows: int, o
         print_audit(report, links, path)
         console.print(f"report: {page}", highlight=False)
     console.print(f"done in {time.perf_counter() - start:.1f} s", highlight=False)
-
-
-def split_patients(frames: dict[str, pd.DataFrame], links: LinkSchema, target: str | None,
-                   fraction: float, seed: int
-                   ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """Whole patients held out (stratified by the target where every class has two)."""
-    parent = frames[links.parent]
-    labels = parent[target] if target is not None and target in parent else None
-    if labels is not None and labels.value_counts().min() < 2:
-        labels = None
-    train_ids, hold_ids = train_test_split(parent[links.key], test_size=fraction,
-                                           stratify=labels, random_state=seed)
-
-    keys = {links.parent: links.key, **{c.table: c.key for c in links.children}}
-
-    def take(ids: pd.Series) -> dict[str, pd.DataFrame]:
-        return {n: t[t[keys[n]].isin(ids)].reset_index(drop=True) for n, t in frames.items()}
-
-    return take(train_ids), take(hold_ids)
 
 
 def print_audit(report: dict, links: LinkSchema, path: Path) -> None:

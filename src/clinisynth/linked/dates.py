@@ -14,9 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from clinisynth.schema.dates import infer_date_format, parse_dates
-
-EPOCH = pd.Timestamp("1970-01-01")
+from clinisynth.schema.dates import dates_from_days, days_since_epoch, infer_date_format
 
 
 def date_formats(frame: pd.DataFrame) -> dict[str, str]:
@@ -36,13 +34,12 @@ def to_days(frame: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
     out = frame.copy()
     for col, fmt in formats.items():
         if col in out:
-            parsed = parse_dates(out[col], fmt, col)
-            out[col] = ((parsed - EPOCH) / pd.Timedelta(days=1)).astype(float)
+            out[col] = days_since_epoch(out[col], fmt, col)
     return out
 
 
 def from_days(values: np.ndarray, fmt: str) -> np.ndarray:
     """Day counts back to date texts in ``fmt`` (missing stays missing)."""
     days = pd.to_numeric(pd.Series(values), errors="coerce")
-    dates = EPOCH + pd.to_timedelta(days.round(), unit="D")
+    dates = dates_from_days(days.to_numpy(dtype=float))
     return np.where(days.notna(), dates.dt.strftime(fmt), None).astype(object)

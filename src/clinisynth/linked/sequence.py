@@ -88,7 +88,6 @@ class ChildModel:
     numeric: list[str]
     categorical: list[str]
     k: int = 5
-    seed: int = 0
     quantiles: dict[str, Quantiles] = field(default_factory=dict)
     levels: dict[str, list] = field(default_factory=dict)
     has_gap: bool = False
@@ -363,7 +362,7 @@ class ChildModel:
         """JSON-ready settings and named arrays (no pickle)."""
         content: dict[str, Any] = {
             "numeric": self.numeric, "categorical": self.categorical, "k": self.k,
-            "seed": self.seed, "has_gap": self.has_gap, "names": self.names_,
+            "has_gap": self.has_gap, "names": self.names_,
             "levels": {c: [to_native(v) for v in vs] for c, vs in self.levels.items()},
             "quantiles": [[c, q.lo, q.hi] for c, q in self.quantiles.items()],
             "classifiers": list(self.classifiers_), "by": self.by}
@@ -381,8 +380,7 @@ class ChildModel:
     @classmethod
     def from_state(cls, content: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
                    ) -> ChildModel:
-        model = cls(list(content["numeric"]), list(content["categorical"]), int(content["k"]),
-                    int(content["seed"]))
+        model = cls(list(content["numeric"]), list(content["categorical"]), int(content["k"]))
         model.has_gap = bool(content["has_gap"])
         model.by = dict(content.get("by", {}))
         model.names_ = list(content["names"])

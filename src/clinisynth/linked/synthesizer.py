@@ -33,7 +33,7 @@ from clinisynth.linked.placement import place_orders
 from clinisynth.linked.sequence import LOW_CARDINALITY, ChildModel
 from clinisynth.linked.summaries import ChildSummary, child_plan, child_summary, summarise
 from clinisynth.persistence import read_model, split_arrays, write_model
-from clinisynth.schema.links import LinkSchema, infer_links
+from clinisynth.schema.links import ChildLink, LinkSchema, infer_links
 from clinisynth.synthesizer import HybridSynthesizer
 from clinisynth.values import to_native
 
@@ -147,9 +147,9 @@ class LinkedSynthesizer:
                 on_step(f"{summary.link.table}: sequence model", i, len(self.summaries_))
             self.children_[summary.link.table], self.strict_[summary.link.table] = \
                 self._fit_child(summary, children[summary.link.table], x, row_of)
+        # the parent as `sample` returns it (only a bound date as days), children as modelled
         guard_tables = {links.parent: to_days(raw[links.parent], self.dates_[links.parent]),
-                        **{c.table: _sorted(to_days(raw[c.table], self.dates_[c.table]),
-                                            c.key, c.order) for c in links.children}}
+                        **children}
         self.patient_guard_ = PatientGuard.fit(patient_rows(guard_tables, links))
         if on_step is not None:
             on_step("fitted", len(self.summaries_), len(self.summaries_))
@@ -173,11 +173,11 @@ class LinkedSynthesizer:
                 diff = np.r_[np.nan, np.diff(child[link.order].to_numpy(dtype=float))]
                 gaps = np.where(same, diff, np.nan)
             strict = bool((gaps[np.isfinite(gaps)] > 0).all())
-            pace = _pace(child, link, groups)
+            pace = _pace(child, link)
             order = child[link.order]
             elapsed = (order - order.groupby(child[link.key]).transform("min")).to_numpy(float)
         rows = np.array([row_of[g] for g in groups], dtype=int)
-        model = ChildModel(numeric, categorical, k=self.k, seed=self.seed)
+        model = ChildModel(numeric, categorical, k=self.k)
         model.fit(child[summary.value_columns].reset_index(drop=True), groups, parent_x[rows],
                   gaps, pace, elapsed)
         return model, strict
@@ -375,7 +375,7 @@ def _offset(values: pd.Series) -> int:
     return int(10 ** (len(str(int(top))) )) if top >= 1 else 10
 
 
-def _pace(child: pd.DataFrame, link: Any, groups: np.ndarray) -> np.ndarray:
+def _pace(child: pd.DataFrame, link: ChildLink) -> np.ndarray:
     """Per row, its patient's mean gap ``(end_last - first) / m`` (``m`` gaps or lengths)."""
     grouped = child.groupby(link.key, sort=False)
     span = grouped[link.end].transform("max") - grouped[link.order].transform("min")

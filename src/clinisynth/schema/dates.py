@@ -69,3 +69,18 @@ def parse_dates(series: pd.Series, fmt: str | None, name: str) -> pd.Series:
         raise SchemaError(f"column '{name}' has value {bad.iloc[0]!r} that is not a date in "
                           f"{how} ({len(bad)} such cells); set the column's format in the schema")
     return parsed.astype("datetime64[ns]")
+
+
+#: day 0 of the day counts dates become where they are modelled as numbers
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+def days_since_epoch(series: pd.Series, fmt: str | None, name: str) -> pd.Series:
+    """The column's dates as days since 1970-01-01 (float, missing as NaN)."""
+    return ((parse_dates(series, fmt, name) - EPOCH) / pd.Timedelta(days=1)).astype(float)
+
+
+def dates_from_days(days: np.ndarray) -> pd.Series:
+    """Day counts back to dates, rounded to the day (``NaT`` where missing)."""
+    return pd.Series(EPOCH + pd.to_timedelta(np.round(np.asarray(days, dtype=float)),
+                                             unit="D"))

@@ -31,7 +31,7 @@ from clinisynth.dp.tree import Y
 from clinisynth.encoding import restore_dtype
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import ColumnSchema, TableSchema
-from clinisynth.schema.dates import parse_dates
+from clinisynth.schema.dates import dates_from_days, days_since_epoch
 from clinisynth.steps.base import Arrays, Batch, Draw, FitContext, Step
 from clinisynth.steps.roles import write_dates
 
@@ -43,7 +43,6 @@ SHARES = {"bounds": 0.15, "one_way": 0.15, "pairs": 0.25, "select": 0.08, "tree"
 TARGET_UNITS = 3
 #: coarse bins of a numeric column, at least and at most
 MIN_BINS, MAX_BINS = 3, 16
-EPOCH = pd.Timestamp("1970-01-01")
 
 
 def budget(rho: float, needs: dict[str, bool]) -> dict[str, float]:
@@ -176,8 +175,8 @@ class DPDomainStep(Step):
                 series = pd.Series([None] * n, dtype=object)
             elif col.role == "datetime":
                 days = np.asarray(values[col.name], dtype=float)
-                dates = EPOCH + pd.to_timedelta(np.round(days), unit="D")
-                series = write_dates(np.asarray(dates, dtype="datetime64[ns]"), col.format, col)
+                series = write_dates(np.asarray(dates_from_days(days), dtype="datetime64[ns]"),
+                                     col.format, col)
             else:
                 series = restore_dtype(pd.Series(values[col.name]), col)
             columns[col.name] = series.reset_index(drop=True)
@@ -231,8 +230,7 @@ def _days(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         return frame
     out = frame.copy()
     for col in dates:
-        parsed = parse_dates(frame[col.name], col.format, col.name)
-        out[col.name] = (parsed - EPOCH) / pd.Timedelta(days=1)
+        out[col.name] = days_since_epoch(frame[col.name], col.format, col.name)
     return out
 
 
