@@ -52,6 +52,38 @@ def held_counts(series: pd.Series) -> dict[Any, int]:
     return counts
 
 
+def factorized_keys(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """``(codes, keys)``: each cell's index into ``keys`` (-1 for a missing cell) and the
+    distinct :func:`category_key` values; keys are computed once per distinct value, and
+    booleans are kept apart from the numbers they equal (``True == 1`` in a hash table)."""
+    values = series.to_numpy(dtype=object)
+    if series.dtype.kind in "biuf":  # one Python type: hashing cannot merge a bool with 1
+        parts = [np.arange(len(values))]
+    else:
+        is_bool = np.fromiter((type(v) in (bool, np.bool_) for v in values), dtype=bool,
+                              count=len(values))
+        parts = [np.flatnonzero(is_bool), np.flatnonzero(~is_bool)]
+    codes = np.full(len(values), -1, dtype=np.int64)
+    index: dict[Any, int] = {}
+    for rows in parts:
+        part_codes, uniques = pd.factorize(values[rows])
+        lut = np.array([index.setdefault(category_key(u), len(index)) for u in uniques] + [-1],
+                       dtype=np.int64)
+        codes[rows] = lut[part_codes]
+    return codes, list(index)
+
+
 def category_keys(series: pd.Series) -> list[Any]:
     """The :func:`category_key` of each cell (None for a missing one)."""
-    return [None if pd.isna(v) else category_key(v) for v in series.to_numpy(dtype=object)]
+    codes, keys = factorized_keys(series)
+    table = [*keys, None]
+    return [table[c] for c in codes.tolist()]
+
+
+def category_codes(series: pd.Series, categories: list[Any]) -> np.ndarray:
+    """Each cell's index in ``categories`` (matched by :func:`category_key`): -1 for a
+    missing cell, ``len(categories)`` for a value that is not among them."""
+    codes, keys = factorized_keys(series)
+    index = {category_key(c): i for i, c in enumerate(categories)}
+    lut = np.array([index.get(k, len(categories)) for k in keys] + [-1], dtype=np.int64)
+    return lut[codes]

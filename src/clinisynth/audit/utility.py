@@ -35,6 +35,7 @@ from clinisynth.audit.inputs import as_float, rng_for, sample_index, single_thre
 from clinisynth.audit.result import UtilityResult
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema, category_key
+from clinisynth.values import factorized_keys
 
 MODELS = ("logistic_regression", "random_forest", "gradient_boosting")
 SCENARIOS = ("TRTR", "TSTR", "TRTS", "mixed", "augmented")
@@ -61,9 +62,10 @@ def feature_frame(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     for col in schema.features:
         if col.is_numeric:
             data[col.name] = as_float(df[col.name])
-        else:
-            data[col.name] = np.array(["<NA>" if pd.isna(v) else repr(category_key(v))
-                                       for v in df[col.name]], dtype=object)
+        else:  # one label object per distinct value, shared by its cells
+            codes, keys = factorized_keys(df[col.name])
+            labels = np.array([repr(k) for k in keys] + ["<NA>"], dtype=object)
+            data[col.name] = labels[codes]
     return pd.DataFrame(data)
 
 
@@ -156,15 +158,22 @@ def importance_agreement(real_model: Pipeline | None, syn_model: Pipeline | None
 
 
 # -- all of it ---------------------------------------------------------------------------------
-def _training_sets(train: pd.DataFrame, synthetic: pd.DataFrame, seed: int
-                   ) -> dict[str, pd.DataFrame]:
-    half = min(len(train), len(synthetic)) // 2
-    rng = rng_for(seed, _MIXED)
-    mixed = pd.concat([train.iloc[sample_index(len(train), half, rng)],
-                       synthetic.iloc[sample_index(len(synthetic), half, rng)]],
-                      ignore_index=True)
-    return {"real": train, "synthetic": synthetic, "mixed": mixed,
-            "augmented": pd.concat([train, synthetic], ignore_index=True)}
+XY = tuple[pd.DataFrame, np.ndarray]
+
+
+def _training_set(xy: dict[str, XY], key: str, seed: int) -> XY:
+    """The rows a model is fitted on: ``real``, ``synthetic``, ``mixed`` (a seeded half of
+    ``min(|train|, |synthetic|)`` from each) or ``augmented`` (both whole); the last two are
+    built from the design matrices when needed, not kept."""
+    if key in ("real", "synthetic"):
+        return xy[key]
+    (x_r, y_r), (x_s, y_s) = xy["real"], xy["synthetic"]
+    if key == "mixed":
+        half = min(len(y_r), len(y_s)) // 2
+        rng = rng_for(seed, _MIXED)
+        i, j = sample_index(len(y_r), half, rng), sample_index(len(y_s), half, rng)
+        x_r, y_r, x_s, y_s = x_r.iloc[i], y_r[i], x_s.iloc[j], y_s[j]
+    return pd.concat([x_r, x_s], ignore_index=True), np.concatenate([y_r, y_s])
 
 
 # scenario -> (training set, test set)
@@ -185,16 +194,13 @@ def _utility(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame
     for name in models:
         make_model(name)  # fail early on an unknown name
     classes = schema.classes
-    tables = _training_sets(train, synthetic, seed)
-    tables["holdout"] = holdout
-    xy = {}
-    for key, df in tables.items():
-        xy[key] = (feature_frame(df, schema), label_codes(df[schema.target], classes))
+    xy = {key: (feature_frame(df, schema), label_codes(df[schema.target], classes))
+          for key, df in (("real", train), ("synthetic", synthetic), ("holdout", holdout))}
     n_classes = max(len(classes), *(int(y.max()) + 1 for _, y in xy.values()))
     rows, notes, fitted = [], [], {}
     for name in models:
         for key in ("real", "synthetic", "mixed", "augmented"):
-            fitted[name, key] = fit_model(name, schema, *xy[key], seed)
+            fitted[name, key] = fit_model(name, schema, *_training_set(xy, key, seed), seed)
         for scenario, (fit_on, test_on) in _PLAN.items():
             model = fitted[name, fit_on]
             if model is None:

@@ -38,7 +38,7 @@ import pandas as pd
 
 from clinisynth.schema.columns import DISCRETE_KINDS, UNMODELLED_ROLES
 from clinisynth.schema.table import TableSchema
-from clinisynth.values import category_keys
+from clinisynth.values import category_codes
 
 #: name tokens of a follow-up time, best first (a token matches when it starts with one)
 TIME_NAMES = ("futime", "time", "survival", "surv", "follow", "fu", "tte", "days", "los",
@@ -105,11 +105,13 @@ def pair_candidates(schema: TableSchema, frame: pd.DataFrame | None = None
               and c.role not in UNMODELLED_ROLES and 2 <= len(c.categories or []) <= 4]
     times = {d: pd.to_numeric(frame[d], errors="coerce").to_numpy(dtype=float)
              for d in durations} if frame is not None else {}
+    codes = {e: category_codes(frame[e], list(schema[e].categories or []))
+             for e in events} if frame is not None else None
     explained: dict[str, tuple[str, Any]] = {}
     nested: dict[str, str | None] = {}
     for d in durations:
         outer = _outer(d, times)
-        why = _explained(times[d], times[outer], frame, schema, events) if outer else None
+        why = _explained(times[d], times[outer], codes, schema, events) if outer else None
         hinted = outer is not None and any(name_rank(c, TIME_NAMES) is not None
                                            for c in (d, outer))
         nested[d] = outer if why is not None or hinted else None
@@ -126,10 +128,11 @@ def pair_candidates(schema: TableSchema, frame: pd.DataFrame | None = None
             e_rank = name_rank(event, EVENT_NAMES)
             event_named = e_rank is not None or (event == schema.target
                                                  and schema[event].kind == "binary")
-            value, separation = _best_code(times.get(time), frame, schema, event)
+            event_codes = None if codes is None else codes[event]
+            value, separation = _best_code(times.get(time), event_codes, schema, event)
             if explained.get(time, (None,))[0] == event:  # the event that ends it early
                 value = explained[time][1]
-                separation = _separation_of(times[time], frame, event, value)
+                separation = _separation_of(times[time], event_codes, schema, event, value)
             named = t_rank is not None and event_named
             score = separation + (0.25 - 0.01 * t_rank if t_rank is not None else 0.0) \
                 + (0.15 if e_rank is not None else 0.05 if event_named else 0.0)
@@ -162,65 +165,63 @@ def infer_survival(schema: TableSchema, frame: pd.DataFrame | None = None
     return [c.pair() for c in chosen] or None
 
 
-def _best_code(t: np.ndarray | None, frame: pd.DataFrame | None, schema: TableSchema,
+def _best_code(t: np.ndarray | None, codes: np.ndarray | None, schema: TableSchema,
                event: str) -> tuple[Any, float]:
     """The event code whose rows end earliest against the others, and that separation; the
     last category (``1``, ``True``, ``"dead"``) when no code separates clearly (at least
-    :data:`MIN_SEPARATION`) or without data."""
+    :data:`MIN_SEPARATION`) or without data. ``codes``: :func:`category_codes` of ``event``."""
     cats = list(schema[event].categories or [])
-    if t is None or frame is None:
+    if t is None or codes is None:
         return cats[-1], 0.5
-    keys = category_keys(frame[event])
-    ok = np.isfinite(t) & np.array([k is not None for k in keys], dtype=bool)
-    kept = [k for k, good in zip(keys, ok, strict=True) if good]
-    found = []
-    for value in reversed(cats):
-        key = category_keys(pd.Series([value], dtype=object))[0]
-        is_event = np.array([k == key for k in kept], dtype=bool)
-        found.append((value, _separation(t[ok], is_event)))
+    ok = np.isfinite(t) & (codes >= 0)
+    kept, ranks = codes[ok], _ranks(t[ok])
+    found = [(cats[i], _separation(ranks, kept == i)) for i in reversed(range(len(cats)))]
     best = max(found, key=lambda vs: vs[1])
     return best if best[1] >= MIN_SEPARATION else found[0]
 
 
-def _separation(t: np.ndarray, is_event: np.ndarray) -> float:
-    """``P(T of a censored row > T of an event row)``, ties half (0.5 with too few rows)."""
+def _ranks(t: np.ndarray) -> np.ndarray:
+    """Average ranks of ``t`` (ties share their mean rank)."""
+    return pd.Series(t).rank(method="average").to_numpy()
+
+
+def _separation(ranks: np.ndarray, is_event: np.ndarray) -> float:
+    """``P(T of a censored row > T of an event row)``, ties half (0.5 with too few rows), from
+    the ranks of T (the Mann-Whitney U of the censored rows over ``n_event · n_censored``)."""
     n_event, n_censored = int(is_event.sum()), int((~is_event).sum())
     if n_event < MIN_SIDE_ROWS or n_censored < MIN_SIDE_ROWS:
         return 0.5
-    ranks = pd.Series(t).rank(method="average").to_numpy()
     censored_ranks = ranks[~is_event].sum() - n_censored * (n_censored + 1) / 2
     return float(censored_ranks / (n_event * n_censored))
 
 
-def _explained(inner: np.ndarray, outer: np.ndarray, frame: pd.DataFrame | None,
+def _explained(inner: np.ndarray, outer: np.ndarray, codes: dict[str, np.ndarray] | None,
                schema: TableSchema, events: list[str]) -> tuple[str, Any] | None:
     """The event indicator and code that tell the rows where ``inner`` ends before ``outer``
     (the inner event happened) from those where they are equal, on at least
     :data:`MIN_EXPLAINED` of the rows (the best such), or None: what makes two nested columns
-    durations rather than two measurements."""
-    if frame is None:
+    durations rather than two measurements. ``codes``: each event's :func:`category_codes`."""
+    if codes is None:
         return None
     both = np.isfinite(inner) & np.isfinite(outer)
     early = inner[both] < outer[both]
     best, best_share = None, MIN_EXPLAINED
     for event in events:
-        keys = category_keys(frame[event])
-        kept = [k for k, ok in zip(keys, both, strict=True) if ok]
-        for value in schema[event].categories or []:
-            key = category_keys(pd.Series([value], dtype=object))[0]
-            share = float(np.mean(early == np.array([k == key for k in kept], dtype=bool)))
+        kept = codes[event][both]
+        for i, value in enumerate(schema[event].categories or []):
+            share = float(np.mean(early == (kept == i)))
             if share >= best_share:
                 best, best_share = (event, value), share
     return best
 
 
-def _separation_of(t: np.ndarray, frame: pd.DataFrame, event: str, value: Any) -> float:
-    """Separation of ``t`` by ``event == value``."""
-    keys = category_keys(frame[event])
-    key = category_keys(pd.Series([value], dtype=object))[0]
-    ok = np.isfinite(t) & np.array([k is not None for k in keys], dtype=bool)
-    is_event = np.array([k == key for k, good in zip(keys, ok, strict=True) if good], dtype=bool)
-    return _separation(t[ok], is_event)
+def _separation_of(t: np.ndarray, codes: np.ndarray, schema: TableSchema, event: str,
+                   value: Any) -> float:
+    """Separation of ``t`` by ``event == value`` (``codes``: :func:`category_codes` of it)."""
+    index = category_codes(pd.Series([value], dtype=object),
+                           list(schema[event].categories or []))[0]
+    ok = np.isfinite(t) & (codes >= 0)
+    return _separation(_ranks(t[ok]), codes[ok] == index)
 
 
 def _outer(name: str, times: dict[str, np.ndarray]) -> str | None:
