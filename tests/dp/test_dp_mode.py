@@ -117,3 +117,40 @@ def test_declared_rules_filter_synthetic_rows_for_free():
     assert (after["onset"] > after["followup"]).sum() == ruled.rules_report_["remaining"] == 0
     assert ruled.ledger_["epsilon_spent"] <= 3.0 + 1e-9
     assert not any("dp_rules" in str(e) for e in ruled.ledger_["entries"])
+
+
+def stays(n: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, object]:
+    """Short stays for one procedure, longer for the other, a long tail: public bounds 1-51."""
+    rng = np.random.default_rng(seed)
+    procedure = rng.choice(["PTCA", "CABG"], n)
+    los = np.where(procedure == "PTCA", 1 + rng.poisson(1.5, n), 7 + rng.poisson(3.0, n))
+    los[rng.choice(n, 10, replace=False)] = rng.integers(25, 52, 10)
+    df = pd.DataFrame({"los": los, "age": rng.integers(65, 80, n), "procedure": procedure})
+    data = infer_schema(df, "procedure").to_dict()
+    for col in data["columns"]:
+        if col["name"] == "los":
+            col["public_min"], col["public_max"] = 1, 51
+        elif col["name"] == "age":
+            col["public_min"], col["public_max"] = 65, 79
+        else:
+            col["public_categories"] = ["CABG", "PTCA"]
+    return df, type(infer_schema(df, "procedure")).from_dict(data)
+
+
+@pytest.mark.parametrize("epsilon", [0.5, 10.0])
+def test_fine_histograms_resolve_a_skewed_column_as_epsilon_allows(epsilon):
+    df, schema = stays()
+    syn = HybridSynthesizer(epsilon=epsilon, seed=0).fit(df, schema=schema)
+    domain = syn.pipeline_.step("dp_domain")
+    los = next(d for d in domain.domains_ if d.name == "los")
+    fine = len(los.fine_edges) - 1
+    measured = [e["measured"] for e in syn.ledger_["entries"]]
+    assert "the number of rows" in measured  # the target is declared: its counts are not read
+    assert syn.ledger_["epsilon_spent"] <= epsilon + 1e-9
+    if epsilon < 1:
+        assert fine == 32
+        return
+    assert fine >= 64  # narrower than one day on 1-51
+    # equal-mass coarse cuts fall on fine edges: with 32 fine bins (1.56 days) most cuts of the
+    # short stays collapse (8 coarse bins of the 16 asked on this table)
+    assert len(los.cuts) - 1 > domain.bins_ / 2, (los.cuts, domain.bins_)

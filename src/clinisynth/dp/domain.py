@@ -3,8 +3,9 @@
 * **numeric** (continuous, integer, dates as days): bounds are the schema's declared public
   range (``public_min`` / ``public_max``: free) or DP bounds (:func:`dp_bounds`: a noisy
   histogram on a fixed signed log grid, charged); values are clipped to them. A noisy
-  histogram of :data:`FINE_BINS` equal-width bins (charged) gives the coarse bins (equal noisy
-  mass, post-processing) and, inside each coarse bin, where the values lie.
+  histogram of equal-width fine bins (charged; how many is chosen by the caller from public or
+  already charged figures, see :func:`fine_bins`) gives the coarse bins (equal noisy mass,
+  post-processing) and, inside each coarse bin, where the values lie.
 * **discrete**: the schema's ``public_categories`` (free), else the values whose noisy count
   clears a threshold (:meth:`~clinisynth.dp.ledger.PrivacyLedger.thresholded_counts`: a value
   one patient holds is kept with probability at most ``δ_c``); other values share one code,
@@ -30,8 +31,9 @@ from clinisynth.errors import ClinisynthError
 from clinisynth.schema import ColumnSchema
 from clinisynth.values import category_keys
 
-#: equal-width bins of the noisy histogram inside a numeric column's bounds
-FINE_BINS = 32
+#: equal-width fine bins of the noisy histogram inside a numeric column's bounds: this many per
+#: coarse bin, within bounds
+FINE_PER_BIN, MIN_FINE_BINS, MAX_FINE_BINS = 8, 32, 128
 #: expected number of empty cells of the bounds histogram whose noise clears its threshold
 FALSE_CELLS = 0.01
 #: the quantiles a DP bound is taken at
@@ -165,10 +167,19 @@ def nice_step(width: float) -> float:
     return float(10 ** (exp + 1))
 
 
+def fine_bins(coarse: int) -> int:
+    """Fine bins for ``coarse`` coarse bins: :data:`FINE_PER_BIN` each, within bounds. Equal-
+    mass coarse cuts can only fall on fine edges, so a skewed column (most stays short, a few
+    long) needs fine bins much narrower than its coarse ones where the mass is; at small ε
+    (few coarse bins) fewer fine bins keep the cumulative noise of the cuts low."""
+    return int(np.clip(FINE_PER_BIN * coarse, MIN_FINE_BINS, MAX_FINE_BINS))
+
+
 def numeric_domain(col: ColumnSchema, data: Sensitive, ledger: PrivacyLedger,
-                   sigma_bounds: float, sigma: float, bins: int, step: str) -> ColumnDomain:
-    """Bounds (public or DP), the noisy fine histogram and ``bins`` coarse bins of equal noisy
-    mass."""
+                   sigma_bounds: float, sigma: float, bins: int, step: str,
+                   fine: int = MIN_FINE_BINS) -> ColumnDomain:
+    """Bounds (public or DP), the noisy histogram of ``fine`` equal-width bins and ``bins``
+    coarse bins of equal noisy mass."""
     dom = ColumnDomain(col.name, numeric=True, missing=col.missing_rate > 0,
                        integer=col.kind == "integer" or col.role == "datetime")
     lo, hi = col.public_min, col.public_max
@@ -180,17 +191,17 @@ def numeric_domain(col: ColumnSchema, data: Sensitive, ledger: PrivacyLedger,
     if hi <= lo:
         hi = lo + (1.0 if dom.integer else max(abs(lo) * 1e-3, 1e-6))
     dom.lo, dom.hi = float(lo), float(hi)
-    edges = np.linspace(dom.lo, dom.hi, FINE_BINS + 1)
+    edges = np.linspace(dom.lo, dom.hi, fine + 1)
     dom.fine_edges = edges.tolist()
 
     def histogram(frame: pd.DataFrame) -> np.ndarray:
         x = pd.to_numeric(frame[col.name], errors="coerce").to_numpy(dtype=float)
         cells = np.clip(np.searchsorted(edges, np.clip(x[np.isfinite(x)], dom.lo, dom.hi),
-                                        side="right") - 1, 0, FINE_BINS - 1)
-        return np.bincount(cells, minlength=FINE_BINS)
+                                        side="right") - 1, 0, fine - 1)
+        return np.bincount(cells, minlength=fine)
 
     noisy = ledger.gaussian_counts(data, histogram, sigma, step,
-                                   f"the histogram of '{col.name}' ({FINE_BINS} bins)")
+                                   f"the histogram of '{col.name}' ({fine} bins)")
     dom.fine_counts = np.clip(noisy, 0.0, None).tolist()
     dom.cuts = coarse_cuts(np.asarray(dom.fine_counts), bins)
     dom.step = col.precision if col.precision else nice_step((dom.hi - dom.lo) / 1000.0)

@@ -12,8 +12,10 @@ most one other column. Measured with the Gaussian mechanism through the ledger:
 3. ``(y, x_parent, x_child)`` for each tree edge.
 
 Sampling follows the tree from its root: ``x_root ~ P(x | y)``, then each child
-``~ P(x_c | y, x_p)`` from the noisy 3-way counts clipped at 0, shrunk towards ``P(x_c | y)`` by
-a pseudo-count equal to the noise's ``σ`` (where noise dominates, the 2-way estimate wins).
+``~ P(x_c | y, x_p)`` from the noisy 3-way counts made non-negative by Norm-Sub (each row's
+noisy total kept, the excess of clipping taken off every cell alike), shrunk towards
+``P(x_c | y)`` by a pseudo-count equal to the noise's ``σ`` (where noise dominates, the 2-way
+estimate wins).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.dp.accountant import exponential_epsilon, gaussian_sigma
+from clinisynth.dp.consistency import norm_sub
 from clinisynth.dp.ledger import PrivacyLedger
 from clinisynth.dp.sensitive import Sensitive
 
@@ -70,7 +73,7 @@ class TreeModel:
             if p < 0:
                 probs = prior[y]
             else:
-                counts = np.clip(self.triples[i], 0.0, None)  # [K, s_p, s_i]
+                counts = norm_sub(self.triples[i])  # [K, s_p, s_i]
                 mixed = counts + self.sigma_tree * prior[:, None, :]
                 probs = _rows(mixed)[y, out[:, p]]
             out[:, i] = _draw(probs, rng)
@@ -188,8 +191,9 @@ def _orient(d: int, edges: list[tuple[int, int]]) -> list[int]:
 
 
 def _rows(counts: np.ndarray) -> np.ndarray:
-    """Counts clipped at 0 and normalised over the last axis (uniform where all are 0)."""
-    c = np.clip(counts, 0.0, None)
+    """Counts made non-negative by Norm-Sub (:mod:`clinisynth.dp.consistency`) and normalised
+    over the last axis (uniform where all are 0)."""
+    c = norm_sub(counts)
     total = c.sum(axis=-1, keepdims=True)
     uniform = np.full_like(c, 1.0 / c.shape[-1])
     return np.where(total > 0, c / np.where(total > 0, total, 1.0), uniform)

@@ -23,6 +23,7 @@ from clinisynth.dp.domain import (
     ColumnDomain,
     coarse_cuts,
     discrete_domain,
+    fine_bins,
     numeric_domain,
     public_categories,
 )
@@ -41,8 +42,19 @@ from clinisynth.steps.roles import write_dates
 SHARES = {"bounds": 0.15, "one_way": 0.15, "pairs": 0.25, "select": 0.08, "tree": 0.37}
 #: the target's share of the 1-way budget, in columns' shares (its classes matter most)
 TARGET_UNITS = 3
+#: the share of the 1-way budget, in columns' shares, of one noisy row count (taken when the
+#: target's categories are declared, so its counts are not measured): the count only sets the
+#: fine histograms' resolution, which needs it to within tens of per cent
+ROW_COUNT_UNITS = 0.1
 #: coarse bins of a numeric column, at least and at most
 MIN_BINS, MAX_BINS = 3, 16
+
+
+def coarse_bins(n: float, k: int, sigma_tree: float) -> int:
+    """Coarse bins per numeric column: ``sqrt(n / (2·k·σ_tree))`` within
+    [:data:`MIN_BINS`, :data:`MAX_BINS`], so a class × parent × child cell of the tree holds
+    about ``2·σ_tree`` rows when the ``n`` rows spread over ``k`` classes and ``bins²`` cells."""
+    return int(np.clip(np.sqrt(max(n, 1.0) / (2.0 * k * sigma_tree)), MIN_BINS, MAX_BINS))
 
 
 def budget(rho: float, needs: dict[str, bool]) -> dict[str, float]:
@@ -80,7 +92,9 @@ class DPDomainStep(Step):
                    if not _numeric(c) and public_categories(c) is None]
         measured = [c for c in modelled if _numeric(c) or public_categories(c) is None]
         target_units = TARGET_UNITS if public_categories(schema[schema.target]) is None else 0
-        units = max(len(measured) + target_units, 1)
+        # without the target's counts, one noisy count of the rows sets the fine resolution
+        count_rows = not target_units and any(_numeric(c) for c in modelled)
+        units = max(len(measured) + target_units + ROW_COUNT_UNITS * count_rows, 1)
         sigma = gaussian_sigma(rho["one_way"] / units)
         sigma_target = gaussian_sigma(rho["one_way"] * TARGET_UNITS / units) \
             if target_units else sigma
@@ -89,22 +103,30 @@ class DPDomainStep(Step):
         self.target_, totals = _discrete(schema[schema.target], data, ledger, sigma_target,
                                          delta_c, self.name)
         self.target_.other = True
+        sigma_tree = (gaussian_sigma(rho["tree"] / (len(modelled) - 1)) if len(modelled) > 1
+                      else gaussian_sigma(rho["pairs"]))
+        k = max(len(self.target_.categories), 1)
+        # the fine histograms' resolution from the noisy class counts (already charged) or
+        # one noisy count of the rows
+        rows = float(np.sum(totals)) if totals else 1.0
+        if count_rows:
+            sigma_rows = gaussian_sigma(rho["one_way"] * ROW_COUNT_UNITS / units)
+            rows = float(ledger.gaussian_counts(data, lambda f: np.array([len(f)]), sigma_rows,
+                                                self.name, "the number of rows")[0])
+        fine = fine_bins(coarse_bins(rows, k, sigma_tree))
         self.domains_: list[ColumnDomain] = []
         pending = []
         for col in modelled:
             if _numeric(col):
-                dom = numeric_domain(col, data, ledger, sigma_bounds, sigma, 1, self.name)
+                dom = numeric_domain(col, data, ledger, sigma_bounds, sigma, 1, self.name, fine)
                 pending.append(dom)
                 totals.append(float(np.sum(dom.fine_counts)))
             else:
                 dom, counts = _discrete(col, data, ledger, sigma, delta_c, self.name)
                 totals += counts
             self.domains_.append(dom)
-        n = max(float(np.median(totals)) if totals else 1.0, 1.0)
-        sigma_tree = (gaussian_sigma(rho["tree"] / (len(modelled) - 1)) if len(modelled) > 1
-                      else gaussian_sigma(rho["pairs"]))
-        k = max(len(self.target_.categories), 1)
-        bins = int(np.clip(np.sqrt(n / (2.0 * k * sigma_tree)), MIN_BINS, MAX_BINS))
+        n = float(np.median(totals)) if totals else 1.0
+        bins = coarse_bins(n, k, sigma_tree)
         for dom in pending:
             dom.cuts = coarse_cuts(np.asarray(dom.fine_counts), bins)
         self.bins_ = bins
