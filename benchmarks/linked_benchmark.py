@@ -27,8 +27,10 @@ falling or repeated orders, broken intervals, counters that do not count; target
 (patient-level real-vs-synthetic AUC); ``tstr`` / ``trtr`` (landmark task AUC on holdout
 patients, pbcseq only: ``status`` from baseline and the visits up to the median visit day);
 ``lag1 |Δ|`` (largest difference of a lab's lag-1 autocorrelation from the holdout's; floor:
-training's); ``gap ks``; risks per patient (singling out, linkability, inference, against
-holdout patients); fit and sample seconds.
+training's); ``gap ks``; ``copies`` (share of child rows identical to a training row in every
+column but the key; floor: the holdout's rows, whose copies are coincidences); risks per
+patient (singling out, linkability, inference, against holdout patients); fit and sample
+seconds.
 
 Run:  .venv/bin/python benchmarks/linked_benchmark.py [--seeds 0 1 2] [--tables pbcseq cgd]
       [--synthesizers linked independent hma par] [--search-seconds 20] [--par-epochs 128]
@@ -162,6 +164,8 @@ def summarise_cell(report: dict, links: LinkSchema) -> dict:
     dyn = report["dynamics"][link.table]
     row["n_ks"], row["n_ks_floor"] = dyn["children_ks"]["synthetic"], \
         dyn["children_ks"]["training"]
+    row["copies"], row["copies_floor"] = dyn["row_copies"]["synthetic"], \
+        dyn["row_copies"]["holdout"]
     if "gap_ks" in dyn:
         row["gap_ks"], row["gap_ks_floor"] = dyn["gap_ks"]["synthetic"], \
             dyn["gap_ks"]["training"]
@@ -211,7 +215,7 @@ def run_cell(name: str, synth: str, seed: int, args: argparse.Namespace) -> dict
             **summarise_cell(report, links)}
 
 
-KEYS = ["structure", "n_ks", "detection", "tstr", "trtr", "lag1", "gap_ks", "so_uni",
+KEYS = ["structure", "n_ks", "detection", "tstr", "trtr", "lag1", "gap_ks", "copies", "so_uni",
         "so_multi", "link", "infer", "seconds"]
 
 
@@ -229,7 +233,8 @@ def summarise(results: pd.DataFrame) -> str:
                          f"{fmt.format(v.std(ddof=1))}" if len(v) > 1 else fmt.format(v.mean()))
         lines.append(f"| {table} | {synth} | " + " | ".join(cells) + " |")
     floors = ok.groupby("table")[[c for c in ok.columns if c.endswith("_floor")]].mean()
-    lines += ["", "Floors (training patients against the same holdout, mean over seeds):", ""]
+    lines += ["", "Floors (training patients against the same holdout; for copies, the holdout's "
+              "rows against training; mean over seeds):", ""]
     for table, row in floors.iterrows():
         lines.append(f"- `{table}`: " + ", ".join(f"{k.removesuffix('_floor')} {v:.3f}"
                                                   for k, v in row.items() if pd.notna(v)))

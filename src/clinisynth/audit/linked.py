@@ -9,6 +9,9 @@ training patients score against the same holdout (the floor a faithful generator
 * **marginals**: mean KS over each table's numeric columns;
 * **dynamics**: lag-1 autocorrelation of each numeric child column (pairs of consecutive rows
   of one patient) and KS of the gaps between consecutive orders;
+* **row copies**: the share of a child table's rows identical, in every column but the key, to
+  some training row, for synthetic rows and for holdout rows (whose copies are coincidences:
+  common values, a first interval from day 0 to a common day);
 * **patient detection**: the audit's real-vs-synthetic classifier on one row per patient: the
   parent row, each child's count, span, mean, first and last value of every numeric column,
   and the values of the first three rows;
@@ -85,6 +88,22 @@ def lag1(child: pd.DataFrame, link: ChildLink, column: str) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
+def row_copies(train: pd.DataFrame, other: pd.DataFrame, key: str) -> float:
+    """Share of ``other``'s rows equal to some row of ``train`` in every column but ``key``
+    (numbers compared as floats, missing equal to missing)."""
+    cols = [c for c in train.columns if c != key and c in other.columns]
+    if not len(other) or not cols:
+        return float("nan")
+
+    def hashes(frame: pd.DataFrame) -> np.ndarray:
+        parts = {c: (pd.to_numeric(frame[c], errors="coerce").astype(float)
+                     if pd.api.types.is_numeric_dtype(frame[c]) else frame[c].astype(str))
+                 for c in cols}
+        return pd.util.hash_pandas_object(pd.DataFrame(parts), index=False).to_numpy()
+
+    return float(np.isin(hashes(other), hashes(train)).mean())
+
+
 def gaps(child: pd.DataFrame, link: ChildLink) -> np.ndarray:
     groups = child[link.key].to_numpy()
     same = groups[1:] == groups[:-1]
@@ -142,7 +161,10 @@ def linked_audit(train: Tables, holdout: Tables, synthetic: Tables, links: LinkS
         hold_n = counts(holdout, links, link)
         entry: dict[str, Any] = {
             "children_ks": {"synthetic": ks_statistic(hold_n, counts(synthetic, links, link)),
-                            "training": ks_statistic(hold_n, counts(train, links, link))}}
+                            "training": ks_statistic(hold_n, counts(train, links, link))},
+            "row_copies": {
+                "synthetic": row_copies(train[link.table], synthetic[link.table], link.key),
+                "holdout": row_copies(train[link.table], holdout[link.table], link.key)}}
         if link.order:
             entry["gap_ks"] = {
                 "synthetic": ks_statistic(pd.Series(gaps(holdout[link.table], link)),

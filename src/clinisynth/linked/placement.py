@@ -4,7 +4,8 @@ construction.
 A patient's points are ``p_0 = first < p_1 < … < p_m``: a sequence of ``n`` rows has
 ``m = n - 1`` gaps (its orders are the points), intervals have ``m = n`` lengths (row ``t``
 runs from ``p_{t-1}`` to ``p_t``, so they are contiguous). With the drawn gaps ``g_j > 0``
-(real gap values: visits at 6 months and 1 year stay at 182 and 365 days),
+(through the training gaps' quantiles, where common gaps are runs of equal values: visits at
+6 months and 1 year stay at 182 and 365 days),
 
     p_j = first + (last - first) · (g_1 + … + g_j) / (g_1 + … + g_m),
     last = min(first + g_1 + … + g_m, cap),

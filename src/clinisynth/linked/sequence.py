@@ -16,9 +16,11 @@ column on the rows where it is recorded; ``Σ`` the pairwise covariance of the r
 positive semi-definite), so each column's lag-1 autocorrelation, its cross-lag dependence on
 the others, its dependence on the parent and the residual correlation between columns are
 kept; each numeric column's missingness is a logistic regression on ``[h_t, c_t]``. Scores map
-back through the training quantiles clipped to the values ``k`` patients span at each end
-(value protection), so an integer column stays integer and no value beyond the ``k``-th
-smallest or largest is drawn or stored.
+back through the training quantiles, each draw spread over the values ``k // 2`` ranks either
+side and written at the column's recorded step or mix of steps (so an integer column stays
+integer, and where values are sparse a drawn value falls between patients' values rather than
+on one), clipped to the values ``k`` patients span at each end (value protection: no value
+beyond the ``k``-th smallest or largest is drawn or stored).
 
 Why not a recurrent network: clinical follow-up tables hold hundreds of patients and a few
 thousand rows (pbcseq: 312 and 1,945). A GRU has thousands of weights per lab there and learns
@@ -38,6 +40,8 @@ import pandas as pd
 from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from clinisynth.rules.mixed_precision import learn_mix, round_mixed
+from clinisynth.rules.precision import learn_step, round_to
 from clinisynth.values import to_native
 
 MISSING = "__missing__"
@@ -60,13 +64,18 @@ class Quantiles:
     values: np.ndarray
     lo: float
     hi: float
+    step: float = 0.0  # the recorded step draws are rounded to (0: none)
+    mix: dict[str, Any] | None = None  # several recorded steps and their shares
+    k: int = 5  # draws spread over the span of about k neighbouring training values
 
     @classmethod
     def fit(cls, x: np.ndarray, k: int) -> Quantiles:
         v = np.sort(x[np.isfinite(x)])
         kk = min(k, max(1, len(v) // 2))
         lo, hi = float(v[kk - 1]), float(v[-kk])
-        return cls(np.clip(v, lo, hi), lo, hi)  # no value beyond the k-th is stored
+        step = learn_step(v)
+        mix = learn_mix(v, step, np.full(len(v), -1)) if step > 0 else None
+        return cls(np.clip(v, lo, hi), lo, hi, step, mix, k)  # no value beyond the k-th stored
 
     def to_z(self, x: np.ndarray) -> np.ndarray:
         n = len(self.values)
@@ -75,10 +84,24 @@ class Quantiles:
         u = np.clip((lo + hi) / 2.0 / n, 0.5 / n, 1 - 0.5 / n)
         return np.where(np.isfinite(x), norm.ppf(u), 0.0)
 
-    def to_x(self, z: np.ndarray) -> np.ndarray:
-        u = norm.cdf(z)
-        idx = np.clip((u * len(self.values)).astype(int), 0, len(self.values) - 1)
-        return np.clip(self.values[idx], self.lo, self.hi)
+    def to_x(self, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The training value at rank ``Φ(z)·n``, spread uniformly over the span of the values
+        ``k // 2`` ranks either side of it, then written at the recorded step (or mix of steps:
+        half of a lab recorded in whole units, half to one decimal, stays so). Where values are
+        sparse (the tails, a rare interval length) a draw lands between patients' values, not
+        on one of them, so a child row is about as often identical to a training row as an
+        unseen patient's is; where many patients share a value (a 365-day visit) it stays
+        that value. Ranks move by at most ``k // 2``, so each column's marginal is kept."""
+        v = self.values
+        at = np.clip(np.rint(norm.cdf(z) * len(v) - 0.5).astype(int), 0, len(v) - 1)
+        half = max(self.k // 2, 1)
+        low, high = v[np.maximum(at - half, 0)], v[np.minimum(at + half, len(v) - 1)]
+        x = low + rng.random(len(at)) * (high - low)
+        if self.mix is not None:
+            x = round_mixed(x, self.mix, np.full(len(x), -1), rng, self.lo, self.hi)
+        elif self.step > 0:
+            x = round_to(x, self.step)
+        return np.clip(x, self.lo, self.hi)
 
 
 @dataclass
@@ -112,10 +135,11 @@ class ChildModel:
             out[rows] = self.quantiles[f"{column}|{j}"].to_z(x[rows])
         return out
 
-    def _x(self, column: str, z: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
-        out = self.quantiles[column].to_x(z)
+    def _x(self, column: str, z: np.ndarray, codes: dict[str, np.ndarray],
+           rng: np.random.Generator) -> np.ndarray:
+        out = self.quantiles[column].to_x(z, rng)
         for j, rows in self._groups(column, codes):
-            out[rows] = self.quantiles[f"{column}|{j}"].to_x(z[rows])
+            out[rows] = self.quantiles[f"{column}|{j}"].to_x(z[rows], rng)
         return out
 
     def _groups(self, column: str, codes: dict[str, np.ndarray]
@@ -310,7 +334,7 @@ class ChildModel:
             if self.has_gap:
                 coef, intercept, sd = self.gap_
                 z_gap = h @ coef + intercept + sd * rng.standard_normal(len(active))
-                gap = self.quantiles["__gap__"].to_x(z_gap)
+                gap = self.quantiles["__gap__"].to_x(z_gap, rng)
                 if sequence:
                     if t == 1:
                         z_gap, gap = np.zeros(len(active)), np.full(len(active), np.nan)
@@ -347,7 +371,7 @@ class ChildModel:
         eps = rng.standard_normal((len(h), self.chol_.shape[1])) @ self.chol_.T
         z = h_values @ self.coef_.T + self.intercept_ + eps
         for j, name in enumerate(self.names_):
-            x = self._x(name, z[:, j], codes)
+            x = self._x(name, z[:, j], codes, rng)
             if f"__missing__{name}" in self.classifiers_:
                 gone = self._draw_class(f"__missing__{name}", h_values, rng) == 1
                 x = np.where(gone, np.nan, x)
@@ -364,7 +388,7 @@ class ChildModel:
             "numeric": self.numeric, "categorical": self.categorical, "k": self.k,
             "has_gap": self.has_gap, "names": self.names_,
             "levels": {c: [to_native(v) for v in vs] for c, vs in self.levels.items()},
-            "quantiles": [[c, q.lo, q.hi] for c, q in self.quantiles.items()],
+            "quantiles": [[c, q.lo, q.hi, q.step, q.mix] for c, q in self.quantiles.items()],
             "classifiers": list(self.classifiers_), "by": self.by}
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "chol": self.chol_}
         arrays.update({f"q{i}": q.values for i, q in enumerate(self.quantiles.values())})
@@ -385,8 +409,9 @@ class ChildModel:
         model.by = dict(content.get("by", {}))
         model.names_ = list(content["names"])
         model.levels = {c: list(vs) for c, vs in content["levels"].items()}
-        model.quantiles = {c: Quantiles(np.asarray(arrays[f"q{i}"], dtype=float), lo, hi)
-                           for i, (c, lo, hi) in enumerate(content["quantiles"])}
+        model.quantiles = {c: Quantiles(np.asarray(arrays[f"q{i}"], dtype=float), lo, hi,
+                                        *rest[:2], k=model.k)
+                           for i, (c, lo, hi, *rest) in enumerate(content["quantiles"])}
         model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
         model.chol_ = arrays["chol"]
         model.classifiers_ = {name: (arrays[f"clf{i}.classes"], arrays[f"clf{i}.coef"],
