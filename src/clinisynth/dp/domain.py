@@ -29,7 +29,7 @@ from clinisynth.dp.ledger import PrivacyLedger
 from clinisynth.dp.sensitive import Sensitive
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import ColumnSchema
-from clinisynth.values import category_keys
+from clinisynth.values import category_codes, category_keys
 
 #: equal-width fine bins of the noisy histogram inside a numeric column's bounds: this many per
 #: coarse bin, within bounds
@@ -118,13 +118,11 @@ class ColumnDomain:
             if self.missing:
                 codes = np.where(np.isnan(x), len(self.cuts) - 1, codes)
             return codes.astype(np.int64)
-        index = {k: i for i, k in enumerate(category_keys(pd.Series(self.categories,
-                                                                     dtype=object)))}
-        keys = category_keys(values)
+        codes = category_codes(values, self.categories)  # -1 missing, len(...) other
         other = len(self.categories) if self.other else 0
-        missing = len(self.categories) + self.other
-        return np.array([missing if k is None and self.missing else index.get(k, other)
-                         for k in keys], dtype=np.int64)
+        missing = len(self.categories) + self.other if self.missing else other
+        return np.where(codes < 0, missing,
+                        np.where(codes == len(self.categories), other, codes)).astype(np.int64)
 
     def decode(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Values for ``codes``: a numeric bin's value drawn from its fine bins (by noisy

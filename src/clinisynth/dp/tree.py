@@ -68,7 +68,7 @@ class TreeModel:
         n = len(y)
         out = np.zeros((n, len(self.sizes)), dtype=np.int64)
         for i in self.order():
-            prior = _rows(self.pairs[i])  # [K, s_i]: P(x_i | y)
+            prior = _rows(norm_sub(self.pairs[i]))  # [K, s_i]: P(x_i | y)
             p = self.parents[i]
             if p < 0:
                 probs = prior[y]
@@ -191,9 +191,9 @@ def _orient(d: int, edges: list[tuple[int, int]]) -> list[int]:
 
 
 def _rows(counts: np.ndarray) -> np.ndarray:
-    """Counts made non-negative by Norm-Sub (:mod:`clinisynth.dp.consistency`) and normalised
-    over the last axis (uniform where all are 0)."""
-    c = norm_sub(counts)
+    """Non-negative counts (noisy ones through :func:`~clinisynth.dp.consistency.norm_sub`
+    first) normalised over the last axis (uniform where all are 0)."""
+    c = counts
     total = c.sum(axis=-1, keepdims=True)
     uniform = np.full_like(c, 1.0 / c.shape[-1])
     return np.where(total > 0, c / np.where(total > 0, total, 1.0), uniform)

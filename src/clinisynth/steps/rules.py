@@ -57,7 +57,7 @@ from clinisynth.schema.rules import (
     parse_rules,
 )
 from clinisynth.steps.base import Arrays, TableStep, Verdict
-from clinisynth.values import category_keys
+from clinisynth.values import category_codes
 
 #: observed values kept per column to fill the cells a conditional-missing rule blanks
 POOL_SIZE = 64
@@ -455,9 +455,9 @@ def _class_index(frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
     """Each row's class as its position among the target's categories (-1: none or unknown)."""
     if schema.target is None or schema.target not in frame.columns:
         return np.full(len(frame), -1)
-    cats = schema[schema.target].categories or []
-    index = {k: i for i, k in enumerate(category_keys(pd.Series(cats, dtype=object)))}
-    return np.array([index.get(k, -1) for k in category_keys(frame[schema.target])])
+    cats = list(schema[schema.target].categories or [])
+    codes = category_codes(frame[schema.target], cats)
+    return np.where(codes == len(cats), -1, codes)
 
 
 def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
