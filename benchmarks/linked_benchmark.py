@@ -20,6 +20,10 @@ Synthesizers:
 * ``par``: SDV 2.0.0's ``PARSynthesizer`` on the child table with the parent's columns as
   context columns (``--par-epochs``, SDV's default 128), the parent rows read back from each
   sequence's context.
+* ``mostly``: MOSTLY AI's open engine 2.7.3 (TabularARGN) with a context table: a flat model of
+  the parents, then a sequential model of the children with the parents as context, run in its
+  own virtual environment by ``benchmarks/mostly_peer_run.py`` (set-up there; ``--mostly-python``,
+  each model capped at ``--mostly-minutes``; value protection on, the engine's default).
 
 Columns: ``structure`` (child rows breaking the structure: orphans, after the parent's bound,
 falling or repeated orders, broken intervals, counters that do not count; target 0);
@@ -33,7 +37,8 @@ patient (singling out, linkability, inference, against holdout patients); fit an
 seconds.
 
 Run:  .venv/bin/python benchmarks/linked_benchmark.py [--seeds 0 1 2] [--tables pbcseq cgd]
-      [--synthesizers linked independent hma par] [--search-seconds 20] [--par-epochs 128]
+      [--synthesizers linked independent hma par mostly] [--search-seconds 20]
+      [--par-epochs 128] [--mostly-python PATH] [--mostly-minutes 3]
 Writes benchmarks/results/linked_benchmark.md and .csv.
 """
 
@@ -41,7 +46,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -155,6 +162,28 @@ def par(train: dict[str, pd.DataFrame], links: LinkSchema, seed: int, epochs: in
     return {links.parent: out_parent[list(parent.columns)], link.table: out_child}
 
 
+def mostly(train: dict[str, pd.DataFrame], links: LinkSchema, seed: int, python: Path,
+           minutes: float) -> dict[str, pd.DataFrame]:
+    if not python.is_file():
+        raise FileNotFoundError(f"{python} not found: set up MOSTLY AI's engine as "
+                                "benchmarks/mostly_peer_run.py says, or pass --mostly-python")
+    link = links.children[0]
+    with tempfile.TemporaryDirectory() as work:
+        paths = {name: Path(work) / f"{name}.csv" for name in ("p", "c", "sp", "sc")}
+        train[links.parent].to_csv(paths["p"], index=False)
+        train[link.table].to_csv(paths["c"], index=False)
+        done = subprocess.run(
+            [str(python), str(ROOT / "benchmarks" / "mostly_peer_run.py"), "--parent",
+             str(paths["p"]), "--child", str(paths["c"]), "--key", links.key, "--seed", str(seed),
+             "--rows", str(len(train[links.parent])), "--minutes", f"{minutes:g}",
+             "--out-parent", str(paths["sp"]), "--out-child", str(paths["sc"])],
+            capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else
+                               f"exit {done.returncode}")
+        return {links.parent: pd.read_csv(paths["sp"]), link.table: pd.read_csv(paths["sc"])}
+
+
 def summarise_cell(report: dict, links: LinkSchema) -> dict:
     row = {}
     link = links.children[0]
@@ -206,6 +235,8 @@ def run_cell(name: str, synth: str, seed: int, args: argparse.Namespace) -> dict
             fake = hma(train, links, seed)
         elif synth == "par":
             fake = par(train, links, seed, args.par_epochs)
+        elif synth == "mostly":
+            fake = mostly(train, links, seed, args.mostly_python, args.mostly_minutes)
         else:
             raise ValueError(f"unknown synthesizer {synth}")
     seconds = time.perf_counter() - start
@@ -254,6 +285,9 @@ def main() -> None:
                         default=["linked", "independent", "hma", "par"])
     parser.add_argument("--search-seconds", type=float, default=20.0)
     parser.add_argument("--par-epochs", type=int, default=128)
+    parser.add_argument("--mostly-python", type=Path,
+                        default=Path("/work/peers/mostly/bin/python"))
+    parser.add_argument("--mostly-minutes", type=float, default=3.0)
     parser.add_argument("--update", action="store_true",
                         help="keep the rows of the synthesizers not run now from --out's .csv")
     parser.add_argument("--out", type=Path,
@@ -286,6 +320,8 @@ def main() -> None:
                + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables)
                + " --synthesizers " + " ".join(args.synthesizers)
                + f" --search-seconds {args.search_seconds:g} --par-epochs {args.par_epochs}"
+               + (f" --mostly-minutes {args.mostly_minutes:g}"
+                  if "mostly" in args.synthesizers else "")
                + (" --update" if args.update else ""))
     if not kept.empty:  # the run that made the kept rows first, then this one
         command = "\n".join([*earlier, command])
