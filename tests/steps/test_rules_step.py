@@ -62,7 +62,7 @@ def test_round_trip_on_planted_rules(planted) -> None:
 
 def test_round_trip_on_breast_cancer(breast_cancer) -> None:
     step = assert_round_trip(*breast_cancer)
-    assert "worst radius" in step.gaps_ and step.gaps_["worst radius"]["parent"] == "mean radius"
+    assert "mean radius" in step.fences_["worst radius"]["lower"]
 
 
 @pytest.mark.parametrize("name,target", [("liver_pbc.csv", "status"),
@@ -255,8 +255,8 @@ def test_a_column_below_the_survival_time_is_its_share() -> None:
     schema = infer_schema(df, "y")
     schema.survival = [{"time": "time", "event": "status", "event_values": [1]}]
     step = RulesStep().fit_table(df, schema)
-    assert step.fixed_ == ["time"] and "time" not in step.gaps_ and "time" not in step.shares_
-    assert step.shares_["visit"]["parent"] == "time"
+    assert step.fixed_ == ["time"] and "time" not in step.fences_
+    assert step.fences_["visit"]["upper"] == ["time"] and not step.fences_["visit"]["lower"]
     model = step.transform_table(df)
     assert model["visit"].between(0, 1).all()
     assert step.model_schema_["visit"].min == 0.0 and step.model_schema_["visit"].max == 1.0

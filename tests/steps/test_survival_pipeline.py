@@ -62,7 +62,7 @@ def test_encoder_sees_the_score_and_the_guard_the_days(syn, table, monkeypatch):
     model = syn.pipeline_.to_model(syn.record_view(table))
     assert abs(model["time"].mean()) < 0.1  # a normal score per cell, not days
     # the rule on days is kept: visit is modelled as its share of the follow-up time
-    assert syn.rules_.fixed_ == ["time"] and syn.rules_.shares_["visit"]["parent"] == "time"
+    assert syn.rules_.fixed_ == ["time"] and syn.rules_.fences_["visit"]["upper"] == ["time"]
     assert "inequality: visit <= time" in [r.describe() for r in syn.rules_.rules_]
     assert model_schema["visit"].min >= 0 and model_schema["visit"].max <= 1
     fake = syn.sample(1000, seed=2)

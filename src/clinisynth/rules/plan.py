@@ -1,8 +1,11 @@
 """Graph helpers of the rules step's plan: dependency paths, the order derived columns are
-computed in, and the forest of inequality gaps (:class:`clinisynth.steps.rules.RulesStep`).
+computed in, and the order of the columns inequality rules fence
+(:class:`clinisynth.steps.rules.RulesStep`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 from clinisynth.schema.rules import Rule
 
@@ -40,17 +43,9 @@ def topological(post: list[tuple[str, int]], rules: list[Rule],
     return done
 
 
-def ancestor(parents: dict[str, str], node: str, candidate: str) -> bool:
-    """Whether ``candidate`` is ``node`` or one of its ancestors in the gap forest."""
-    while node is not None:
-        if node == candidate:
-            return True
-        node = parents.get(node)  # type: ignore[assignment]
-    return False
-
-
-def forest_order(columns: list[str], parents: dict[str, str]) -> list[str]:
-    """Columns with every parent before its children (table order otherwise)."""
+def forest_order(columns: list[str], parents: Mapping[str, Iterable[str]]) -> list[str]:
+    """Columns with every parent before its children (table order otherwise); ``parents``
+    maps a column to the columns it is computed from (no cycles)."""
     done: list[str] = []
     seen: set[str] = set()
 
@@ -58,8 +53,8 @@ def forest_order(columns: list[str], parents: dict[str, str]) -> list[str]:
         if column in seen:
             return
         seen.add(column)
-        if column in parents:
-            visit(parents[column])
+        for parent in parents.get(column, ()):
+            visit(parent)
         done.append(column)
 
     for column in columns:

@@ -11,20 +11,23 @@ numeric column's recorded step is the schema's ``precision`` when set, else lear
   blanks are filled in the model table with observed values (a fixed, seeded draw), so the
   generators never see those gaps; after sampling, every rule blanks the column again wherever
   its condition holds (one rule per column, no cycles);
-* **inequalities** ``a <= b`` (``a < b``): ``b`` is replaced by the gap ``b - a`` and restored
-  as ``b = a + max(gap, 0)`` (``max(gap, g)`` with ``g`` the smallest positive gap seen, when
-  strict). Each column is rewritten at most once and the rewrites form a forest, chosen greedily
-  tightest first (smallest ``std(b - a) / std(b)``); ``a`` must be fully observed;
+* **inequalities** ``a <= b`` (``a < b``): ``b`` is fenced by ``a`` (``a`` by ``b`` when ``b``
+  is the primary survival time, which is never rewritten). Rules are taken tightest first
+  (smallest ``std(b - a) / std(b)``); a column's tightest rule names the column it is modelled
+  against (a gap above it, a share or a gap below it, or the column as it is when neither
+  varies less than the column), and after decoding the column is moved into the interval all
+  its rules give (:mod:`clinisynth.rules.fences`), so every rule of a fence holds by
+  construction, however many columns bound it; the fences form no cycle;
 * **ranges**: values clipped to the schema's observed range and every declared range;
-* **precision**: every numeric column rounded to its step, parents before children, and a child
-  that rounding pushed below its parent set to its parent rounded up to the child's step (so
+* **precision**: every numeric column rounded to its step, fence columns first, and a column
+  that rounding pushed out of its fence moved back to the fence rounded to its own step (so
   rounding never breaks an inequality); derived columns are computed from rounded inputs and
   rounded to their own step (a formula holds within half a step).
 
 Every rule (including those enforced by construction) is checked by :meth:`violations`; the
-forbidden combinations, inequalities left out of the forest, unseen inputs of a mapping and
-declared rules the real data break are the ones that can fire, and the synthesizer redraws those
-rows a bounded number of times and reports what is left.
+forbidden combinations, inequalities no fence could take (they would close a cycle), unseen
+inputs of a mapping and declared rules the real data break are the ones that can fire, and the
+synthesizer redraws those rows a bounded number of times and reports what is left.
 """
 
 from __future__ import annotations
@@ -39,10 +42,19 @@ import pandas as pd
 from clinisynth.encoding import restore_dtype
 from clinisynth.errors import ClinisynthError
 from clinisynth.rules.discovery import discover_rules, learn_precisions
+from clinisynth.rules.fences import (
+    choose_mode,
+    decode,
+    encode,
+    envelope,
+    fence_rounded,
+    new_fence,
+    primary,
+)
 from clinisynth.rules.mixed_precision import learn_mix, round_mixed
 from clinisynth.rules.options import Discovery, DiscoveryOptions
-from clinisynth.rules.plan import ancestor, forest_order, has_path, topological
-from clinisynth.rules.precision import ceil_to, floor_to, round_to
+from clinisynth.rules.plan import forest_order, has_path, topological
+from clinisynth.rules.precision import round_to
 from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.schema.rules import (
     DERIVING,
@@ -201,33 +213,40 @@ class RulesStep(TableStep):
                                          num=min(POOL_SIZE, len(observed))).astype(int))
             self.pools_[col] = [jsonable(v) for v in observed.iloc[take]]
         filled = self._fill(real)
-        self.gaps_: dict[str, dict[str, Any]] = {}
-        self.shares_: dict[str, dict[str, Any]] = {}
-        parents: dict[str, str] = {}
+        self.fences_: dict[str, dict[str, Any]] = {}
+        parents: dict[str, set[str]] = {}
+        fenced: dict[int, str] = {}
         for i in self._inequalities(filled, derived):
             rule = self.rules_[i]
             assert isinstance(rule, InequalityRule)
             a, b = rule.left, rule.right
-            child, parent = (a, b) if b in self.fixed_ else (b, a)
-            if child in parents or child in self.fixed_ or ancestor(parents, parent, child):
+            child, parent, side = (a, b, "upper") if b in self.fixed_ else (b, a, "lower")
+            if child in self.fixed_ or has_path(parents, {parent}, child):
+                continue  # a fence column never depends on its column
+            x = _num(filled, child)
+            if np.isnan(x).all():
                 continue
-            if child == a and not (np.nanmin(_num(filled, a)) >= 0
-                                   and not np.isnan(_num(filled, b)).any()):
-                continue  # a share of the fixed column needs a >= 0 and b always present
-            if child == b and np.isnan(_num(filled, a)).any():
-                continue  # a gap needs its parent on every row
-            parents[child] = parent
-            if child == a:
-                self.shares_[a] = {"parent": b, "strict": rule.strict}
-                how[i] = f"modelled as a share of {b} (in [0, 1])"
-            else:
-                gaps = _num(filled, b) - _num(filled, a)
+            fence = self.fences_.get(child)
+            if fence is None:  # the tightest rule of the column: its primary column
+                fence = {**new_fence(), "fill": [float(np.nanmin(x)), float(np.nanmax(x))],
+                         "primary": parent,
+                         "mode": choose_mode(x, _num(filled, parent), side)}
+                self.fences_[child] = fence
+            fence[side].append(parent)
+            fence[f"strict_{side}"] = fence[f"strict_{side}"] or rule.strict
+            parents.setdefault(child, set()).add(parent)
+            fenced[i] = child
+        values = {c: _num(filled, c) for c in {p for ps in parents.values() for p in ps}}
+        for child, fence in self.fences_.items():
+            if fence["mode"] in ("gap", "below"):
+                gaps = encode(_num(filled, child), primary(fence, values), fence)
                 positive = gaps[gaps > 0]
-                self.gaps_[b] = {"parent": a, "strict": rule.strict,
-                                 "min_gap": float(positive.min()) if positive.size else 0.0}
-                how[i] = "modelled as a non-negative gap"
+                fence["min_gap"] = float(positive.min()) if positive.size else 0.0
+        for i, child in fenced.items():
+            how[i] = _fence_how(self.fences_[child])
         self.order_ = forest_order(
-            [c.name for c in schema.columns if c.is_numeric and c.name not in derived], parents)
+            [c.name for c in schema.columns if c.is_numeric and c.name not in derived],
+            {c: f["lower"] + f["upper"] for c, f in self.fences_.items()})
         self.bounds_: dict[str, list[float | None]] = {}
         for c in schema.columns:
             if c.is_numeric and c.name not in derived:
@@ -267,16 +286,18 @@ class RulesStep(TableStep):
                 continue
             series = model[col.name]
             new = replace(col, missing_rate=float(series.isna().mean()), precision=None)
-            if col.name in self.gaps_:
+            fence = self.fences_.get(col.name)
+            if fence is not None and fence["mode"] in ("gap", "below"):
                 values = series.dropna().to_numpy(dtype=float)
-                parent = self.input_schema_[self.gaps_[col.name]["parent"]]
-                integral = col.kind == "integer" and parent.kind == "integer"
+                integral = col.kind == "integer" and \
+                    self.input_schema_[fence["primary"]].kind == "integer"
                 new = replace(new, kind="integer" if integral else "continuous",
                               dtype="float64", min=float(values.min()), max=float(values.max()))
-            elif col.name in self.shares_:
+            elif fence is not None and fence["mode"] == "share":
                 new = replace(new, kind="continuous", dtype="float64", min=0.0, max=1.0)
             columns.append(new)
-        kept = {c.name for c in columns} - set(self.gaps_) - set(self.shares_)
+        kept = {c.name for c in columns} - {c for c, f in self.fences_.items()
+                                             if f["mode"] != "raw"}
         pairs = [p for p in self.input_schema_.survival or []
                  if p["time"] in kept and p["event"] in kept]
         return TableSchema(columns=columns, target=self.input_schema_.target,
@@ -309,13 +330,10 @@ class RulesStep(TableStep):
     def _transform(self, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         filled = self._fill(frame)
         out = filled.copy()
-        for b, gap in self.gaps_.items():
-            out[b] = _num(filled, b) - _num(filled, gap["parent"])
-        for a, share in self.shares_.items():
-            parent = _num(filled, share["parent"])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[a] = np.where(parent > 0, _num(filled, a) / parent, 0.0)
-            out.loc[filled[a].isna().to_numpy(), a] = np.nan
+        used = {c for name, f in self.fences_.items() for c in [name, *f["lower"], *f["upper"]]}
+        values = {c: _num(filled, c) for c in used}
+        for name, fence in self.fences_.items():
+            out[name] = encode(values[name], primary(fence, values), fence)
         return out[names]
 
     def _derived(self) -> set[str]:
@@ -328,30 +346,15 @@ class RulesStep(TableStep):
         out = {name: frame[name].to_numpy() for name in frame.columns}
         for name in self.order_:
             x = _num(frame, name)
-            gap, share = self.gaps_.get(name), self.shares_.get(name)
-            if gap is not None:
-                parent = out[gap["parent"]]
-                floor = gap["min_gap"] if gap["strict"] else 0.0
-                x = parent + np.maximum(x, floor)
-            elif share is not None:
-                x = np.clip(x, 0.0, 1.0) * out[share["parent"]]
+            fence = self.fences_.get(name)
+            if fence is not None:
+                low, high = envelope(fence, out)
+                x = decode(x, primary(fence, out), fence)
             lo, hi = self.bounds_[name]
             x = np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
-            step = self.steps_.get(name, 0.0)
             x = self._round(name, x, frame, rng, lo, hi)
-            if gap is not None:
-                parent = out[gap["parent"]]
-                if gap["strict"]:
-                    low = (floor_to(parent, step) + step) if step else parent + gap["min_gap"]
-                    x = np.where(x <= parent, low, x)
-                else:
-                    x = np.where(x < parent, ceil_to(parent, step), x)
-            elif share is not None:  # rounding never lifts it above the column it is a share of
-                parent = out[share["parent"]]
-                top = floor_to(parent, step) if step else parent
-                if share["strict"]:
-                    top = top - step if step else np.nextafter(parent, -np.inf)
-                x = np.where(x > top, top, x)
+            if fence is not None:  # rounding never moves it out of its fence
+                x = fence_rounded(x, low, high, fence, self.steps_.get(name, 0.0))
             out[name] = x
         table = pd.DataFrame({n: pd.Series(v) for n, v in out.items()})
         for kind, i in self.post_:
@@ -419,7 +422,7 @@ class RulesStep(TableStep):
             "model_schema": self.model_schema_.to_dict(),
             "rules": [r.to_dict() for r in self.rules_], "steps": self.steps_,
             "held": self.held_, "post": [list(p) for p in self.post_], "pools": self.pools_,
-            "gaps": self.gaps_, "shares": self.shares_, "order": self.order_,
+            "fences": self.fences_, "order": self.order_,
             "mixes": self.mixes_,
             "bounds": self.bounds_,
             "how": {str(k): v for k, v in self.how_.items()},
@@ -439,8 +442,7 @@ class RulesStep(TableStep):
         step.held_ = [float(v) for v in meta["held"]]
         step.post_ = [(str(k), int(i)) for k, i in meta["post"]]
         step.pools_ = meta["pools"]
-        step.gaps_ = meta["gaps"]
-        step.shares_ = meta["shares"]
+        step.fences_ = meta["fences"] if "fences" in meta else _old_fences(meta)
         step.mixes_ = meta["mixes"]
         step.order_ = list(meta["order"])
         step.bounds_ = meta["bounds"]
@@ -451,6 +453,35 @@ class RulesStep(TableStep):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _fence_how(fence: dict[str, Any]) -> str:
+    """How the rules step enforces a rule of this fence, in words."""
+    first = fence["primary"] if fence["mode"] != "raw" else None
+    low = [c for c in fence["lower"] if c != first]
+    high = [c for c in fence["upper"] if c != first]
+    model = {"gap": f"modelled as a non-negative gap above {first}",
+             "below": f"modelled as a non-negative gap below {first}",
+             "share": f"modelled as a share of {first} (in [0, 1])",
+             "raw": "modelled as it is"}[fence["mode"]]
+    bounds = ([f"at least {low[0] if len(low) == 1 else 'max(' + ', '.join(low) + ')'}"]
+              if low else [])
+    bounds += ([f"at most {high[0] if len(high) == 1 else 'min(' + ', '.join(high) + ')'}"]
+               if high else [])
+    return model + (f", then moved to {' and '.join(bounds)}" if bounds else "")
+
+
+def _old_fences(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Fences from a model saved with one gap or share per column."""
+    fences = {}
+    for name, gap in meta.get("gaps", {}).items():
+        fences[name] = {**new_fence(), "lower": [gap["parent"]], "strict_lower": gap["strict"],
+                        "min_gap": gap["min_gap"], "primary": gap["parent"], "mode": "gap"}
+    for name, share in meta.get("shares", {}).items():
+        fences[name] = {**new_fence(), "upper": [share["parent"]],
+                        "strict_upper": share["strict"], "primary": share["parent"],
+                        "mode": "share"}
+    return fences
+
+
 def _class_index(frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
     """Each row's class as its position among the target's categories (-1: none or unknown)."""
     if schema.target is None or schema.target not in frame.columns:
