@@ -110,14 +110,83 @@ def test_the_mode_follows_how_much_the_bound_explains() -> None:
 
 def test_a_missing_bound_counts_as_the_columns_own_range() -> None:
     fence = {**new_fence(), "lower": ["a"], "upper": ["b"], "fill": [1.0, 9.0]}
-    low, high = envelope(fence, {"a": np.array([np.nan, 2.0]), "b": np.array([5.0, np.nan])})
-    np.testing.assert_array_equal(low, [1.0, 2.0])
-    np.testing.assert_array_equal(high, [5.0, 9.0])
+    bounds = envelope(fence, {"a": np.array([np.nan, 2.0]), "b": np.array([5.0, np.nan])})
+    np.testing.assert_array_equal(bounds["low"], [1.0, 2.0])
+    np.testing.assert_array_equal(bounds["high"], [5.0, 9.0])
+    assert bounds["low_strict"] is None and bounds["high_strict"] is None
 
 
 def test_rounding_stays_inside_a_strict_fence() -> None:
-    fence = {**new_fence(), "lower": ["a"], "upper": ["b"], "strict_lower": True,
-             "strict_upper": True}
-    low, high = np.array([1.0, 1.0]), np.array([4.0, 4.0])
-    x = fence_rounded(np.array([1.0, 4.0]), low, high, fence, 1.0)
-    np.testing.assert_array_equal(x, [2.0, 3.0])
+    bounds = {"low": None, "low_strict": np.array([1.0, 1.0, 1.0]), "high": None,
+              "high_strict": np.array([4.0, 4.0, 10.5])}
+    x = fence_rounded(np.array([1.0, 4.0, 11.0]), bounds, 1.0)
+    np.testing.assert_array_equal(x, [2.0, 3.0, 10.0])  # 10 < 10.5: not pulled down to 9
+
+
+def _fit(df: pd.DataFrame, rules: list[tuple[str, str, str]], survival: str | None = None,
+         **options) -> RulesStep:
+    schema = infer_schema(df, "y")
+    if survival:
+        schema.survival = [{"time": survival, "event": "ev", "event_values": [1]}]
+    schema.rules = [{"type": "inequality", "left": a, "op": op, "right": b}
+                    for a, op, b in rules]
+    return RulesStep(**options).fit_table(df, schema)
+
+
+def test_no_room_on_the_grid_takes_the_middle_of_the_bounds() -> None:
+    """A whole-month ``x`` between ``a`` and ``T`` recorded to 0.1 month: where ``a = T = 9.8``
+    no whole month fits, and the row keeps both rules off the grid instead of breaking one."""
+    rng = np.random.default_rng(0)
+    t = rng.uniform(3, 60, 400).round(1)
+    a = (t * rng.uniform(0, 0.3, 400)).round(1)
+    x = np.ceil(a + (np.floor(t) - a) * rng.uniform(0, 1, 400))
+    df = pd.DataFrame({"a": a, "x": x, "T": t, "ev": rng.integers(0, 2, 400),
+                       "y": rng.choice(["u", "v"], 400)})[(x >= a) & (x <= t)]
+    step = _fit(df, [("a", "<=", "x"), ("a", "<=", "T"), ("x", "<=", "T")], survival="T")
+    model = step.transform_table(df).iloc[:2].copy()
+    model["T"], model["a"], model["x"] = [9.8, 20.6], [1.0, 1.0], [0.5, 0.99]
+    back = step.inverse_table(model, np.random.default_rng(0))
+    assert step.violations(back).sum() == 0
+
+
+def test_a_bound_just_off_the_grid_is_not_rounded_onto_it() -> None:
+    """``ceil_to`` forgives 1e-6 relative noise; a full-precision bound at 1000.0005 must still
+    lift a whole-day ``x`` to 1001, not leave it at 1000."""
+    rng = np.random.default_rng(0)
+    a = rng.uniform(500, 1500, 400)  # full float precision: no recorded step
+    x = np.ceil(a + rng.uniform(0, 300, 400))  # whole days
+    df = pd.DataFrame({"a": a, "x": x, "y": rng.choice(["u", "v"], 400)})
+    step = _fit(df, [("a", "<=", "x")])
+    model = step.transform_table(df).iloc[:3].copy()
+    model["a"], model["x"] = [1000.0005, 999.9995, 1200.0004], -50.0  # x drawn below a
+    back = step.inverse_table(model, np.random.default_rng(0))
+    assert (back["x"] >= back["a"]).all() and (back["x"] % 1 == 0).all()
+
+
+def test_a_strict_secondary_rule_leaves_the_primary_gap_alone() -> None:
+    """``a <= x`` (equal on half the rows) with a loose ``c < x``: the real rows decode to
+    themselves, and a zero gap above ``a`` stays zero."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 100, 400).astype(float)
+    x = a + np.where(rng.random(400) < 0.5, 0, rng.integers(1, 5, 400))
+    df = pd.DataFrame({"a": a, "x": x, "c": x - rng.integers(1, 200, 400),
+                       "y": rng.choice(["u", "v"], 400)})
+    step = _fit(df, [("a", "<=", "x"), ("c", "<", "x")])
+    back = step.inverse_table(step.transform_table(df), np.random.default_rng(0))
+    np.testing.assert_array_equal(back["x"], df["x"])
+
+
+def test_an_integer_column_without_a_step_stays_above_a_strict_bound() -> None:
+    """No recorded step (``precision=False``) on an integer column: a strict bound lifts it to
+    the next integer, not to the next float, which writing it as an integer would undo."""
+    rng = np.random.default_rng(0)
+    t = rng.integers(30, 400, 400)
+    x = np.floor(t * rng.uniform(0.5, 1, 400)).astype(int)
+    a = np.floor(rng.uniform(0, 1, 400) * np.minimum(x, 20)).astype(int)
+    df = pd.DataFrame({"a": a, "x": x, "T": t, "ev": rng.integers(0, 2, 400),
+                       "y": rng.choice(["u", "v"], 400)})
+    step = _fit(df, [("a", "<", "x"), ("x", "<=", "T")], survival="T", precision=False)
+    model = step.transform_table(df).iloc[:3].copy()
+    model["T"], model["a"], model["x"] = [100, 100, 100], [15, 18, 19], [0.0, 0.01, 0.1]
+    back = step.inverse_table(model, np.random.default_rng(0))
+    assert (back["x"] > back["a"]).all()

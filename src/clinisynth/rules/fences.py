@@ -16,14 +16,16 @@ tightest rule, is its *primary* column. ``x`` is modelled relative to ``p``:
   error of the share by years.
 
 Decoding inverts the model (``x = p + max(g, g₀)``, ``x = s·p`` with ``s`` clipped to
-``[0, 1]``, ``x = p - max(g, g₀)``; ``g₀`` the smallest positive training gap for a strict
-rule), rounds to the recorded step, then moves ``x`` into ``[L, U]``, ``L = max(lower)`` and
-``U = min(upper)`` row-wise (:func:`fence_rounded`; a missing cell, where a rule says nothing,
-counts as ``x``'s smallest training value below and its largest above). Every rule of the fence
-then holds by construction for any value the generators draw: nested follow-up times (relapse
-and adverse event before their combined time, that before death) keep their order however many
-of them there are; a row the generators drew outside its fence lands on the bound (in-hospital
-deaths have a stay equal to their follow-up), where the primary model keeps the others inside.
+``[0, 1]``, ``x = p - max(g, g₀)``; ``g₀`` the smallest positive training gap when the primary
+column's rule is strict), rounds to the recorded step, then moves ``x`` into ``[L, U]``,
+``L = max(lower)`` and ``U = min(upper)`` row-wise (:func:`fence_rounded`; a missing cell, where
+a rule says nothing, counts as ``x``'s smallest training value below and its largest above).
+Every rule of the fence then holds by construction for any value the generators draw, unless
+the bound columns cross (columns no rule orders; the rule check redraws those rows): nested
+follow-up times (relapse and adverse event before their combined time, that before death) keep
+their order however many of them there are; a row the generators drew outside its fence lands
+on the bound (in-hospital deaths have a stay equal to their follow-up), where the primary model
+keeps the others inside.
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from clinisynth.rules.precision import ceil_to, floor_to
+from clinisynth.rules.precision import ceil_to, floor_to, round_to
 
 
 def new_fence() -> dict[str, Any]:
-    """No column on either side; ``fill``: the fenced column's training ``[min, max]``."""
-    return {"lower": [], "upper": [], "strict_lower": False, "strict_upper": False,
-            "min_gap": 0.0, "fill": [None, None], "primary": None, "mode": "raw"}
+    """No column on either side. ``strict``: the bound columns whose rule is strict (``<``);
+    ``fill``: the fenced column's training ``[min, max]``; ``min_gap``: the smallest positive
+    training gap to the primary column."""
+    return {"lower": [], "upper": [], "strict": [], "min_gap": 0.0, "fill": [None, None],
+            "primary": None, "mode": "raw"}
 
 
 def _spread(v: np.ndarray) -> float:
@@ -51,32 +55,45 @@ def choose_mode(x: np.ndarray, p: np.ndarray, side: str) -> str:
     if side == "lower":
         return "gap" if _spread(x - p) < _spread(x) else "raw"
     if np.nanmin(x) >= 0:
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):
             logs = np.log1p(x)
             if _spread(logs - np.log1p(p)) < _spread(logs):
                 return "share"
     return "below" if _spread(p - x) < _spread(x) else "raw"
 
 
-def envelope(fence: dict[str, Any], values: dict[str, np.ndarray]
-             ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``(L, U)`` row-wise from the fence's columns (None for a side without any)."""
-    fill = fence.get("fill", [None, None])
+def _strict(fence: dict[str, Any]) -> list[str]:
+    """The strict bound columns (a model saved with one flag per side: every column there)."""
+    if "strict" in fence:
+        return fence["strict"]
+    return (fence["lower"] if fence.get("strict_lower") else []) + \
+        (fence["upper"] if fence.get("strict_upper") else [])
 
-    def side(columns: list[str], pick: Any, missing: float | None) -> np.ndarray | None:
+
+def _filled(fence: dict[str, Any], name: str, values: dict[str, np.ndarray]) -> np.ndarray:
+    """A bound column's values, a missing cell (where its rule says nothing) counting as the
+    fenced column's smallest training value below and its largest above."""
+    fill = fence.get("fill", [None, None])[0 if name in fence["lower"] else 1]
+    v = np.asarray(values[name], dtype=float)
+    return v if fill is None else np.where(np.isnan(v), fill, v)
+
+
+def envelope(fence: dict[str, Any], values: dict[str, np.ndarray]
+             ) -> dict[str, np.ndarray | None]:
+    """Row-wise bounds: ``low`` (``x >= low``) and ``low_strict`` (``x > low_strict``), the
+    largest of the non-strict and of the strict lower columns, and ``high``/``high_strict``
+    the smallest upper ones (None where a side has no such column)."""
+    strict = set(_strict(fence))
+
+    def pick(columns: list[str], how: Any) -> np.ndarray | None:
         if not columns:
             return None
-        stack = np.array([values[c] for c in columns], dtype=float)
-        if missing is not None:
-            stack = np.where(np.isnan(stack), missing, stack)
-        return pick(stack, axis=0)
+        return how(np.array([_filled(fence, c, values) for c in columns]), axis=0)
 
-    return side(fence["lower"], np.max, fill[0]), side(fence["upper"], np.min, fill[1])
-
-
-def mode(fence: dict[str, Any]) -> str:
-    """``"gap"``, ``"share"``, ``"below"`` or ``"raw"`` (module doc)."""
-    return fence["mode"]
+    return {"low": pick([c for c in fence["lower"] if c not in strict], np.max),
+            "low_strict": pick([c for c in fence["lower"] if c in strict], np.max),
+            "high": pick([c for c in fence["upper"] if c not in strict], np.min),
+            "high_strict": pick([c for c in fence["upper"] if c in strict], np.min)}
 
 
 def encode(x: np.ndarray, p: np.ndarray | None, fence: dict[str, Any]) -> np.ndarray:
@@ -96,10 +113,11 @@ def encode(x: np.ndarray, p: np.ndarray | None, fence: dict[str, Any]) -> np.nda
 
 
 def decode(z: np.ndarray, p: np.ndarray | None, fence: dict[str, Any]) -> np.ndarray:
-    """The inverse of :func:`encode` (before :func:`fence_rounded` moves it into the fence)."""
+    """The inverse of :func:`encode` (before :func:`fence_rounded` moves it into the fence);
+    a gap is at least ``min_gap`` only when the primary column's own rule is strict."""
     kind = fence["mode"]
     if kind in ("gap", "below"):
-        strict = fence["strict_lower"] if kind == "gap" else fence["strict_upper"]
+        strict = fence["primary"] in _strict(fence)
         g = np.maximum(z, fence["min_gap"] if strict else 0.0)
         return p + g if kind == "gap" else p - g
     if kind == "share":
@@ -108,31 +126,69 @@ def decode(z: np.ndarray, p: np.ndarray | None, fence: dict[str, Any]) -> np.nda
 
 
 def primary(fence: dict[str, Any], values: dict[str, np.ndarray]) -> np.ndarray | None:
-    """The primary column's values (a missing cell as in :func:`envelope`), or None."""
-    name = fence["primary"]
-    if name is None or fence["mode"] == "raw":
+    """The primary column's values (a missing cell filled as in :func:`envelope`), or None."""
+    if fence["primary"] is None or fence["mode"] == "raw":
         return None
-    fill = fence.get("fill", [None, None])[0 if name in fence["lower"] else 1]
-    v = np.asarray(values[name], dtype=float)
-    return v if fill is None else np.where(np.isnan(v), fill, v)
+    return _filled(fence, fence["primary"], values)
 
 
-def fence_rounded(x: np.ndarray, low: np.ndarray | None, high: np.ndarray | None,
-                  fence: dict[str, Any], step: float) -> np.ndarray:
-    """``x`` after rounding to ``step``, moved inside its fence: below ``L`` it becomes
-    ``L`` rounded up to the step (one step above ``L`` rounded down, when strict); above ``U``
-    it becomes ``U`` rounded down (one step below, when strict). Where ``L`` and ``U`` sit
-    within one step of each other the upper side wins."""
+def fence_rounded(x: np.ndarray, bounds: dict[str, np.ndarray | None], step: float,
+                  min_gap: float = 0.0) -> np.ndarray:
+    """``x`` (rounded to ``step``) moved inside its bounds (:func:`envelope`), each move on the
+    step's grid: below ``low`` to ``low`` rounded up, at or below ``low_strict`` to the next
+    grid value above it, above ``high`` to ``high`` rounded down, at or above ``high_strict``
+    to the next grid value below it (with no step: the bound itself, or the next float, or
+    ``min_gap`` past a strict lower bound). Where no grid value fits between the bounds (a
+    whole-day column between two bounds 0.2 days apart) the row takes the middle of the
+    bounds, off the grid; where the bounds themselves cross (columns no rule orders) the upper
+    bound wins and the rule check sees the row."""
+    low, low_s = bounds["low"], bounds["low_strict"]
+    high, high_s = bounds["high"], bounds["high_strict"]
     if low is not None:
-        if fence["strict_lower"]:
-            bottom = (floor_to(low, step) + step) if step else (
-                low + fence["min_gap"] if fence["min_gap"] > 0 else np.nextafter(low, np.inf))
-            x = np.where(x <= low, bottom, x)
+        x = np.where(x < low, ceil_to(low, step) if step else low, x)
+        if step:
+            x = np.where(x < low, round_to(x + step, step), x)
+    if low_s is not None:
+        if step:
+            x = np.where(x <= low_s, round_to(floor_to(low_s, step) + step, step), x)
+            x = np.where(x <= low_s, round_to(x + step, step), x)
         else:
-            x = np.where(x < low, ceil_to(low, step), x)
+            up = low_s + min_gap if min_gap > 0 else np.nextafter(low_s, np.inf)
+            x = np.where(x <= low_s, up, x)
     if high is not None:
-        top = floor_to(high, step) if step else high
-        if fence["strict_upper"]:
-            top = top - step if step else np.nextafter(high, -np.inf)
-        x = np.where(x > top, top, x)
+        x = np.where(x > high, floor_to(high, step) if step else high, x)
+        if step:
+            x = np.where(x > high, round_to(x - step, step), x)
+    if high_s is not None:
+        if step:
+            x = np.where(x >= high_s, round_to(ceil_to(high_s, step) - step, step), x)
+            x = np.where(x >= high_s, round_to(x - step, step), x)
+        else:
+            x = np.where(x >= high_s, np.nextafter(high_s, -np.inf), x)
+    floor = _combine([low, low_s], np.maximum)
+    top = _combine([high, high_s], np.minimum)
+    if floor is not None and top is not None:
+        outside = _outside(x, bounds)
+        room = (floor < top) | ((floor == top) & (low_s is None) & (high_s is None))
+        x = np.where(outside & room, (floor + top) / 2.0, x)
     return x
+
+
+def _combine(arrays: list[np.ndarray | None], how: Any) -> np.ndarray | None:
+    present = [a for a in arrays if a is not None]
+    if not present:
+        return None
+    out = present[0]
+    for a in present[1:]:
+        out = how(out, a)
+    return out
+
+
+def _outside(x: np.ndarray, bounds: dict[str, np.ndarray | None]) -> np.ndarray:
+    """Rows where ``x`` breaks one of its bounds."""
+    out = np.zeros(len(x), dtype=bool)
+    for key, broken in (("low", np.less), ("low_strict", np.less_equal),
+                        ("high", np.greater), ("high_strict", np.greater_equal)):
+        if bounds[key] is not None:
+            out |= broken(x, bounds[key])
+    return out

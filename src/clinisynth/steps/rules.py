@@ -17,7 +17,8 @@ numeric column's recorded step is the schema's ``precision`` when set, else lear
   against (a gap above it, a share or a gap below it, or the column as it is when neither
   varies less than the column), and after decoding the column is moved into the interval all
   its rules give (:mod:`clinisynth.rules.fences`), so every rule of a fence holds by
-  construction, however many columns bound it; the fences form no cycle;
+  construction, however many columns bound it, unless its bound columns cross; the fences form
+  no cycle;
 * **ranges**: values clipped to the schema's observed range and every declared range;
 * **precision**: every numeric column rounded to its step, fence columns first, and a column
   that rounding pushed out of its fence moved back to the fence rounded to its own step (so
@@ -114,7 +115,7 @@ class RulesStep(TableStep):
     enforces the rules that name one. The primary survival time (``schema.survival[0]``) is
     modelled by the survival step as it is, so it is never rewritten: an inequality bounding
     another column by it (``visit <= futime``, ``ptime <= futime``) is modelled the other way,
-    the inner column as a share of it in ``[0, 1]``.
+    the inner column fenced by it (a share of it in ``[0, 1]``, a gap below it, or as it is).
     """
 
     name: ClassVar[str] = "rules"
@@ -221,7 +222,7 @@ class RulesStep(TableStep):
             assert isinstance(rule, InequalityRule)
             a, b = rule.left, rule.right
             child, parent, side = (a, b, "upper") if b in self.fixed_ else (b, a, "lower")
-            if child in self.fixed_ or has_path(parents, {parent}, child):
+            if has_path(parents, {parent}, child):
                 continue  # a fence column never depends on its column
             x = _num(filled, child)
             if np.isnan(x).all():
@@ -233,7 +234,8 @@ class RulesStep(TableStep):
                          "mode": choose_mode(x, _num(filled, parent), side)}
                 self.fences_[child] = fence
             fence[side].append(parent)
-            fence[f"strict_{side}"] = fence[f"strict_{side}"] or rule.strict
+            if rule.strict:
+                fence["strict"].append(parent)
             parents.setdefault(child, set()).add(parent)
             fenced[i] = child
         values = {c: _num(filled, c) for c in {p for ps in parents.values() for p in ps}}
@@ -348,13 +350,15 @@ class RulesStep(TableStep):
             x = _num(frame, name)
             fence = self.fences_.get(name)
             if fence is not None:
-                low, high = envelope(fence, out)
+                bounds = envelope(fence, out)
                 x = decode(x, primary(fence, out), fence)
             lo, hi = self.bounds_[name]
             x = np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
             x = self._round(name, x, frame, rng, lo, hi)
             if fence is not None:  # rounding never moves it out of its fence
-                x = fence_rounded(x, low, high, fence, self.steps_.get(name, 0.0))
+                step = self.steps_.get(name, 0.0) or (
+                    1.0 if schema[name].kind == "integer" else 0.0)  # stays integer
+                x = fence_rounded(x, bounds, step, fence["min_gap"])
             out[name] = x
         table = pd.DataFrame({n: pd.Series(v) for n, v in out.items()})
         for kind, i in self.post_:
@@ -473,12 +477,13 @@ def _old_fences(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Fences from a model saved with one gap or share per column."""
     fences = {}
     for name, gap in meta.get("gaps", {}).items():
-        fences[name] = {**new_fence(), "lower": [gap["parent"]], "strict_lower": gap["strict"],
+        fences[name] = {**new_fence(), "lower": [gap["parent"]],
+                        "strict": [gap["parent"]] if gap["strict"] else [],
                         "min_gap": gap["min_gap"], "primary": gap["parent"], "mode": "gap"}
     for name, share in meta.get("shares", {}).items():
         fences[name] = {**new_fence(), "upper": [share["parent"]],
-                        "strict_upper": share["strict"], "primary": share["parent"],
-                        "mode": "share"}
+                        "strict": [share["parent"]] if share["strict"] else [],
+                        "primary": share["parent"], "mode": "share"}
     return fences
 
 
