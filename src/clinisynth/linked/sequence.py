@@ -5,28 +5,30 @@ length) is mapped to normal scores, ``z = Φ⁻¹(F̂(x))`` with ``F̂`` the tra
 mid-rank CDF (per level of a category that explains at least half of the column's variance:
 a long table's ``test`` for its ``value``). Row ``t`` of a patient is drawn given
 
-    h_t = [z_{t-1}, missing_{t-1}, one-hot categories_{t-1}, parent row, position, pace,
-           z_gap_t, time since the first row]
+    h_t = [z_{t-1}, (z_{t-1} - 1)₊, (z_{t-1} + 1)₋, missing_{t-1}, one-hot categories_{t-1},
+           parent row, position, pace, z_gap_t, time since the first row]
 
 (nothing from a previous row on the first; the gap is drawn first, from a ridge on the rest).
 Categorical columns (text, or five values or fewer) are drawn from a multinomial logistic
 regression on ``h_t``; then numeric scores follow one linear-Gaussian model given ``h_t`` and
-the row's own categories ``c_t``: ``z_t = W [h_t, c_t] + ε``, ``ε ~ N(0, Σ)`` (ridge per
-column on the rows where it is recorded; ``Σ`` the pairwise covariance of the residuals, made
-positive semi-definite), so each column's lag-1 autocorrelation, its cross-lag dependence on
-the others, its dependence on the parent and the residual correlation between columns are
-kept; each numeric column's missingness is a logistic regression on ``[h_t, c_t]``. Scores map
-back through the training quantiles, each draw spread over the values ``k // 2`` ranks either
-side and written at the column's recorded step or mix of steps (so an integer column stays
-integer, and where values are sparse a drawn value falls between patients' values rather than
-on one), clipped to the values ``k`` patients span at each end (value protection: no value
-beyond the ``k``-th smallest or largest is drawn or stored).
+the row's own categories ``c_t``: ``z_t = W [h_t, c_t] + ε``, ``ε ~ N(0, Σ)`` (ridge per column
+on the rows where it is recorded; ``Σ`` the pairwise covariance of the residuals, made positive
+semi-definite), so each column's lag-1 autocorrelation, its cross-lag dependence on the others,
+its dependence on the parent and the residual correlation between columns are kept, and the
+hinges let an extreme value revert faster than a middling one (a protime spike at one visit is
+gone at the next, so its Pearson lag-1 is far below its rank lag-1); each numeric column's
+missingness is a logistic regression on ``[h_t, c_t]``. Scores map back through the training
+quantiles, each draw spread over the values ``k // 2`` ranks either side and written at the
+column's recorded step or mix of steps (so an integer column stays integer, and where values
+are sparse a drawn value falls between patients' values rather than on one), clipped to the
+values ``k`` patients span at each end (value protection: no value beyond the ``k``-th smallest
+or largest is drawn or stored).
 
 Why not a recurrent network: clinical follow-up tables hold hundreds of patients and a few
 thousand rows (pbcseq: 312 and 1,945). A GRU has thousands of weights per lab there and learns
 the mean trajectory, the failure users report for SDV's PAR; the linear model has a handful of
 weights per lab, fits in closed form at 500,000 rows, and keeps exactly the lag-1 structure the
-audit measures. Its limit: the dynamics are linear in the normal scores.
+audit measures. Its limit: the dynamics are linear in the normal scores and their hinges at ±1.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ from clinisynth.values import to_native
 
 MISSING = "__missing__"
 LOW_CARDINALITY = 5
+#: hinges of a previous score beyond ±1: the next value may revert from an extreme faster than
+#: from the middle (a transient spike), which a term linear in ``z_{t-1}`` cannot say
+TAILS = (lambda z: np.maximum(z - 1.0, 0.0), lambda z: np.minimum(z + 1.0, 0.0))
 
 
 def _log_scale(values: np.ndarray | None) -> tuple[float, float]:
@@ -115,12 +120,15 @@ class ChildModel:
     levels: dict[str, list] = field(default_factory=dict)
     has_gap: bool = False
     by: dict[str, str] = field(default_factory=dict)
+    hinges: bool = True  # False in models saved before the hinges (their weights lack them)
 
     # ---- features ---------------------------------------------------------------------
     def _state(self, frame: pd.DataFrame) -> np.ndarray:
-        """``[z, missing, one-hot]`` of each row (the part of ``h`` a row passes on)."""
+        """``[z, hinges of z, missing, one-hot]`` of each row (the part of ``h`` a row passes
+        on)."""
         codes = {g: self._codes(frame[g]) for g in set(self.by.values())}
         parts = [self._z(c, frame[c].to_numpy(dtype=float), codes) for c in self.numeric]
+        parts += [f(z) for z in parts[:len(self.numeric)] for f in self._tails()]
         parts += [frame[c].isna().to_numpy(dtype=float) for c in self.numeric]
         for c in self.categorical:
             codes = self._codes(frame[c])
@@ -386,7 +394,7 @@ class ChildModel:
         """JSON-ready settings and named arrays (no pickle)."""
         content: dict[str, Any] = {
             "numeric": self.numeric, "categorical": self.categorical, "k": self.k,
-            "has_gap": self.has_gap, "names": self.names_,
+            "has_gap": self.has_gap, "names": self.names_, "hinges": self.hinges,
             "levels": {c: [to_native(v) for v in vs] for c, vs in self.levels.items()},
             "quantiles": [[c, q.lo, q.hi, q.step, q.mix] for c, q in self.quantiles.items()],
             "classifiers": list(self.classifiers_), "by": self.by}
@@ -406,6 +414,7 @@ class ChildModel:
                    ) -> ChildModel:
         model = cls(list(content["numeric"]), list(content["categorical"]), int(content["k"]))
         model.has_gap = bool(content["has_gap"])
+        model.hinges = bool(content.get("hinges", False))
         model.by = dict(content.get("by", {}))
         model.names_ = list(content["names"])
         model.levels = {c: list(vs) for c, vs in content["levels"].items()}
@@ -424,4 +433,8 @@ class ChildModel:
         return model
 
     def _width(self) -> int:
-        return 2 * len(self.numeric) + sum(len(self.levels[c]) for c in self.categorical)
+        levels = sum(len(self.levels[c]) for c in self.categorical)
+        return (2 + len(self._tails())) * len(self.numeric) + levels
+
+    def _tails(self) -> tuple:
+        return TAILS if self.hinges else ()
