@@ -46,3 +46,18 @@ def test_a_spike_at_one_visit_is_gone_at_the_next(seed: int) -> None:
     # a model linear in the previous score makes every spike persist (the check can fail)
     linear = sample_like(real, hinges=False, seed=seed)
     assert lag1(linear, LINK, "lab") - lag1(real, LINK, "lab") > 0.2
+
+
+def test_the_audit_sets_aside_what_value_protection_removes() -> None:
+    """Three one-visit spikes beyond every other value: they pull the real lag-1 down, and the
+    audit's ``training_protected`` lag-1 (clipped to the 5th smallest and largest values) does
+    not count them, as a protected generator cannot write them."""
+    from clinisynth.audit.linked import _protected
+
+    real = spiky_visits(0).copy()
+    real["lab"] = real["lab"].clip(upper=13.0)  # no spikes left but the planted ones
+    real.loc[[5, 805, 1605], "lab"] = [90.0, 95.0, 99.0]
+    clipped = _protected(real, "lab", 5)
+    top = np.sort(real["lab"].to_numpy())[-5]
+    assert clipped["lab"].max() == top < 90.0
+    assert lag1(clipped, LINK, "lab") > lag1(real, LINK, "lab") + 0.2
