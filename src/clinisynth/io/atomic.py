@@ -28,12 +28,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = ""
-    try:  # an interrupt right after mkstemp must not leave the temporary behind either
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+    try:  # the name is known before the file exists: an interrupt while creating it (inside
+        # mkstemp, before its result was assigned, it left the file behind) still removes it
+        for _ in range(100):
+            tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+            try:  # O_EXCL: never an existing file; mode 0666 less the umask, as open() makes
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                break
+            except FileExistsError:
+                tmp = ""
+        else:
+            raise ClinisynthError(f"could not create a temporary file beside {path}")
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
