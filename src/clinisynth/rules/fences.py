@@ -45,6 +45,11 @@ def new_fence() -> dict[str, Any]:
             "primary": None, "mode": "raw"}
 
 
+def fence_links(fences: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Each fenced column's bound columns (what it is computed from), in rule order."""
+    return {name: fence["lower"] + fence["upper"] for name, fence in fences.items()}
+
+
 def _spread(v: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     return float(v.std()) if len(v) > 1 else 0.0
@@ -165,23 +170,14 @@ def fence_rounded(x: np.ndarray, bounds: dict[str, np.ndarray | None], step: flo
             x = np.where(x >= high_s, round_to(x - step, step), x)
         else:
             x = np.where(x >= high_s, np.nextafter(high_s, -np.inf), x)
-    floor = _combine([low, low_s], np.maximum)
-    top = _combine([high, high_s], np.minimum)
-    if floor is not None and top is not None:
+    lows = [b for b in (low, low_s) if b is not None]
+    highs = [b for b in (high, high_s) if b is not None]
+    if lows and highs:
+        floor, top = np.maximum.reduce(lows), np.minimum.reduce(highs)
         outside = _outside(x, bounds)
         room = (floor < top) | ((floor == top) & (low_s is None) & (high_s is None))
         x = np.where(outside & room, (floor + top) / 2.0, x)
     return x
-
-
-def _combine(arrays: list[np.ndarray | None], how: Any) -> np.ndarray | None:
-    present = [a for a in arrays if a is not None]
-    if not present:
-        return None
-    out = present[0]
-    for a in present[1:]:
-        out = how(out, a)
-    return out
 
 
 def _outside(x: np.ndarray, bounds: dict[str, np.ndarray | None]) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from clinisynth.schema.rules import Rule
 
 
-def has_path(deps: dict[str, set[str]], starts: set[str], goal: str) -> bool:
+def has_path(deps: Mapping[str, Iterable[str]], starts: set[str], goal: str) -> bool:
     """Whether ``goal`` is among ``starts`` or their (transitive) dependencies."""
     stack, seen = list(starts), set()
     while stack:

@@ -48,6 +48,7 @@ from clinisynth.rules.fences import (
     decode,
     encode,
     envelope,
+    fence_links,
     fence_rounded,
     new_fence,
     primary,
@@ -215,14 +216,13 @@ class RulesStep(TableStep):
             self.pools_[col] = [jsonable(v) for v in observed.iloc[take]]
         filled = self._fill(real)
         self.fences_: dict[str, dict[str, Any]] = {}
-        parents: dict[str, set[str]] = {}
         fenced: dict[int, str] = {}
         for i in self._inequalities(filled, derived):
             rule = self.rules_[i]
             assert isinstance(rule, InequalityRule)
             a, b = rule.left, rule.right
             child, parent, side = (a, b, "upper") if b in self.fixed_ else (b, a, "lower")
-            if has_path(parents, {parent}, child):
+            if has_path(fence_links(self.fences_), {parent}, child):
                 continue  # a fence column never depends on its column
             x = _num(filled, child)
             if np.isnan(x).all():
@@ -236,9 +236,8 @@ class RulesStep(TableStep):
             fence[side].append(parent)
             if rule.strict:
                 fence["strict"].append(parent)
-            parents.setdefault(child, set()).add(parent)
             fenced[i] = child
-        values = {c: _num(filled, c) for c in {p for ps in parents.values() for p in ps}}
+        values = {c: _num(filled, c) for ps in fence_links(self.fences_).values() for c in ps}
         for child, fence in self.fences_.items():
             if fence["mode"] in ("gap", "below"):
                 gaps = encode(_num(filled, child), primary(fence, values), fence)
@@ -248,7 +247,7 @@ class RulesStep(TableStep):
             how[i] = _fence_how(self.fences_[child])
         self.order_ = forest_order(
             [c.name for c in schema.columns if c.is_numeric and c.name not in derived],
-            {c: f["lower"] + f["upper"] for c, f in self.fences_.items()})
+            fence_links(self.fences_))
         self.bounds_: dict[str, list[float | None]] = {}
         for c in schema.columns:
             if c.is_numeric and c.name not in derived:
@@ -332,8 +331,8 @@ class RulesStep(TableStep):
     def _transform(self, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         filled = self._fill(frame)
         out = filled.copy()
-        used = {c for name, f in self.fences_.items() for c in [name, *f["lower"], *f["upper"]]}
-        values = {c: _num(filled, c) for c in used}
+        links = fence_links(self.fences_)
+        values = {c: _num(filled, c) for c in {*links, *(c for cs in links.values() for c in cs)}}
         for name, fence in self.fences_.items():
             out[name] = encode(values[name], primary(fence, values), fence)
         return out[names]
