@@ -71,12 +71,12 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from peer_io import write_atomic  # noqa: E402
 
 METHODS = ("mst", "aim")
 
@@ -164,22 +164,6 @@ def make_synth(a: argparse.Namespace):
                               max_model_size=a.max_model_size, rounds=a.rounds,
                               degree=a.degree, max_cells=a.max_cells,
                               num_marginals=a.num_marginals)
-
-
-def write_atomic(df: pd.DataFrame, out: Path) -> None:
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            df.to_csv(fh, index=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
