@@ -198,6 +198,8 @@ def main() -> None:
     kept, earlier = pd.DataFrame(), []
     if args.update and args.out.with_suffix(".csv").is_file():
         previous = pd.read_csv(args.out.with_suffix(".csv"))
+        previous["pairs"] = previous["pairs"].astype(object).where(previous["pairs"].notna(),
+                                                                   "")  # no pair: "" not NaN
         kept = previous[~previous["table"].isin(args.tables or list(TABLES))]
         earlier = [line for line in args.out.read_text().splitlines()
                    if line.startswith(".venv/bin/python")]

@@ -25,6 +25,7 @@ from clinisynth.cli.options import (
 )
 from clinisynth.cli.summary import print_pairs
 from clinisynth.datasets import DATASETS
+from clinisynth.rules.storage import describe as describe_storage
 from clinisynth.schema import ColumnSchema, TableSchema, infer_schema
 from clinisynth.schema.rules import rule_from_dict
 from clinisynth.steps.roles import RolesStep
@@ -76,11 +77,16 @@ def schema_command(
     for col in learned.columns:
         if col.name in schema.names and schema[col.name].is_numeric:
             schema[col.name].precision = col.precision
+            schema[col.name].storage = col.storage
     schema.to_json(out)
     console.print(schema_table(schema))
     print_pairs(schema, df)
     for rule in schema.rules or []:
         console.print(f"rule: {rule_from_dict(rule).describe()}", highlight=False)
+    for col in schema.columns:
+        if isinstance(col.storage, dict):
+            console.print(f"stored as in the file: {col.name} {describe_storage(col.storage)} "
+                          '(set "storage": false to write plain decimals)', highlight=False)
     console.print(f"schema written to {out} ({len(schema.rules or [])} rules)")
 
 

@@ -93,6 +93,8 @@ def print_rule_plan(syn: HybridSynthesizer) -> None:
         levels = ", ".join(f"{level:g} ({share:.0%})"
                            for level, share in zip(mix["levels"], mix["all"], strict=True))
         console.print(f"recorded precision: {name} at {levels}, per class", highlight=False)
+    for name, how in syn.rules_.report()["storage"].items():
+        console.print(f"stored as in the file: {name} {how}", highlight=False)
 
 
 def print_guard(syn: HybridSynthesizer, report: GuardReport | None = None) -> None:

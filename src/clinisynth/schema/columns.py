@@ -66,6 +66,10 @@ class ColumnSchema:
     #: a discrete column's categories declared public knowledge (the codes of a coding
     #: system): in DP mode they cost no budget; None: learned (and, in DP mode, charged)
     public_categories: list[Any] | None = None
+    #: how a continuous column's values were stored in the file (``{"decimals", "bits",
+    #: "mode"}``, e.g. SAS's short numerics: see :mod:`clinisynth.rules.storage`); ``False``:
+    #: write plain decimals; None: learn it at fit time
+    storage: dict[str, Any] | bool | None = None
 
     @property
     def is_numeric(self) -> bool:
@@ -91,6 +95,15 @@ class ColumnSchema:
                 or not self.precision >= 0 or not self.is_numeric):
             raise SchemaError(f"column '{self.name}': precision must be a number >= 0 "
                               "(numeric columns only) or null")
+        if self.storage is not None and self.storage is not False and not (
+                isinstance(self.storage, dict) and self.kind == "continuous"
+                and set(self.storage) >= {"decimals", "bits", "mode"}
+                and self.storage["mode"] in ("trunc", "round")
+                and all(isinstance(self.storage[k], int) and not isinstance(self.storage[k], bool)
+                        for k in ("decimals", "bits")) and 1 <= self.storage["bits"] <= 53):
+            raise SchemaError(f"column '{self.name}': storage must be false, null or "
+                              '{"decimals": int, "bits": 1-53, "mode": "trunc" or "round"} '
+                              "(continuous columns only)")
         if self.role is not None and self.role not in ROLES:
             raise SchemaError(f"column '{self.name}': role '{self.role}' is not one of "
                               f"{', '.join(ROLES)} (or null)")

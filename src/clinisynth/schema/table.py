@@ -119,7 +119,7 @@ class TableSchema:
         for c in self.columns:
             item = asdict(c)
             for key in ("format", "strategy", "public_min", "public_max",
-                        "public_categories"):  # only where they apply
+                        "public_categories", "storage"):  # only where they apply
                 if item[key] is None:
                     del item[key]
             columns.append(item)

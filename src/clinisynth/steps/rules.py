@@ -57,6 +57,8 @@ from clinisynth.rules.mixed_precision import learn_mix, round_mixed
 from clinisynth.rules.options import Discovery, DiscoveryOptions
 from clinisynth.rules.plan import forest_order, has_path, topological
 from clinisynth.rules.precision import round_to
+from clinisynth.rules.storage import describe as describe_storage
+from clinisynth.rules.storage import learn_storage, store, with_printed
 from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.schema.rules import (
     DERIVING,
@@ -154,9 +156,10 @@ class RulesStep(TableStep):
         self.rules_ = rules
         self.steps_ = steps
         self.input_schema_ = schema
-        self.schema_ = _annotated(schema, rules, steps)
         self.held_ = [float(1.0 - r.violated(real).mean()) for r in rules]
         self.mixes_ = self._mixes(real) if self.precision else {}
+        self.storages_ = self._storages(real) if self.precision else {}
+        self.schema_ = _annotated(schema, rules, steps, self.storages_)
         self._plan(real)
         self.model_schema_ = self._model_schema(real)
         return self
@@ -175,14 +178,47 @@ class RulesStep(TableStep):
                 out[name] = mix
         return out
 
+    def _storages(self, real: pd.DataFrame) -> dict[str, dict[str, Any]]:
+        """Continuous columns stored at fewer significant bits than a float's
+        (:mod:`~clinisynth.rules.storage`), by name: the schema's storage, or learned."""
+        schema = self.input_schema_
+        out: dict[str, dict[str, Any]] = {}
+        for col in schema.columns:
+            if col.name == schema.target or col.kind != "continuous" or col.is_constant \
+                    or col.storage is False or col.name not in real.columns:
+                continue
+            x = _num(real, col.name)
+            with np.errstate(invalid="ignore"):  # the ends may be protected bounds, not values
+                x = x[(x > np.nanmin(x)) & (x < np.nanmax(x))] if np.isfinite(x).any() else x
+            found = (with_printed(x, col.storage, schema.k) if isinstance(col.storage, dict)
+                     else learn_storage(x, schema.k))
+            if found is not None:
+                out[col.name] = found
+        return out
+
+    def _stored(self, name: str, x: np.ndarray) -> np.ndarray:
+        """``x`` written as the column's file stores it (:func:`store`), if it has a storage.
+        A value at the column's bound stays there, and a stored value past it is set to it:
+        the bounds are protected values no file printed, and nothing may pass them."""
+        storage = getattr(self, "storages_", {}).get(name)
+        if storage is None:
+            return x
+        x = np.asarray(x, dtype=float).copy()
+        lo, hi = self.bounds_.get(name, [None, None])
+        lo, hi = -np.inf if lo is None else lo, np.inf if hi is None else hi
+        inside = np.isfinite(x) & (x > lo) & (x < hi)
+        x[inside] = np.clip(store(x[inside], storage), lo, hi)
+        return x
+
     def _round(self, name: str, x: np.ndarray, frame: pd.DataFrame, rng: np.random.Generator,
                lo: float | None, hi: float | None) -> np.ndarray:
         """``x`` rounded to the column's recorded step, or to its mix of steps
-        (:func:`round_mixed`)."""
+        (:func:`round_mixed`), then written as the column is stored."""
         mix = self.mixes_.get(name)
         if mix is None:
-            return round_to(x, self.steps_.get(name, 0.0))
-        return round_mixed(x, mix, _class_index(frame, self.input_schema_), rng, lo, hi)
+            return self._stored(name, round_to(x, self.steps_.get(name, 0.0)))
+        return self._stored(name, round_mixed(x, mix, _class_index(frame, self.input_schema_),
+                                              rng, lo, hi))
 
     def _plan(self, real: pd.DataFrame) -> None:
         schema = self.input_schema_
@@ -368,8 +404,8 @@ class RulesStep(TableStep):
                 column[rule.condition(table)] = np.nan
                 table[rule.column] = column
             elif isinstance(rule, FormulaRule):
-                table[rule.column] = round_to(rule.compute(table),
-                                              self.steps_.get(rule.column, 0.0))
+                table[rule.column] = self._stored(rule.column, round_to(
+                    rule.compute(table), self.steps_.get(rule.column, 0.0)))
             elif isinstance(rule, BinningRule):
                 table[rule.column] = pd.Series(rule.compute(table), dtype=object)
             elif isinstance(rule, MappingRule):
@@ -408,6 +444,7 @@ class RulesStep(TableStep):
                        "holds_on_training": round(self.held_[i], 4), "enforced": self.how_[i]}
                       for i, r in enumerate(self.rules_)],
             "precision": self.steps_,
+            "storage": {name: describe_storage(s) for name, s in self.storages_.items()},
             "discovery": self._discovery_dict(),
         }
 
@@ -426,7 +463,7 @@ class RulesStep(TableStep):
             "rules": [r.to_dict() for r in self.rules_], "steps": self.steps_,
             "held": self.held_, "post": [list(p) for p in self.post_], "pools": self.pools_,
             "fences": self.fences_, "order": self.order_,
-            "mixes": self.mixes_,
+            "mixes": self.mixes_, "storages": self.storages_,
             "bounds": self.bounds_,
             "how": {str(k): v for k, v in self.how_.items()},
             "discovery": self._discovery_dict(),
@@ -441,7 +478,8 @@ class RulesStep(TableStep):
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.rules_ = parse_rules(meta["rules"], step.input_schema_)
         step.steps_ = {k: float(v) for k, v in meta["steps"].items()}
-        step.schema_ = _annotated(step.input_schema_, step.rules_, step.steps_)
+        step.storages_ = meta.get("storages", {})  # models saved before storage: none
+        step.schema_ = _annotated(step.input_schema_, step.rules_, step.steps_, step.storages_)
         step.held_ = [float(v) for v in meta["held"]]
         step.post_ = [(str(k), int(i)) for k, i in meta["post"]]
         step.pools_ = meta["pools"]
@@ -499,9 +537,14 @@ def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
 
-def _annotated(schema: TableSchema, rules: list[Rule], steps: dict[str, float]) -> TableSchema:
-    """The user's schema with its rules and learned precisions written in (to save and edit)."""
-    columns = [replace(c, precision=steps.get(c.name, c.precision)) if c.is_numeric else
+def _annotated(schema: TableSchema, rules: list[Rule], steps: dict[str, float],
+               storages: dict[str, dict[str, Any]] | None = None) -> TableSchema:
+    """The user's schema with its rules, learned precisions and storages written in (to save
+    and edit; a storage without the printed forms of its values)."""
+    kept = {name: {k: s[k] for k in ("decimals", "bits", "mode")}
+            for name, s in (storages or {}).items()}
+    columns = [replace(c, precision=steps.get(c.name, c.precision),
+                       storage=kept.get(c.name, c.storage)) if c.is_numeric else
                replace(c) for c in schema.columns]
     return replace(schema, columns=columns, rules=[r.to_dict() for r in rules])
 
