@@ -27,7 +27,9 @@ Synthesizers:
 
 Columns: ``structure`` (child rows breaking the structure: orphans, after the parent's bound,
 falling or repeated orders, broken intervals, counters that do not count; target 0); ``n ks``
-(children per patient, vs holdout; floor: training patients); ``detection`` (patient-level
+(children per patient, vs holdout; floor: training patients, and ``n_ks_protected``: training
+patients with their counts clipped to the protected ends value protection gives them, the
+closest a protected model can come); ``detection`` (patient-level
 real-vs-synthetic AUC); ``tstr`` / ``trtr`` (landmark task AUC on holdout patients, pbcseq
 only: ``status`` from baseline and the visits up to the median visit day); ``lag1 |Δ|``
 (largest difference of a lab's lag-1 autocorrelation from the holdout's; floor: training's);
@@ -196,6 +198,7 @@ def summarise_cell(report: dict, links: LinkSchema) -> dict:
     dyn = report["dynamics"][link.table]
     row["n_ks"], row["n_ks_floor"] = dyn["children_ks"]["synthetic"], \
         dyn["children_ks"]["training"]
+    row["n_ks_protected_floor"] = dyn["children_ks"]["training_protected"]
     row["copies"], row["copies_floor"] = dyn["row_copies"]["synthetic"], \
         dyn["row_copies"]["holdout"]
     if "gap_ks" in dyn:

@@ -5,7 +5,10 @@ training patients score against the same holdout (the floor a faithful generator
 * **structure**: child rows whose key has no parent (referential integrity), rows after the
   parent's bound, orders that fall or repeat within a patient, intervals that are not
   contiguous, counters that do not count 1, 2, …;
-* **cardinality**: KS distance of children per patient;
+* **cardinality**: KS distance of children per patient; beside the training patients', that
+  of the training patients with their counts clipped to the protected ends value protection
+  gives them (``training_protected``: a count fewer than ``k`` patients reach is not written,
+  so a protected model cannot come closer than this);
 * **marginals**: mean KS over each table's numeric columns;
 * **dynamics**: lag-1 autocorrelation of each numeric child column (pairs of consecutive rows
   of one patient) and KS of the gaps between consecutive orders; beside the training rows'
@@ -37,6 +40,7 @@ from sklearn.metrics import roc_auc_score
 
 from clinisynth.audit.fidelity import detection_auc, ks_statistic
 from clinisynth.audit.risk import risk_scores
+from clinisynth.protected_ends import protected_counts
 from clinisynth.schema import infer_schema
 from clinisynth.schema.links import ChildLink, LinkSchema
 
@@ -161,10 +165,12 @@ def linked_audit(train: Tables, holdout: Tables, synthetic: Tables, links: LinkS
     }
     dynamics = {}
     for link in links.children:
-        hold_n = counts(holdout, links, link)
+        hold_n, train_n = counts(holdout, links, link), counts(train, links, link)
         entry: dict[str, Any] = {
             "children_ks": {"synthetic": ks_statistic(hold_n, counts(synthetic, links, link)),
-                            "training": ks_statistic(hold_n, counts(train, links, link))},
+                            "training": ks_statistic(hold_n, train_n),
+                            "training_protected": ks_statistic(hold_n, pd.Series(
+                                protected_counts(train_n.to_numpy(), k)))},
             "row_copies": {
                 "synthetic": row_copies(train[link.table], synthetic[link.table], link.key),
                 "holdout": row_copies(train[link.table], holdout[link.table], link.key)}}

@@ -176,7 +176,8 @@ def print_audit(report: dict, links: LinkSchema, path: Path) -> None:
                          else "holds in every row"), highlight=False)
         ks = report["dynamics"][child.table]["children_ks"]
         console.print(f"  children per patient KS {ks['synthetic']:.3f} (training patients "
-                      f"{ks['training']:.3f})", highlight=False)
+                      f"{ks['training']:.3f}, with their counts protected "
+                      f"{ks['training_protected']:.3f})", highlight=False)
     det = report["patient_detection"]
     console.print(f"patient-level detection AUC {det['synthetic']:.3f} (training patients "
                   f"{det['training']:.3f}); audit JSON: {path}", highlight=False)

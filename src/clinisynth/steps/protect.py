@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from clinisynth.protected_ends import inward
 from clinisynth.rules.discovery import discover_rules
 from clinisynth.rules.options import DiscoveryOptions
 from clinisynth.rules.precision import learn_step, round_to
@@ -136,8 +137,11 @@ class ProtectStep(Step):
             mid = round_to(np.array([np.median(x)]), step)[0] if len(x) else 0.0
             return float(mid), float(mid), step
         distinct, counts = np.unique(x, return_counts=True)
-        lo = _inward(float(x[self.k_ - 1]), +1, distinct, counts, step, self.k_)
-        hi = _inward(float(x[-self.k_]), -1, distinct, counts, step, self.k_)
+        def snap(v: float) -> float:
+            return float(round_to(np.array([v]), step)[0])
+
+        lo = inward(float(x[self.k_ - 1]), +1, distinct, counts, step, self.k_, snap)
+        hi = inward(float(x[-self.k_]), -1, distinct, counts, step, self.k_, snap)
         if col.public_min is not None:
             lo = float(col.public_min)
         if col.public_max is not None:
@@ -232,28 +236,6 @@ class ProtectStep(Step):
         step.derived_ = meta["derived"]
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         return step
-
-
-def _inward(start: float, direction: int, distinct: np.ndarray, counts: np.ndarray,
-            step: float, k: int) -> float:
-    """From ``start`` (the ``k``-th value from one end), the first value toward the middle on
-    the ``step`` grid held by no patient or by at least ``k`` (without a grid, or where a step
-    no longer moves a float: halfway to the next distinct value, which no patient holds). At
-    most one move per distinct value."""
-    value = start
-    for _ in range(len(distinct) + 1):
-        i = int(np.searchsorted(distinct, value))
-        held = int(counts[i]) if i < len(distinct) and abs(distinct[i] - value) <= 1e-9 else 0
-        if held == 0 or held >= k:
-            return float(value)
-        moved = float(round_to(np.array([value + direction * step]), step)[0]) if step > 0 \
-            else value
-        if moved == value:
-            j = i + direction
-            nxt = float(distinct[j]) if 0 <= j < len(distinct) else value
-            return float((value + nxt) / 2)
-        value = moved
-    return float(value)
 
 
 def _relations(frame: pd.DataFrame, schema: TableSchema) -> list[Rule]:
