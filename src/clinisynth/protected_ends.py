@@ -35,13 +35,20 @@ def inward(start: float, direction: int, distinct: np.ndarray, counts: np.ndarra
     return float(value)
 
 
+def protected_range(x: np.ndarray, step: float, k: int, snap: Callable[[float], float]
+                    ) -> tuple[float, float] | None:
+    """The protected ends ``(lo, hi)`` of the sorted finite values ``x`` on the ``step`` grid
+    (:func:`inward` from the ``k``-th value at each end), or None under ``2k`` values."""
+    if len(x) < 2 * k:
+        return None
+    distinct, held = np.unique(x, return_counts=True)
+    return (inward(float(x[k - 1]), +1, distinct, held, step, k, snap),
+            inward(float(x[-k]), -1, distinct, held, step, k, snap))
+
+
 def protected_counts(n: np.ndarray, k: int) -> np.ndarray:
     """Counts (children per patient) clipped to their protected ends on the integer grid
     (unchanged when fewer than ``2k`` patients)."""
-    x = np.sort(np.asarray(n, dtype=float))
-    if len(x) < 2 * k:
-        return np.asarray(n, dtype=float)
-    distinct, held = np.unique(x, return_counts=True)
-    lo = inward(float(x[k - 1]), +1, distinct, held, 1.0, k, round)
-    hi = inward(float(x[-k]), -1, distinct, held, 1.0, k, round)
-    return np.clip(np.asarray(n, dtype=float), lo, hi)
+    n = np.asarray(n, dtype=float)
+    ends = protected_range(np.sort(n), 1.0, k, round)
+    return n if ends is None else np.clip(n, *ends)

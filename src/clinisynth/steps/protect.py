@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from clinisynth.protected_ends import inward
+from clinisynth.protected_ends import protected_range
 from clinisynth.rules.discovery import discover_rules
 from clinisynth.rules.options import DiscoveryOptions
 from clinisynth.rules.precision import learn_step, round_to
@@ -133,21 +133,20 @@ class ProtectStep(Step):
             step = float(col.precision) if col.precision is not None else learn_step(x)
             if col.kind == "integer":
                 step = max(step, 1.0)
-        if len(x) < 2 * self.k_:  # too few values for protected ends: one protected middle
-            mid = round_to(np.array([np.median(x)]), step)[0] if len(x) else 0.0
-            return float(mid), float(mid), step
-        distinct, counts = np.unique(x, return_counts=True)
         def snap(v: float) -> float:
             return float(round_to(np.array([v]), step)[0])
 
-        lo = inward(float(x[self.k_ - 1]), +1, distinct, counts, step, self.k_, snap)
-        hi = inward(float(x[-self.k_]), -1, distinct, counts, step, self.k_, snap)
+        ends = protected_range(x, step, self.k_, snap)
+        if ends is None:  # too few values for protected ends: one protected middle
+            mid = snap(float(np.median(x))) if len(x) else 0.0
+            return mid, mid, step
+        lo, hi = ends
         if col.public_min is not None:
             lo = float(col.public_min)
         if col.public_max is not None:
             hi = float(col.public_max)
         if lo > hi:
-            lo = hi = float(round_to(np.array([np.median(x)]), step)[0])
+            lo = hi = snap(float(np.median(x)))
         return lo, hi, step
 
     def _schema(self, schema: TableSchema, frame: pd.DataFrame) -> TableSchema:

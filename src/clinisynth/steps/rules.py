@@ -196,15 +196,16 @@ class RulesStep(TableStep):
                 out[col.name] = found
         return out
 
-    def _stored(self, name: str, x: np.ndarray) -> np.ndarray:
+    def _stored(self, name: str, x: np.ndarray, lo: float | None = None,
+                hi: float | None = None) -> np.ndarray:
         """``x`` written as the column's file stores it (:func:`store`), if it has a storage.
-        A value at the column's bound stays there, and a stored value past it is set to it:
-        the bounds are protected values no file printed, and nothing may pass them."""
-        storage = getattr(self, "storages_", {}).get(name)
+        A value at the column's bound ``lo`` or ``hi`` stays there, and a stored value past it
+        is set to it: the bounds are protected values no file printed, and nothing may pass
+        them."""
+        storage = self.storages_.get(name)
         if storage is None:
             return x
         x = np.asarray(x, dtype=float).copy()
-        lo, hi = self.bounds_.get(name, [None, None])
         lo, hi = -np.inf if lo is None else lo, np.inf if hi is None else hi
         inside = np.isfinite(x) & (x > lo) & (x < hi)
         x[inside] = np.clip(store(x[inside], storage), lo, hi)
@@ -215,10 +216,9 @@ class RulesStep(TableStep):
         """``x`` rounded to the column's recorded step, or to its mix of steps
         (:func:`round_mixed`), then written as the column is stored."""
         mix = self.mixes_.get(name)
-        if mix is None:
-            return self._stored(name, round_to(x, self.steps_.get(name, 0.0)))
-        return self._stored(name, round_mixed(x, mix, _class_index(frame, self.input_schema_),
-                                              rng, lo, hi))
+        x = round_to(x, self.steps_.get(name, 0.0)) if mix is None else \
+            round_mixed(x, mix, _class_index(frame, self.input_schema_), rng, lo, hi)
+        return self._stored(name, x, lo, hi)
 
     def _plan(self, real: pd.DataFrame) -> None:
         schema = self.input_schema_
