@@ -43,6 +43,9 @@ from clinisynth.weights import resolve_generators, resolve_weights, weights_rang
 
 #: calibration applied by default (chosen by benchmarks/ablation.py)
 DEFAULT_CALIBRATION: tuple[str, ...] = ("moment", "adaptive_soft")
+#: with value protection, the calibration's reference smooths the values fewer than k patients
+#: hold by a kernel of this many times Silverman's bandwidth (calibration.reference)
+RARE_SMOOTHING = 1.0
 #: default ``max_rows``: tables with more training rows are fitted on a stratified subsample of
 #: this many (``benchmarks/scale.py``: the exact privacy guard checks every synthetic row against
 #: every training row the model saw, so this bounds sampling time whatever the table's size)
@@ -140,6 +143,7 @@ def pipeline_steps(p: Params, schema: TableSchema) -> list[Step]:
     learned = isinstance(p.weights, str) and p.weights == "learned"
     calibration = calibration_names(p.calibration)
     guard = guard_options(p.privacy_guard)
+    smoothing = RARE_SMOOTHING if p.protect else 0.0
     steps: list[Step] = [SubsampleStep(p.max_rows)]
     steps += [ProtectStep()] if p.protect else []
     steps.append(RolesStep())
@@ -150,11 +154,11 @@ def pipeline_steps(p: Params, schema: TableSchema) -> list[Step]:
     if learned:
         steps.append(WeightSearchStep(p.generators, p.validation_fraction, calibration or None,
                                       p.calibration_params, p.generator_params, p.search,
-                                      reward_weights(p.reward)))
+                                      reward_weights(p.reward), smoothing))
     steps += [EncodeStep(), MixtureStep(p.weights, p.generators, p.generator_params,
                                         fallback=guard is not None)]
     if calibration:
-        steps.append(CalibrateStep(calibration, p.calibration_params))
+        steps.append(CalibrateStep(calibration, p.calibration_params, smoothing=smoothing))
     if guard is not None:
         steps.append(GuardStep(guard))
     return steps

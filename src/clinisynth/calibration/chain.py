@@ -50,9 +50,12 @@ class CalibrationChain:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray, columns: Sequence[int],
-            n_quantiles: int = DEFAULT_QUANTILES) -> CalibrationChain:
-        """Summarise the real matrix once on ``columns`` and share it with every step."""
-        return self.fit_reference(Reference.from_data(X, y, columns, n_quantiles, who=WHO))
+            n_quantiles: int = DEFAULT_QUANTILES, smoothing: float = 0.0, k: int = 5
+            ) -> CalibrationChain:
+        """Summarise the real matrix once on ``columns`` and share it with every step
+        (``smoothing``, ``k``: see :meth:`Reference.from_data`)."""
+        return self.fit_reference(Reference.from_data(X, y, columns, n_quantiles, who=WHO,
+                                                      smoothing=smoothing, k=k))
 
     def fit_reference(self, reference: Reference) -> CalibrationChain:
         self.reference_ = reference

@@ -14,6 +14,16 @@ values tie). The reference never holds rows: only per-column marginal summaries 
 ``Q`` rows the grid still pins down that class's sorted values column by column (its marginals),
 but not which values shared a row, so no patient's row can be rebuilt from it.
 
+With ``smoothing`` (value protection, the pipeline's default) the quantiles are those of the
+class's values with the rare ones kernel-smoothed (:func:`smoothed_quantiles`): a value at least
+``k`` rows of the column hold stays as it is, a value fewer hold is spread by a kernel (Silverman's
+bandwidth by default). Why: a fresh draw through the raw piecewise-linear
+``F_r^{-1}`` puts synthetic values between each pair of neighbouring real values, so where
+values are sparse (the tails, lab values recorded to a decimal) a synthetic value sits beside
+one patient's value more often than beside an unseen patient's, which is what univariate
+singling out ("the only patient near v") feeds on (``benchmarks/singling_out_population.py``);
+the smoothed reference holds no such value.
+
 ``ks`` is the one-sample Kolmogorov-Smirnov distance of a batch to ``F_r``, vectorised:
 ``D = max_i max(i/m - F_r(x_(i)), F_r(x_(i)-) - (i-1)/m)`` over the sorted batch.
 """
@@ -25,11 +35,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from clinisynth.errors import ClinisynthError
 
 Arrays = dict[str, np.ndarray]
 DEFAULT_QUANTILES = 512
+#: bins of the kernel estimate of a column's rare values (per class)
+_BINS = 4096
 
 
 @dataclass(frozen=True)
@@ -111,8 +124,11 @@ class Reference:
 
     @classmethod
     def from_data(cls, X: np.ndarray, y: np.ndarray, columns: Sequence[int],
-                  n_quantiles: int = DEFAULT_QUANTILES, who: str = "calibration") -> Reference:
-        """Summarise the real matrix ``X`` (n × d) with class codes ``y`` on ``columns``."""
+                  n_quantiles: int = DEFAULT_QUANTILES, who: str = "calibration",
+                  smoothing: float = 0.0, k: int = 5) -> Reference:
+        """Summarise the real matrix ``X`` (n × d) with class codes ``y`` on ``columns``; with
+        ``smoothing`` > 0 each class's values that fewer than ``k`` rows of the column hold
+        (all classes together) are kernel-smoothed (:func:`smoothed_quantiles`)."""
         if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, int | np.integer) \
                 or n_quantiles < 2:
             raise ClinisynthError(
@@ -130,11 +146,16 @@ class Reference:
         mean = np.empty((len(classes), len(cols)))
         std = np.empty((len(classes), len(cols)))
         counts = np.empty(len(classes), dtype=np.int64)
-        for i, k in enumerate(classes):
-            part = X[np.ix_(y == k, cols)]
+        common = [_common(X[:, j], k) for j in cols] if smoothing > 0 else []
+        for i, code in enumerate(classes):
+            part = X[np.ix_(y == code, cols)]
             counts[i] = len(part)
             if len(cols):
                 quantiles[i] = np.quantile(part, levels, axis=0).T
+                for j in range(len(cols) if smoothing > 0 else 0):
+                    smooth = smoothed_quantiles(part[:, j], levels, smoothing, k, common[j])
+                    if smooth is not None:
+                        quantiles[i, j] = smooth
                 mean[i] = part.mean(axis=0)
                 std[i] = part.std(axis=0)
         return cls(classes, cols, X.shape[1], quantiles, mean, std, counts)
@@ -159,6 +180,53 @@ class Reference:
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> Reference:
         return cls(arrays["classes"], arrays["columns"], meta["n_features"], arrays["quantiles"],
                    arrays["mean"], arrays["std"], arrays["counts"])
+
+
+def _common(x: np.ndarray, k: int) -> np.ndarray:
+    """The values at least ``k`` rows of ``x`` hold."""
+    values, held = np.unique(x, return_counts=True)
+    return values[held >= k]
+
+
+def bandwidth(x: np.ndarray) -> float:
+    """Silverman's rule, ``0.9 · min(sd, IQR / 1.34) · n^(-1/5)`` (sd where the IQR is 0)."""
+    sd = float(x.std())
+    iqr = float(np.subtract(*np.percentile(x, [75, 25]))) / 1.34
+    spread = min(sd, iqr) if iqr > 0 else sd
+    return 0.9 * spread * len(x) ** -0.2
+
+
+def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int = 5,
+                       common: np.ndarray | None = None) -> np.ndarray | None:
+    """Quantiles at ``levels`` of ``x`` with its rare values smoothed, or None (kept raw).
+
+    ``F(t) = (1/n) [Σ_{a common} n_a·1(a ≤ t) + Σ_{v rare} n_v·K_h(t; v)]``: each common value
+    ``a`` (one of ``common``, the values at least ``k`` rows of the whole column hold; by
+    default those at least ``k`` rows of ``x`` hold) stays a point mass, each other value ``v``
+    is spread by a Gaussian kernel ``K_h`` (``h`` = ``factor`` times :func:`bandwidth` of ``x``)
+    reflected at ``min(x)`` and ``max(x)``, so the support stays the observed range and the
+    mass is kept. Computed on a ``_BINS``-bin grid (a binned kernel
+    estimate). None for ``factor`` 0 or where no value is rare.
+    """
+    distinct, held = np.unique(x, return_counts=True)
+    rare = held < k if common is None else ~np.isin(distinct, common)
+    h = factor * bandwidth(x)
+    if factor <= 0 or not rare.any() or len(distinct) < 2 or h <= 0:
+        return None
+    lo, hi = float(distinct[0]), float(distinct[-1])
+    counts, edges = np.histogram(distinct[rare], bins=_BINS, range=(lo, hi),
+                                 weights=held[rare].astype(np.float64))
+    mass = gaussian_filter1d(counts, h / ((hi - lo) / _BINS), mode="reflect")
+    spread = np.concatenate(([0.0], np.cumsum(mass)))  # smoothed rare mass up to each edge
+    atoms, weight = distinct[~rare], held[~rare].astype(np.float64)
+    below = np.concatenate(([0.0], np.cumsum(weight)))  # atom mass before the i-th atom
+    at_atoms = np.interp(atoms, edges, spread)
+    # knots: each edge, and each atom twice (the CDF's left limit there, and its value)
+    at = np.concatenate((edges, atoms, atoms))
+    cdf = np.concatenate((spread + below[np.searchsorted(atoms, edges, "right")],
+                          at_atoms + below[:-1], at_atoms + below[1:]))
+    order = np.lexsort((cdf, at))
+    return np.interp(levels, np.maximum.accumulate(cdf[order]) / len(x), at[order])
 
 
 def check_xy(X: np.ndarray, y: np.ndarray, who: str, what: str) -> tuple[np.ndarray, np.ndarray]:

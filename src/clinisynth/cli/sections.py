@@ -119,9 +119,11 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
-def protection_section(report: dict[str, Any], k: int) -> dict[str, str]:
+def protection_section(report: dict[str, Any], k: int, smoothed: bool = False
+                       ) -> dict[str, str]:
     """How many categories each column pooled or folded, and each protected range (the bounds
-    are values at least k patients lie at or beyond, so they expose no one)."""
+    are values at least k patients lie at or beyond, so they expose no one); ``smoothed``: the
+    calibration aimed at the values with the rare ones kernel-smoothed."""
     rows = []
     for name, what in report.items():
         if "range" in what:
@@ -135,7 +137,11 @@ def protection_section(report: dict[str, Any], k: int) -> dict[str, str]:
             "categories were pooled (text) or folded into the nearest kept code (numbers), "
             f"and each numeric column's ends are values at least {k} patients lie at or beyond "
             "(the audit above scores the synthetic rows against the real, unprotected ones). "
-            "Columns not listed needed nothing.</p><table><tr><th>column</th><th>protection"
+            + (f"The calibration aimed at each class's values with those fewer than {k} "
+               "patients hold spread by a kernel, so synthetic values follow the population's "
+               "spread there rather than sitting beside a particular patient's value. "
+               if smoothed else "")
+            + "Columns not listed needed nothing.</p><table><tr><th>column</th><th>protection"
             "</th></tr>" + "".join(rows) + "</table>")
     return {"title": "Value protection", "html": body}
 

@@ -41,16 +41,19 @@ class CalibrateStep(Step):
 
     def __init__(self, steps: Sequence[str] = ("moment", "adaptive_soft"),
                  params: Mapping[str, Mapping[str, Any]] | None = None,
-                 freeze: bool = True) -> None:
+                 freeze: bool = True, smoothing: float = 0.0) -> None:
         self.steps = steps
         self.params = params
         self.freeze = freeze
+        self.smoothing = smoothing
 
     def fit(self, batch: Batch, ctx: FitContext) -> CalibrateStep:
         X, y = batch.matrix(self.name)
         columns = [b.start for b in batch.blocks or () if b.kind == NUMERIC]
         chain = CalibrationChain(list(self.steps), self.params)  # checks the names and params
-        self.chain_: CalibrationChain | None = chain.fit(X, y, columns) if columns else None
+        self.chain_: CalibrationChain | None = (
+            chain.fit(X, y, columns, smoothing=self.smoothing, k=int(ctx.schema.k))
+            if columns else None)
         self.map_: FittedCalibration | None = None
         if self.chain_ is not None and self.freeze:
             ctx.report("calibration maps", 0, 1)
@@ -73,11 +76,12 @@ class CalibrateStep(Step):
         return batch.with_matrix(X, y, batch.blocks)
 
     def report(self) -> dict[str, Any]:
-        return {"steps": list(self.steps)}
+        return {"steps": list(self.steps), "smoothing": self.smoothing}
 
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()
         meta: dict[str, Any] = {"steps": list(self.steps), "freeze": self.freeze,
+                                "smoothing": self.smoothing,
                                 "schema": self.model_schema_.to_dict(), "chain": None,
                                 "map": None}
         arrays: Arrays = {}
@@ -90,7 +94,7 @@ class CalibrateStep(Step):
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> CalibrateStep:
         step = cls(meta["steps"], meta["chain"]["params"] if meta["chain"] else None,
-                   meta["freeze"])
+                   meta["freeze"], meta.get("smoothing", 0.0))  # older models: raw quantiles
         step.model_schema_ = TableSchema.from_dict(meta["schema"])
         step.chain_ = (CalibrationChain.from_state(meta["chain"], split_arrays(arrays, "chain"))
                        if meta["chain"] else None)

@@ -61,7 +61,7 @@ class WeightSearchStep(Step):
                  calibration_params: Mapping[str, Mapping[str, Any]] | None = None,
                  generator_params: Mapping[str, Mapping[str, Any]] | None = None,
                  search: Mapping[str, Any] | None = None,
-                 reward: RewardWeights | None = None) -> None:
+                 reward: RewardWeights | None = None, smoothing: float = 0.0) -> None:
         self.generators = generators
         self.validation_fraction = validation_fraction
         self.calibration = calibration
@@ -69,6 +69,7 @@ class WeightSearchStep(Step):
         self.generator_params = generator_params
         self.search = search
         self.reward = reward
+        self.smoothing = smoothing
 
     def fit(self, batch: Batch, ctx: FitContext) -> WeightSearchStep:
         allowed = resolve_generators(self.generators)
@@ -105,7 +106,8 @@ class WeightSearchStep(Step):
         steps: list[Step] = [EncodeStep(), MixtureStep({n: 1.0 for n in names},
                                                        generator_params=self.generator_params)]
         if self.calibration:
-            steps.append(CalibrateStep(self.calibration, self.calibration_params, freeze=False))
+            steps.append(CalibrateStep(self.calibration, self.calibration_params, freeze=False,
+                                       smoothing=self.smoothing))
         trial = ctx.views.trial(steps, search_rows, ctx, "search split: ")
         mixture = trial.source
         counts = mixture.class_counts_

@@ -1,0 +1,167 @@
+"""Univariate singling out measured against a known population: what value protection removes.
+
+Run:  PYTHONPATH=src .venv/bin/python benchmarks/singling_out_population.py [--seeds 0 ... 7]
+      [--tables pima breast_cancer] [--out benchmarks/results/singling_out_population.md]
+
+The audit's univariate singling-out risk compares training patients with a 30 % holdout: a
+few hundred predicates and one holdout sample, so one seed's estimate moves by about 0.06
+(``singling_out_null.md``), more than the effects it should tell apart. Here the population is
+known, so the control needs no holdout: a per-class Gaussian mixture fitted on the real table
+(``singling_out_null.Population``, rounded as the table records its values) draws the training
+rows (70 % of the table's size) and a pool 20 times larger. Per seed and table:
+
+* ``attack``: share of the audit's univariate predicates (every one the synthetic table gives,
+  each true for exactly one synthetic row) true for exactly one training row;
+* ``control``: the same share on 40 seeded subsamples of the pool of the training set's size
+  (its mean: the rate for patients the model never saw, without a size correction);
+* ``risk`` = ``(attack − control) / (1 − control)``, unclipped (0 for a generator that learns
+  nothing patient-specific), mean ± standard error over seeds; ``vs off``: its paired
+  difference from ``protect=False`` on the same training rows;
+* ``KS pool``: mean per-column KS distance of the synthetic rows to the pool, and ``detection
+  pool``: the audit's detection AUC against as many pool rows (fidelity to the population, not
+  to the training sample).
+
+Sources: ``null`` (a fresh population draw: the risk's zero), the default
+:class:`~clinisynth.HybridSynthesizer` with ``protect=False``, with value protection but its
+calibration reference unsmoothed (``clinisynth.params.RARE_SMOOTHING = 0``: the ablation), and
+the default (``protect=True``). Each hybrid: seed ``seed``, 60 search episodes, as many rows as
+the training set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ks_2samp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report_head import report_head  # noqa: E402
+from singling_out_null import TABLES, Population, load  # noqa: E402
+
+import clinisynth.params as params  # noqa: E402
+from clinisynth import HybridSynthesizer  # noqa: E402
+from clinisynth.audit import singling_out as so  # noqa: E402
+from clinisynth.audit.fidelity import detection_auc  # noqa: E402
+from clinisynth.audit.risk import _Matrices, attack_columns  # noqa: E402
+from clinisynth.schema import infer_schema  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("null", "protect off", "protect, unsmoothed", "protect (default)")
+POOL_FACTOR, DRAWS = 20, 40
+
+
+def risk(train: pd.DataFrame, pool: pd.DataFrame, synthetic: pd.DataFrame, schema: object,
+         seed: int) -> tuple[float, float, float, int]:
+    """``(risk, attack, control, predicates)`` of the univariate attack, pool as control."""
+    data = _Matrices(train, pool, synthetic, attack_columns(schema))  # the audit's matrices
+    tr, sy = so.dedup(data.train), so.dedup(data.synthetic)
+    rng = np.random.default_rng(seed)
+    preds = so.univariate_predicates(sy, data.numeric, 10**6, rng)
+    attack = float((so.matches(preds, tr).sum(axis=1) == 1).mean())
+    on_pool = so.matches(preds, data.holdout)
+    control = float(np.mean([(on_pool[:, rng.choice(on_pool.shape[1], len(tr), replace=False)]
+                              .sum(axis=1) == 1).mean() for _ in range(DRAWS)]))
+    return (attack - control) / (1 - control), attack, control, len(preds)
+
+
+def fidelity(pool: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str], schema: object,
+             seed: int) -> tuple[float, float]:
+    ks = float(np.mean([ks_2samp(synthetic[c], pool[c]).statistic for c in columns]))
+    rows = pool.sample(len(synthetic), random_state=seed)
+    return ks, detection_auc(rows, synthetic, schema, seed=seed)[0]
+
+
+def fit_sample(train: pd.DataFrame, target: str, seed: int, protect: bool, smoothing: float
+               ) -> tuple[pd.DataFrame, HybridSynthesizer]:
+    default = params.RARE_SMOOTHING
+    params.RARE_SMOOTHING = smoothing
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            syn = HybridSynthesizer(seed=seed, protect=protect, search={"episodes": 60})
+            syn.fit(train, target)
+            return syn.sample(len(train), seed=seed), syn
+    finally:
+        params.RARE_SMOOTHING = default
+
+
+def run(name: str, df: pd.DataFrame, target: str, seeds: list[int]) -> pd.DataFrame:
+    population = Population(df, target)
+    n = int(round(0.7 * len(df)))
+    rows = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        train, pool = population.draw(n, rng), population.draw(POOL_FACTOR * n, rng)
+        schema = infer_schema(train, target)
+        tables = {"null": (population.draw(n, rng), schema, lambda f: f)}
+        for source, protect, smoothing in (("protect off", False, 0.0),
+                                           ("protect, unsmoothed", True, 0.0),
+                                           ("protect (default)", True, params.RARE_SMOOTHING)):
+            fake, syn = fit_sample(train, target, seed, protect, smoothing)
+
+            def view(frame: pd.DataFrame, syn: HybridSynthesizer = syn) -> pd.DataFrame:
+                return syn.record_view(frame, protected=False)
+            tables[source] = (fake, syn.model_schema_, view)
+        for source, (fake, sch, view) in tables.items():
+            r, attack, control, n_preds = risk(view(train), view(pool), view(fake), sch, seed)
+            ks, det = fidelity(view(pool), view(fake), population.columns, sch, seed)
+            rows.append({"table": name, "seed": seed, "source": source, "risk": r,
+                         "attack": attack, "control": control, "predicates": n_preds,
+                         "ks_pool": ks, "detection_pool": det})
+        print(f"{name} seed {seed}: " + ", ".join(
+            f"{r['source']} {r['risk']:+.3f}" for r in rows[-len(tables):]), flush=True)
+    return pd.DataFrame(rows)
+
+
+def summarise(results: pd.DataFrame) -> str:
+    lines = ["| table | source | risk (mean ± se) | vs off (paired, mean ± se) | attack | "
+             "control | predicates | KS pool | detection pool |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for table, part in results.groupby("table", sort=False):
+        off = part[part["source"] == "protect off"].set_index("seed")["risk"]
+        for source in SOURCES:
+            r = part[part["source"] == source]
+            if r.empty:
+                continue
+            se = r["risk"].std(ddof=1) / np.sqrt(len(r))
+            diff = r.set_index("seed")["risk"] - off
+            paired = ("–" if source in ("null", "protect off") else
+                      f"{diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.3f}")
+            lines.append(
+                f"| {table} | {source} | {r['risk'].mean():+.3f} ± {se:.3f} | {paired} | "
+                f"{r['attack'].mean():.3f} | {r['control'].mean():.3f} | "
+                f"{r['predicates'].mean():.0f} | {r['ks_pool'].mean():.4f} | "
+                f"{r['detection_pool'].mean():.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
+    parser.add_argument("--tables", nargs="+", default=list(TABLES))
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "benchmarks" / "results" / "singling_out_population.md")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    parts = [run(name, *loaded, args.seeds) for name in args.tables
+             if (loaded := load(name)) is not None]
+    results = pd.concat(parts, ignore_index=True)
+    results.to_csv(args.out.with_suffix(".csv"), index=False)
+    command = ("PYTHONPATH=src .venv/bin/python benchmarks/singling_out_population.py --seeds "
+               + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables))
+    header = (f"Seeds {', '.join(map(str, args.seeds))}; "
+              f"{time.perf_counter() - start:.0f} s on 2 cores.")
+    lines = report_head("Univariate singling out against a known population (issue 25)",
+                        command, header, __doc__)
+    args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
+    print(summarise(results))
+
+
+if __name__ == "__main__":
+    main()

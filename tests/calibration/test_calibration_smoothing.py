@@ -1,0 +1,134 @@
+"""The calibration reference with rare values smoothed (value protection's part in calibration)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from clinisynth.audit.singling_out import count, univariate_predicates
+from clinisynth.calibration import CalibrationChain
+from clinisynth.calibration.reference import Reference, bandwidth, smoothed_quantiles
+from clinisynth.params import RARE_SMOOTHING
+
+LEVELS = np.linspace(0.0, 1.0, 512)
+
+
+def test_values_held_by_k_rows_stay_point_masses() -> None:
+    rng = np.random.default_rng(0)
+    x = np.r_[np.zeros(120), np.full(40, 7.0), rng.lognormal(2.0, 0.4, 240)]
+    q = smoothed_quantiles(x, LEVELS, 1.0, k=5)
+    assert q is not None
+    # the share of levels on each atom is the atom's share of the rows (up to the level grid)
+    assert abs((q == 0.0).mean() - 120 / len(x)) < 2 / len(LEVELS)
+    assert abs((q == 7.0).mean() - 40 / len(x)) < 2 / len(LEVELS)
+
+
+def _singling_out_excess(quantiles: Callable[[np.ndarray], np.ndarray | None],
+                         reps: int = 40) -> float:
+    """Mean over ``reps`` training samples (350 rows of a lab value recorded to one decimal)
+    of the audit's univariate singling-out success on the training rows minus that on a fresh
+    sample of the population, for 350 draws through ``quantiles(x)`` rounded as recorded
+    (predicates "the only row near v"; the ends are the protect step's)."""
+    rng = np.random.default_rng(7)
+    out = []
+    for _ in range(reps):
+        x = rng.lognormal(3.4, 0.2, 350).round(1)
+        fresh = rng.lognormal(3.4, 0.2, 350).round(1)
+        q = quantiles(x)
+        draws = np.interp(rng.random(350), LEVELS, q if q is not None else x).round(1)[:, None]
+        preds = [p for p in univariate_predicates(draws, [True], 10_000, rng) if len(p) == 2]
+        out.append(np.mean([count(p, x[:, None]) == 1 for p in preds])
+                   - np.mean([count(p, fresh[:, None]) == 1 for p in preds]))
+    return float(np.mean(out))
+
+
+def test_rare_values_are_not_reproduced() -> None:
+    """Draws through the raw quantile function put a synthetic value beside each value one
+    training row holds, so "the only patient near v" singles out training patients more often
+    than unseen ones; through the smoothed one, about as often."""
+    raw = _singling_out_excess(lambda x: np.quantile(x, LEVELS))
+    smooth = _singling_out_excess(lambda x: smoothed_quantiles(x, LEVELS, RARE_SMOOTHING, k=5))
+    assert raw > 0.06
+    assert smooth < 0.05
+
+
+def test_smoothed_quantiles_are_monotone_within_the_observed_range() -> None:
+    x = np.random.default_rng(1).lognormal(3.4, 0.2, 350).round(1)
+    q = smoothed_quantiles(x, LEVELS, 1.0, k=5)
+    assert q is not None
+    assert np.all(np.diff(q) >= 0)
+    assert q[0] == x.min() and q[-1] == x.max()  # the protect step bounds the range
+    assert abs(np.interp(0.5, LEVELS, q) - np.median(x)) < bandwidth(x)
+
+
+def test_nothing_to_smooth_keeps_the_raw_quantiles() -> None:
+    x = np.repeat([1.0, 2.0, 3.0], 10)  # every value held by at least k rows
+    assert smoothed_quantiles(x, LEVELS, 1.0, k=5) is None
+    assert smoothed_quantiles(np.arange(50.0), LEVELS, 0.0, k=5) is None
+
+
+def test_reference_smoothing_is_per_class_and_off_by_default() -> None:
+    rng = np.random.default_rng(2)
+    X = np.c_[rng.normal(size=400), rng.integers(0, 3, 400)].astype(float)
+    y = np.repeat([0, 1], 200)
+    raw = Reference.from_data(X, y, [0, 1])
+    smooth = Reference.from_data(X, y, [0, 1], smoothing=1.0, k=5)
+    for i, k in enumerate((0, 1)):
+        assert np.allclose(raw.quantiles[i, 0], np.quantile(X[y == k, 0], LEVELS))
+        assert not np.allclose(smooth.quantiles[i, 0], raw.quantiles[i, 0])
+        assert np.array_equal(smooth.quantiles[i, 1], raw.quantiles[i, 1])  # 3 common values
+
+
+def test_a_value_k_rows_of_the_column_hold_stays_a_point_mass_in_every_class() -> None:
+    """The protected bound: clipping leaves k rows at it, split over the classes (3 + 2)."""
+    rng = np.random.default_rng(4)
+    a, b = rng.uniform(-2, 2, 200).round(2), rng.uniform(-2, 2, 100).round(2)
+    x = np.r_[a, [2.5] * 3, b, [2.5] * 2]
+    y = np.repeat([0, 1], [203, 102])
+    assert (x[y == 1] == 2.5).sum() < 5 <= (x == 2.5).sum()
+    ref = Reference.from_data(x[:, None], y, [0], smoothing=1.0, k=5)
+    for i in (0, 1):
+        top = ref.quantiles[i, 0]
+        assert top[-1] == 2.5 and top[-2] == 2.5  # a jump at the bound: its rows stay there
+    alone = Reference.from_data(x[y == 1, None], y[y == 1], [0], smoothing=1.0, k=5)
+    assert alone.quantiles[0, 0][-2] < 2.5  # held by 2 rows alone: smoothed
+
+
+@pytest.mark.parametrize("steps", [["histogram"], ["moment", "adaptive_soft"]])
+def test_smoothed_chain_calibrates_toward_the_population(steps: list[str]) -> None:
+    """Fitted on 300 rows of a population, the smoothed chain maps a biased batch closer to the
+    population's marginal than to the training rows' exact values."""
+    rng = np.random.default_rng(3)
+    train = rng.gamma(2.0, 2.0, (300, 1)).round(2)
+    y = np.zeros(300, dtype=int)
+    batch = rng.gamma(3.0, 2.0, (20_000, 1))
+    chain = CalibrationChain(steps).fit(train, y, [0], smoothing=1.0, k=5)
+    out = chain.transform(batch, np.zeros(len(batch), dtype=int), report=False)[:, 0]
+    population = np.sort(rng.gamma(2.0, 2.0, 200_000)).round(2)
+    raw = CalibrationChain(steps).fit(train, y, [0]).transform(
+        batch, np.zeros(len(batch), dtype=int), report=False)[:, 0]
+
+    def ks(a: np.ndarray) -> float:
+        return float(np.abs(np.searchsorted(population, np.sort(a.round(2)), "right")
+                            / len(population) - np.arange(1, len(a) + 1) / len(a)).max())
+
+    assert ks(out) < 0.1
+    assert ks(out) < ks(raw) + 0.01  # no further from the population than the raw reference
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_value_protection_switches_the_smoothing_and_old_models_load_raw(mixed_table, protect):
+    from clinisynth import HybridSynthesizer
+    from clinisynth.steps.calibrate import CalibrateStep
+
+    syn = HybridSynthesizer(weights={"gmm": 1}, privacy_guard=False, protect=protect, seed=0)
+    syn.fit(mixed_table, "outcome")
+    step = syn.pipeline_.step("calibrate")
+    assert step.smoothing == (RARE_SMOOTHING if protect else 0.0)
+    meta, arrays = step.get_state()
+    meta.pop("smoothing")  # a model saved before the smoothing existed
+    old = CalibrateStep.from_state(meta, arrays)
+    assert old.smoothing == 0.0
+    assert np.array_equal(old.chain_.reference_.quantiles, step.chain_.reference_.quantiles)
