@@ -16,13 +16,13 @@ but not which values shared a row, so no patient's row can be rebuilt from it.
 
 With ``smoothing`` (value protection, the pipeline's default) the quantiles are those of the
 class's values with the rare ones kernel-smoothed (:func:`smoothed_quantiles`): a value at least
-``k`` rows of the column hold stays as it is, a value fewer hold is spread by a kernel (Silverman's
-bandwidth by default). Why: a fresh draw through the raw piecewise-linear
-``F_r^{-1}`` puts synthetic values between each pair of neighbouring real values, so where
-values are sparse (the tails, lab values recorded to a decimal) a synthetic value sits beside
-one patient's value more often than beside an unseen patient's, which is what univariate
-singling out ("the only patient near v") feeds on (``benchmarks/singling_out_population.py``);
-the smoothed reference holds no such value.
+``k`` rows of the column hold stays as it is, a value fewer hold is spread by a kernel
+(Silverman's bandwidth, capped at the distance to its ``k``-th nearest value). Why: a fresh draw
+through the raw piecewise-linear ``F_r^{-1}`` puts synthetic values between each pair of
+neighbouring real values, so where values are sparse (the tails, lab values recorded to a
+decimal) a synthetic value sits beside one patient's value more often than beside an unseen
+patient's, which is what univariate singling out ("the only patient near v") feeds on
+(``benchmarks/singling_out_population.py``); the smoothed reference holds no such value.
 
 ``ks`` is the one-sample Kolmogorov-Smirnov distance of a batch to ``F_r``, vectorised:
 ``D = max_i max(i/m - F_r(x_(i)), F_r(x_(i)-) - (i-1)/m)`` over the sorted batch.
@@ -43,6 +43,8 @@ Arrays = dict[str, np.ndarray]
 DEFAULT_QUANTILES = 512
 #: bins of the kernel estimate of a column's rare values (per class)
 _BINS = 4096
+#: bandwidth levels of the kernel estimate (log-spaced up to Silverman's)
+_GROUPS = 12
 
 
 @dataclass(frozen=True)
@@ -196,17 +198,35 @@ def bandwidth(x: np.ndarray) -> float:
     return 0.9 * spread * len(x) ** -0.2
 
 
+def neighbour_spans(x: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """For each of ``values`` (values of ``x``), the distance to its ``k``-th nearest other
+    value of ``x`` (rows counted with their multiplicity; the widest gap where ``x`` has ``k``
+    rows or fewer)."""
+    xs = np.sort(x)
+    n = len(xs)
+    if n <= k:
+        return np.full(len(values), float(xs[-1] - xs[0]))
+    at = np.searchsorted(xs, values)
+    window = at[:, None] + np.arange(-k, k + 1)[None, :]
+    near = np.abs(xs[np.clip(window, 0, n - 1)] - values[:, None])
+    near[(window < 0) | (window >= n)] = np.inf
+    return np.sort(near, axis=1)[:, k]  # the self row is one of the k + 1 nearest
+
+
 def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int = 5,
                        common: np.ndarray | None = None) -> np.ndarray | None:
     """Quantiles at ``levels`` of ``x`` with its rare values smoothed, or None (kept raw).
 
-    ``F(t) = (1/n) [Σ_{a common} n_a·1(a ≤ t) + Σ_{v rare} n_v·K_h(t; v)]``: each common value
-    ``a`` (one of ``common``, the values at least ``k`` rows of the whole column hold; by
+    ``F(t) = (1/n) [Σ_{a common} n_a·1(a ≤ t) + Σ_{v rare} n_v·K_{h_v}(t; v)]``: each common
+    value ``a`` (one of ``common``, the values at least ``k`` rows of the whole column hold; by
     default those at least ``k`` rows of ``x`` hold) stays a point mass, each other value ``v``
-    is spread by a Gaussian kernel ``K_h`` (``h`` = ``factor`` times :func:`bandwidth` of ``x``)
-    reflected at ``min(x)`` and ``max(x)``, so the support stays the observed range and the
-    mass is kept. Computed on a ``_BINS``-bin grid (a binned kernel
-    estimate). None for ``factor`` 0 or where no value is rare.
+    is spread by a Gaussian kernel ``K_{h_v}`` reflected at ``min(x)`` and ``max(x)`` (so the
+    support stays the observed range and the mass is kept), of bandwidth
+    ``h_v = min(factor · bandwidth(x), span_k(v))``: Silverman's, but never wider than the
+    distance to the ``k``-th nearest value (:func:`neighbour_spans`), so a value inside a
+    cluster (site-numbered identifiers, a lab's heaped values) stays in it instead of filling
+    the gaps between clusters. Computed on a ``_BINS``-bin grid, the rare values grouped by
+    bandwidth (a binned kernel estimate per group). None for ``factor`` 0 or no rare value.
     """
     distinct, held = np.unique(x, return_counts=True)
     rare = held < k if common is None else ~np.isin(distinct, common)
@@ -214,9 +234,19 @@ def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int 
     if factor <= 0 or not rare.any() or len(distinct) < 2 or h <= 0:
         return None
     lo, hi = float(distinct[0]), float(distinct[-1])
-    counts, edges = np.histogram(distinct[rare], bins=_BINS, range=(lo, hi),
-                                 weights=held[rare].astype(np.float64))
-    mass = gaussian_filter1d(counts, h / ((hi - lo) / _BINS), mode="reflect")
+    width = (hi - lo) / _BINS
+    spans = np.minimum(neighbour_spans(x, distinct[rare], k), h)
+    # bandwidths to the nearest of _GROUPS log-spaced levels (a binned estimate per level)
+    levels_h = np.geomspace(max(width / 4, h / 1e4), h, _GROUPS)
+    group = np.abs(np.log(np.maximum(spans, levels_h[0]))[:, None]
+                   - np.log(levels_h)[None, :]).argmin(axis=1)
+    mass = np.zeros(_BINS)
+    for g in np.unique(group):
+        pick = group == g
+        counts, edges = np.histogram(distinct[rare][pick], bins=_BINS, range=(lo, hi),
+                                     weights=held[rare][pick].astype(np.float64))
+        mass += gaussian_filter1d(counts, levels_h[g] / width, mode="reflect")
+    edges = np.linspace(lo, hi, _BINS + 1)
     spread = np.concatenate(([0.0], np.cumsum(mass)))  # smoothed rare mass up to each edge
     atoms, weight = distinct[~rare], held[~rare].astype(np.float64)
     below = np.concatenate(([0.0], np.cumsum(weight)))  # atom mass before the i-th atom
@@ -226,7 +256,8 @@ def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int 
     cdf = np.concatenate((spread + below[np.searchsorted(atoms, edges, "right")],
                           at_atoms + below[:-1], at_atoms + below[1:]))
     order = np.lexsort((cdf, at))
-    return np.interp(levels, np.maximum.accumulate(cdf[order]) / len(x), at[order])
+    out = np.interp(levels, np.maximum.accumulate(cdf[order]) / len(x), at[order])
+    return np.where(levels >= 1.0, hi, np.where(levels <= 0.0, lo, out))
 
 
 def check_xy(X: np.ndarray, y: np.ndarray, who: str, what: str) -> tuple[np.ndarray, np.ndarray]:

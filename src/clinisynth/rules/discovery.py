@@ -22,6 +22,11 @@ Each family is searched with vectorised numpy/pandas and kept only when it passe
 * **conditional_missing**: ``b`` is missing for every row where ``a`` takes one of a set of
   values (or is itself missing), each value seen ``min_group_rows`` times, and chance cannot
   explain it (``rate_b ** rows < 1e-3``), and ``b`` is never missing otherwise (``exact``).
+* **conditional_equal** ``a = b`` whenever ``e`` takes one of a set of values, for an
+  inequality ``a <= b`` found above (nested durations: a recurrence time with no recurrence is
+  censored at the follow-up time) and a discrete ``e``: every row of each such value (seen
+  ``min_group_rows`` times) has ``a = b``, together at least ``min_support`` rows, chance cannot
+  explain it (``share_equal ** rows < 1e-3``) and some other row has ``a < b``.
 * **forbidden_combination** of two discrete values never seen together although
   ``n·p_a·p_b >= forbidden_expected`` rows were expected under independence.
 """
@@ -43,6 +48,7 @@ from clinisynth.rules.precision import learn_step
 from clinisynth.schema import DISCRETE_KINDS, TableSchema, category_key
 from clinisynth.schema.rules import (
     BinningRule,
+    ConditionalEqual,
     ConditionalMissing,
     ForbiddenCombination,
     InequalityRule,
@@ -83,6 +89,8 @@ def discover_rules(frame: pd.DataFrame, schema: TableSchema,
         ("inequality", lambda: _inequalities(frame, numeric, derived, opts, found)),
         ("conditional_missing", lambda: _conditional_missing(frame, schema, opts, found,
                                                              derived, codes)),
+        ("conditional_equal", lambda: _conditional_equal(frame, discrete, opts, found, codes,
+                                                         found.rules)),
         ("forbidden_combination", lambda: _forbidden(frame, discrete, opts, found, codes,
                                                       found.rules)),
     ]
@@ -157,6 +165,45 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
                 found.skip("inequality: would rarely break by chance", what)
                 continue
             rules.append(InequalityRule(left=a, right=b, op="<=", support=int(both.sum())))
+    return rules
+
+
+# -- conditional equality ---------------------------------------------------------------------
+def _conditional_equal(frame: pd.DataFrame, discrete: list[str], opts: DiscoveryOptions,
+                       found: Discovery, all_codes: dict[str, np.ndarray],
+                       earlier: list[Rule]) -> list[Rule]:
+    rules: list[Rule] = []
+    for ineq in earlier:
+        if not isinstance(ineq, InequalityRule) or ineq.strict:
+            continue
+        a, b = floats(frame[ineq.left]), floats(frame[ineq.right])
+        both = ~np.isnan(a) & ~np.isnan(b)
+        equal = both & (np.abs(a - b) <= 1e-9 * np.maximum(1.0, np.abs(b)))
+        share = equal.sum() / max(both.sum(), 1)
+        if not equal.any() or equal[both].all():
+            continue
+        for e in discrete:
+            if e in (ineq.left, ineq.right):
+                continue
+            codes = np.where(both, all_codes[e], -2)
+            counts = np.bincount(codes + 2)
+            equal_counts = np.bincount(codes + 2, weights=equal.astype(float),
+                                       minlength=len(counts))
+            always = np.flatnonzero((counts >= opts.min_group_rows) & (equal_counts == counts))
+            always = always[always >= 1] - 2  # not the rows with a bound missing
+            if always.size == 0:
+                continue
+            cond = np.isin(codes, always)
+            rows = int(cond.sum())
+            what = f"{quote(ineq.left)} = {quote(ineq.right)} when {quote(e)}"
+            if rows < opts.min_support or share**rows >= 1e-3:
+                found.skip("conditional_equal: too little support", what)
+                continue
+            first = _first_rows(all_codes[e])
+            values = [None if c == -1 else jsonable(frame[e].iloc[first[c]])
+                      for c in always.tolist()]
+            rules.append(ConditionalEqual(column=ineq.left, equals=ineq.right, when=e,
+                                          values=values, support=rows))
     return rules
 
 

@@ -25,7 +25,8 @@ class DiscoveryOptions:
     min_bin_rows: int = 5
     screen_rows: int = 256
     families: tuple[str, ...] = ("range", "inequality", "formula", "mapping", "binning",
-                                 "conditional_missing", "forbidden_combination")
+                                 "conditional_missing", "conditional_equal",
+                                 "forbidden_combination")
 
 
 @dataclass

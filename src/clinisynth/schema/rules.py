@@ -7,6 +7,8 @@ JSON forms (the ``"rules"`` list of a schema file; ``source`` and ``support`` ar
     {"type": "forbidden_combination", "values": {"sex": "M", "pregnant": "yes"}}
     {"type": "conditional_missing", "column": "chapter", "when": "death", "values": [0],
      "exact": true}
+    {"type": "conditional_equal", "column": "rtime", "equals": "dtime", "when": "recur",
+     "values": [0]}
     {"type": "formula", "column": "bmi", "expression": "weight / (height / 100) ** 2"}
     {"type": "binning", "column": "flc.grp", "expression": "kappa + lambda",
      "cuts": [1.751, 2.081], "labels": [1, 2, 3]}
@@ -15,7 +17,9 @@ JSON forms (the ``"rules"`` list of a schema file; ``source`` and ``support`` ar
 Meaning: ``range`` min <= x <= max (either bound may be null); ``inequality`` left op right with
 op ``<=`` or ``<``; ``forbidden_combination`` no row takes all the given values at once;
 ``conditional_missing`` ``column`` is missing whenever ``when`` takes one of ``values`` (JSON
-null stands for "missing"), and with ``exact`` it is present otherwise; ``formula`` column =
+null stands for "missing"), and with ``exact`` it is present otherwise; ``conditional_equal``
+``column`` equals ``equals`` whenever ``when`` takes one of ``values`` (a recurrence time with
+no recurrence is censored at the follow-up time); ``formula`` column =
 expression, within the column's recorded precision; ``binning`` column = ``labels[i]`` where
 ``cuts[i-1] <= expression < cuts[i]``; ``mapping`` column = the last entry of the table row whose
 first entries equal the inputs. Missing inputs leave comparisons unjudged (not a violation), and
@@ -210,6 +214,34 @@ class ConditionalMissing(Rule):
 
 
 @dataclass
+class ConditionalEqual(Rule):
+    type: ClassVar[str] = "conditional_equal"
+    column: str
+    equals: str
+    when: str
+    values: list[Any] = field(default_factory=list)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.when, self.equals, self.column)
+
+    def describe(self) -> str:
+        vals = ", ".join("missing" if v is None else repr(v) for v in self.values)
+        return (f"equal: {quote(self.column)} = {quote(self.equals)} whenever {quote(self.when)} "
+                f"in {{{vals}}}")
+
+    def condition(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows where ``when`` takes one of ``values`` (None matches a missing cell)."""
+        return _match(frame[self.when], list(self.values))
+
+    def violated(self, frame: pd.DataFrame) -> np.ndarray:
+        a, b = _num(frame, self.column), _num(frame, self.equals)
+        with np.errstate(invalid="ignore"):
+            differ = np.abs(a - b) > EPS * np.maximum(1.0, np.abs(b))
+        return self.condition(frame) & differ
+
+
+@dataclass
 class FormulaRule(Rule):
     type: ClassVar[str] = "formula"
     column: str
@@ -333,8 +365,8 @@ class MappingRule(Rule):
 
 
 RULE_TYPES: dict[str, type[Rule]] = {cls.type: cls for cls in (
-    RangeRule, InequalityRule, ForbiddenCombination, ConditionalMissing, FormulaRule,
-    BinningRule, MappingRule)}
+    RangeRule, InequalityRule, ForbiddenCombination, ConditionalMissing, ConditionalEqual,
+    FormulaRule, BinningRule, MappingRule)}
 DERIVING = (FormulaRule, BinningRule, MappingRule)
 
 
@@ -384,6 +416,11 @@ def _check(rule: Rule, schema: Columns | None, where: str) -> None:
                 raise RuleError(f"{where}: bounds must be numbers or null")
         if rule.min is not None and rule.max is not None and rule.min > rule.max:
             raise RuleError(f"{where}: min {rule.min} is above max {rule.max}")
+    if isinstance(rule, ConditionalEqual) and (
+            not isinstance(rule.values, list) or not rule.values):
+        raise RuleError(f"{where}: 'values' must be a non-empty list")
+    if isinstance(rule, ConditionalEqual) and rule.column == rule.equals:
+        raise RuleError(f"{where}: '{rule.column}' cannot equal itself")
     if isinstance(rule, ForbiddenCombination) and (
             not isinstance(rule.values, dict) or len(rule.values) < 1):
         raise RuleError(f"{where}: 'values' must map columns to values")
@@ -404,6 +441,8 @@ def _check(rule: Rule, schema: Columns | None, where: str) -> None:
     numeric_cols: tuple[str, ...] = ()
     if isinstance(rule, InequalityRule):
         numeric_cols = rule.columns
+    elif isinstance(rule, ConditionalEqual):
+        numeric_cols = (rule.column, rule.equals)
     elif isinstance(rule, RangeRule | FormulaRule):
         numeric_cols = (rule.column,) + (rule.inputs if isinstance(rule, FormulaRule) else ())
     for col in numeric_cols:

@@ -91,6 +91,9 @@ class ProtectStep(Step):
                 if plan is not None:
                     self.plans_[col.name] = plan
         ordered = [(r.left, r.right) for r in relations if isinstance(r, InequalityRule)]
+        #: numeric pairs a <= b equal on some rows (a censored inner duration): kept equal
+        self.ties_ = [[a, b] for a, b in ordered if a in numbers and b in numbers
+                      and np.any(numbers[a] == numbers[b])]
         for group, kind in ((numbers, "range"), (dates, "dates")):
             bounds = {name: self._bounds(values, schema[name]) for name, values in group.items()}
             pairs = [(a, b) for a, b in ordered if a in group and b in group]
@@ -198,6 +201,10 @@ class ProtectStep(Step):
                 out[name] = _clip_dates(out[name], plan)
             else:
                 out[name] = _recode(out[name], plan)
+        for a, b in self.ties_:
+            if a in out.columns and b in out.columns:
+                out[a], out[b] = _tied(frame[a], frame[b], out[a], out[b],
+                                       self.plans_[a], self.plans_[b])
         for data in self.derived_:
             rule = rule_from_dict(data)
             if rule.column in out.columns and set(rule.inputs) <= set(out.columns):
@@ -225,7 +232,7 @@ class ProtectStep(Step):
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()
         return {"k": self.k_, "plans": self.plans_, "derived": self.derived_,
-                "model_schema": self.model_schema_.to_dict()}, {}
+                "ties": self.ties_, "model_schema": self.model_schema_.to_dict()}, {}
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> ProtectStep:
@@ -233,6 +240,7 @@ class ProtectStep(Step):
         step.k_ = int(meta["k"])
         step.plans_ = meta["plans"]
         step.derived_ = meta["derived"]
+        step.ties_ = meta.get("ties", [])  # models saved before: none
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         return step
 
@@ -261,6 +269,18 @@ def _derive(rule: Rule, frame: pd.DataFrame, original: pd.Series) -> pd.Series:
         return out.astype(original.dtype)
     except (TypeError, ValueError):
         return out
+
+
+def _tied(a: pd.Series, b: pd.Series, clipped_a: pd.Series, clipped_b: pd.Series,
+          plan_a: dict[str, Any], plan_b: dict[str, Any]) -> tuple[pd.Series, pd.Series]:
+    """On the rows where ``a == b``, both clipped to the range the two protected ranges share
+    (clipping each to its own would part them: a recurrence time censored at the follow-up time
+    would no longer equal it); unchanged when the ranges do not meet."""
+    lo, hi = max(plan_a["lo"], plan_b["lo"]), min(plan_a["hi"], plan_b["hi"])
+    tie = (pd.to_numeric(a) == pd.to_numeric(b)).to_numpy()
+    if lo > hi or not tie.any():
+        return clipped_a, clipped_b
+    return (clipped_a.where(~tie, _clip(a, lo, hi)), clipped_b.where(~tie, _clip(b, lo, hi)))
 
 
 def _keep_order(bounds: dict[str, tuple[float, float, float]], pairs: list[tuple[str, str]]

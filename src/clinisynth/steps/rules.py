@@ -19,6 +19,9 @@ numeric column's recorded step is the schema's ``precision`` when set, else lear
   its rules give (:mod:`clinisynth.rules.fences`), so every rule of a fence holds by
   construction, however many columns bound it, unless its bound columns cross; the fences form
   no cycle;
+* **conditional equality** ``a = b`` whenever ``e`` takes given values, for a fence between
+  ``a`` and ``b``: after the fenced column is decoded, it is set to its bound column on those
+  rows (so the equality, and the fence, hold by construction);
 * **ranges**: values clipped to the schema's observed range and every declared range;
 * **precision**: every numeric column rounded to its step, fence columns first, and a column
   that rounding pushed out of its fence moved back to the fence rounded to its own step (so
@@ -63,6 +66,7 @@ from clinisynth.schema import TableSchema, primary_pair
 from clinisynth.schema.rules import (
     DERIVING,
     BinningRule,
+    ConditionalEqual,
     ConditionalMissing,
     FormulaRule,
     InequalityRule,
@@ -281,6 +285,15 @@ class RulesStep(TableStep):
                 fence["min_gap"] = float(positive.min()) if positive.size else 0.0
         for i, child in fenced.items():
             how[i] = _fence_how(self.fences_[child])
+        self.equals_: dict[str, list[int]] = {}
+        for i, rule in enumerate(self.rules_):
+            if not isinstance(rule, ConditionalEqual) or rule.when in derived:
+                continue
+            for child, parent in ((rule.column, rule.equals), (rule.equals, rule.column)):
+                if parent in fence_links(self.fences_).get(child, ()):
+                    self.equals_.setdefault(child, []).append(i)
+                    how[i] = f"'{child}' set to '{parent}' where the condition holds"
+                    break
         self.order_ = forest_order(
             [c.name for c in schema.columns if c.is_numeric and c.name not in derived],
             fence_links(self.fences_))
@@ -394,6 +407,14 @@ class RulesStep(TableStep):
                 step = self.steps_.get(name, 0.0) or (
                     1.0 if schema[name].kind == "integer" else 0.0)  # stays integer
                 x = fence_rounded(x, bounds, step, fence["min_gap"])
+            for i in self.equals_.get(name, ()):
+                rule = self.rules_[i]
+                assert isinstance(rule, ConditionalEqual)
+                other = rule.equals if rule.column == name else rule.column
+                bound = _num(pd.DataFrame({other: out[other]}), other)
+                cond = rule.condition(pd.DataFrame({rule.when: out[rule.when]})) \
+                    & ~np.isnan(bound)
+                x = np.where(cond, bound, x)
             out[name] = x
         table = pd.DataFrame({n: pd.Series(v) for n, v in out.items()})
         for kind, i in self.post_:
@@ -462,7 +483,7 @@ class RulesStep(TableStep):
             "model_schema": self.model_schema_.to_dict(),
             "rules": [r.to_dict() for r in self.rules_], "steps": self.steps_,
             "held": self.held_, "post": [list(p) for p in self.post_], "pools": self.pools_,
-            "fences": self.fences_, "order": self.order_,
+            "fences": self.fences_, "order": self.order_, "equals": self.equals_,
             "mixes": self.mixes_, "storages": self.storages_,
             "bounds": self.bounds_,
             "how": {str(k): v for k, v in self.how_.items()},
@@ -486,6 +507,7 @@ class RulesStep(TableStep):
         step.fences_ = meta["fences"] if "fences" in meta else _old_fences(meta)
         step.mixes_ = meta["mixes"]
         step.order_ = list(meta["order"])
+        step.equals_ = meta.get("equals", {})  # models saved before conditional equality: none
         step.bounds_ = meta["bounds"]
         step.how_ = {int(k): v for k, v in meta["how"].items()}
         step.discovery_ = None
