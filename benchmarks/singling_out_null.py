@@ -32,6 +32,7 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -167,29 +168,35 @@ def summarise(results: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(9)))
+def seeded_main(script: str, title: str, seeds: list[int], docstring: str | None,
+                run_table: Callable[..., pd.DataFrame],
+                summarise_results: Callable[[pd.DataFrame], str]) -> None:
+    """The command line both singling-out benchmarks share: ``--seeds``, ``--tables`` and
+    ``--out``; ``run_table(name, *load(name), seeds)`` per table that loads; writes the .csv
+    and the .md report."""
+    parser = argparse.ArgumentParser(description=(docstring or "").splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
     parser.add_argument("--tables", nargs="+", default=list(TABLES))
     parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "singling_out_null.md")
+                        default=ROOT / "benchmarks" / "results" / f"{script}.md")
     args = parser.parse_args()
     start = time.perf_counter()
-    parts = []
-    for name in args.tables:
-        loaded = load(name)
-        if loaded is not None:
-            parts.append(run(name, *loaded, args.seeds))
+    parts = [run_table(name, *loaded, args.seeds) for name in args.tables
+             if (loaded := load(name)) is not None]
     results = pd.concat(parts, ignore_index=True)
     results.to_csv(args.out.with_suffix(".csv"), index=False)
-    command = ("PYTHONPATH=src .venv/bin/python benchmarks/singling_out_null.py --seeds "
+    command = (f"PYTHONPATH=src .venv/bin/python benchmarks/{script}.py --seeds "
                + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables))
     header = (f"Seeds {', '.join(map(str, args.seeds))}; "
               f"{time.perf_counter() - start:.0f} s on 2 cores.")
-    lines = report_head("Univariate singling out against a null generator (issue 25)", command,
-                        header, __doc__)
-    args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
-    print(summarise(results))
+    lines = report_head(title, command, header, docstring)
+    args.out.write_text("\n".join(lines) + "\n" + summarise_results(results) + "\n")
+    print(summarise_results(results))
+
+
+def main() -> None:
+    seeded_main("singling_out_null", "Univariate singling out against a null generator "
+                "(issue 25)", list(range(9)), __doc__, run, summarise)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,7 @@ the training set.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -41,8 +39,7 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head  # noqa: E402
-from singling_out_null import TABLES, Population, load  # noqa: E402
+from singling_out_null import Population, seeded_main  # noqa: E402
 
 import clinisynth.params as params  # noqa: E402
 from clinisynth import HybridSynthesizer  # noqa: E402
@@ -51,7 +48,6 @@ from clinisynth.audit.fidelity import detection_auc  # noqa: E402
 from clinisynth.audit.risk import _Matrices, attack_columns  # noqa: E402
 from clinisynth.schema import infer_schema  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("null", "protect off", "protect, unsmoothed", "protect (default)")
 POOL_FACTOR, DRAWS = 20, 40
 
@@ -142,25 +138,8 @@ def summarise(results: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
-    parser.add_argument("--tables", nargs="+", default=list(TABLES))
-    parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "singling_out_population.md")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    parts = [run(name, *loaded, args.seeds) for name in args.tables
-             if (loaded := load(name)) is not None]
-    results = pd.concat(parts, ignore_index=True)
-    results.to_csv(args.out.with_suffix(".csv"), index=False)
-    command = ("PYTHONPATH=src .venv/bin/python benchmarks/singling_out_population.py --seeds "
-               + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables))
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; "
-              f"{time.perf_counter() - start:.0f} s on 2 cores.")
-    lines = report_head("Univariate singling out against a known population (issue 25)",
-                        command, header, __doc__)
-    args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
-    print(summarise(results))
+    seeded_main("singling_out_population", "Univariate singling out against a known "
+                "population (issue 25)", list(range(8)), __doc__, run, summarise)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,10 @@ def pair_scores(train: pd.DataFrame, holdout: pd.DataFrame, fake: pd.DataFrame,
             "notes": "; ".join(res.notes)}
 
 
-def run_cell(name: str, seed: int, search_seconds: float) -> list[dict]:
+def run_cell(name: str, seed: int, search_seconds: float,
+             extra: Callable[..., dict] | None = None) -> list[dict]:
+    """The cell's rows (one per pair chosen); ``extra(syn, train, holdout, fake, pair)``
+    adds columns to each (a script built on this one)."""
     base = {"table": name, "seed": seed}
     try:
         df, target, notes = TABLES[name]()
@@ -122,6 +126,8 @@ def run_cell(name: str, seed: int, search_seconds: float) -> list[dict]:
             try:
                 cell.update(pair_scores(train, holdout, fake, syn, pair, notes))
                 cell["pair_name"] = f"{pair['time']}/{pair['event']}"
+                if extra is not None:
+                    cell.update(extra(syn, train, holdout, fake, pair))
             except Exception as exc:  # a row with the reason, not an omission
                 cell["error"] = f"survival scores: {type(exc).__name__}: {exc}"
         out.append(cell)

@@ -150,7 +150,7 @@ def pipeline_steps(p: Params, schema: TableSchema) -> list[Step]:
     if p.rules:
         steps.append(RulesStep())
     if p.survival and primary_pair(schema) is not None:
-        steps.append(SurvivalStep())
+        steps.append(SurvivalStep())  # times unsmoothed: see SurvivalStep.smoothing
     if learned:
         steps.append(WeightSearchStep(p.generators, p.validation_fraction, calibration or None,
                                       p.calibration_params, p.generator_params, p.search,

@@ -81,6 +81,41 @@ def test_reference_smoothing_is_per_class_and_off_by_default() -> None:
         assert np.array_equal(smooth.quantiles[i, 1], raw.quantiles[i, 1])  # 3 common values
 
 
+def test_unsmoothed_columns_keep_the_raw_quantiles() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 2))
+    y = np.repeat([0, 1], 150)
+    raw = Reference.from_data(X, y, [0, 1])
+    ref = Reference.from_data(X, y, [0, 1], smoothing=1.0, k=5, unsmoothed=[1])
+    assert not np.allclose(ref.quantiles[:, 0], raw.quantiles[:, 0])
+    assert np.array_equal(ref.quantiles[:, 1], raw.quantiles[:, 1])
+
+
+def test_a_step_score_is_calibrated_unsmoothed() -> None:
+    """A column the model schema marks as a step's score (the survival step's normal score,
+    mapped back through the real times by that step) is matched to its raw quantiles; the
+    other numeric columns are smoothed."""
+    from clinisynth.encoding import NUMERIC, Block
+    from clinisynth.schema import ColumnSchema, TableSchema
+    from clinisynth.steps.base import Batch, FitContext
+    from clinisynth.steps.calibrate import CalibrateStep
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(300, 2))
+    y = np.repeat([0, 1], 150)
+    schema = TableSchema(columns=[
+        ColumnSchema("lab", "continuous", "float64", -4.0, 4.0),
+        ColumnSchema("time", "continuous", "float64", -4.0, 4.0, score=True),
+        ColumnSchema("outcome", "binary", "int64", categories=[0, 1])], target="outcome")
+    blocks = [Block("lab", NUMERIC, 0, 1), Block("time", NUMERIC, 1, 2)]
+    step = CalibrateStep(("histogram",), freeze=False, smoothing=1.0).fit(
+        Batch(X=X, y=y, blocks=blocks), FitContext(rng=rng, schema=schema))
+    raw = Reference.from_data(X, y, [0, 1])
+    ref = step.chain_.reference_
+    assert not np.allclose(ref.quantiles[:, 0], raw.quantiles[:, 0])
+    assert np.array_equal(ref.quantiles[:, 1], raw.quantiles[:, 1])
+
+
 def test_a_value_k_rows_of_the_column_hold_stays_a_point_mass_in_every_class() -> None:
     """The protected bound: clipping leaves k rows at it, split over the classes (3 + 2)."""
     rng = np.random.default_rng(4)

@@ -31,6 +31,9 @@ def test_round_trip_and_model_schema():
     step = SurvivalStep().fit_table(df, schema)
     model = step.transform_table(df)
     assert step.model_schema_["time"].kind == "continuous"
+    assert step.model_schema_["time"].score and not step.model_schema_["marker"].score
+    assert "score" not in schema.to_dict()["columns"][0]  # never in a user's schema
+    assert step.model_schema_.to_dict()["columns"][2]["score"] is True
     assert step.model_schema_.survival is None
     assert abs(model["time"].mean()) < 0.05 and 0.9 < model["time"].std() < 1.05
     back = step.inverse_table(model, np.random.default_rng(0))
@@ -184,3 +187,39 @@ def test_censored_times_follow_their_entry_years_gap():
     for year, rows in out.groupby("year"):
         assert real.loc[year, "min"] <= rows["time"].min()
         assert rows["time"].max() <= real.loc[year, "max"]
+
+
+def test_smoothed_cells_hold_no_rare_time_inside_their_ends():
+    """With smoothing (value protection) a cell's table holds no time fewer than k rows hold,
+    but its two ends; decoded times stay inside the cell's real range; the step round-trips."""
+    df = cohort()
+    schema = infer_schema(df, "arm")
+    step = SurvivalStep(smoothing=1.0).fit_table(df, schema)
+    raw = SurvivalStep().fit_table(df, schema)
+    held = df["time"].value_counts()
+    rare = np.log1p(held[held < schema.k].index.to_numpy(dtype=float))
+    for values, raw_values in zip(step.values_, raw.values_, strict=True):
+        inside = values[1:-1]
+        assert not np.isin(inside, rare).any()
+        assert values[0] == raw_values[0] and values[-1] == raw_values[-1]
+    assert sum(step.rows_) == sum(raw.rows_) and step.report()["cells"][0]["rows"] == len(df)
+    z = pd.DataFrame({**{c: df[c] for c in df.columns if c != "time"},
+                      "time": np.linspace(-6, 6, len(df))})[df.columns]
+    back = step.inverse_table(z, np.random.default_rng(0))
+    assert back["time"].between(df["time"].min(), df["time"].max()).all()
+    model = step.transform_table(df)
+    again = step.transform_table(step.inverse_table(model, np.random.default_rng(0)))
+    assert np.allclose(again["time"], model["time"], atol=0.05)  # up to rounding to days
+    state = SurvivalStep.from_state(*step.get_state())
+    assert state.smoothing == 1.0
+    pd.testing.assert_frame_equal(state.inverse_table(z, np.random.default_rng(0)), back)
+
+
+def test_the_hybrid_keeps_the_survival_times_unsmoothed():
+    """Off by default (see ``SurvivalStep.smoothing``); the calibration leaves the score raw."""
+    from clinisynth import HybridSynthesizer
+
+    syn = HybridSynthesizer(weights={"gmm": 1}, privacy_guard=False, seed=0)
+    syn.fit(cohort(200), "arm")
+    assert syn.pipeline_.step("survival").smoothing == 0.0
+    assert syn.pipeline_.step("calibrate").smoothing > 0

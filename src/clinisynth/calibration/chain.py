@@ -50,12 +50,13 @@ class CalibrationChain:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray, columns: Sequence[int],
-            n_quantiles: int = DEFAULT_QUANTILES, smoothing: float = 0.0, k: int = 5
-            ) -> CalibrationChain:
+            n_quantiles: int = DEFAULT_QUANTILES, smoothing: float = 0.0, k: int = 5,
+            unsmoothed: Sequence[int] = ()) -> CalibrationChain:
         """Summarise the real matrix once on ``columns`` and share it with every step
-        (``smoothing``, ``k``: see :meth:`Reference.from_data`)."""
+        (``smoothing``, ``k``, ``unsmoothed``: see :meth:`Reference.from_data`)."""
         return self.fit_reference(Reference.from_data(X, y, columns, n_quantiles, who=WHO,
-                                                      smoothing=smoothing, k=k))
+                                                      smoothing=smoothing, k=k,
+                                                      unsmoothed=unsmoothed))
 
     def fit_reference(self, reference: Reference) -> CalibrationChain:
         self.reference_ = reference

@@ -127,10 +127,12 @@ class Reference:
     @classmethod
     def from_data(cls, X: np.ndarray, y: np.ndarray, columns: Sequence[int],
                   n_quantiles: int = DEFAULT_QUANTILES, who: str = "calibration",
-                  smoothing: float = 0.0, k: int = 5) -> Reference:
+                  smoothing: float = 0.0, k: int = 5,
+                  unsmoothed: Sequence[int] = ()) -> Reference:
         """Summarise the real matrix ``X`` (n × d) with class codes ``y`` on ``columns``; with
         ``smoothing`` > 0 each class's values that fewer than ``k`` rows of the column hold
-        (all classes together) are kernel-smoothed (:func:`smoothed_quantiles`)."""
+        (all classes together) are kernel-smoothed (:func:`smoothed_quantiles`), except in the
+        columns of ``unsmoothed`` (scores a step maps back through real values itself)."""
         if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, int | np.integer) \
                 or n_quantiles < 2:
             raise ClinisynthError(
@@ -148,13 +150,15 @@ class Reference:
         mean = np.empty((len(classes), len(cols)))
         std = np.empty((len(classes), len(cols)))
         counts = np.empty(len(classes), dtype=np.int64)
-        common = [_common(X[:, j], k) for j in cols] if smoothing > 0 else []
+        skip = {int(c) for c in unsmoothed}
+        smoothed = [j for j, c in enumerate(cols) if int(c) not in skip] if smoothing > 0 else []
+        common = {j: common_values(X[:, cols[j]], k) for j in smoothed}
         for i, code in enumerate(classes):
             part = X[np.ix_(y == code, cols)]
             counts[i] = len(part)
             if len(cols):
                 quantiles[i] = np.quantile(part, levels, axis=0).T
-                for j in range(len(cols) if smoothing > 0 else 0):
+                for j in smoothed:
                     smooth = smoothed_quantiles(part[:, j], levels, smoothing, k, common[j])
                     if smooth is not None:
                         quantiles[i, j] = smooth
@@ -184,7 +188,7 @@ class Reference:
                    arrays["mean"], arrays["std"], arrays["counts"])
 
 
-def _common(x: np.ndarray, k: int) -> np.ndarray:
+def common_values(x: np.ndarray, k: int) -> np.ndarray:
     """The values at least ``k`` rows of ``x`` hold."""
     values, held = np.unique(x, return_counts=True)
     return values[held >= k]

@@ -55,6 +55,7 @@ from clinisynth.schema.rules import (
     MappingRule,
     RangeRule,
     Rule,
+    equal_values,
     jsonable,
 )
 
@@ -178,7 +179,7 @@ def _conditional_equal(frame: pd.DataFrame, discrete: list[str], opts: Discovery
             continue
         a, b = floats(frame[ineq.left]), floats(frame[ineq.right])
         both = ~np.isnan(a) & ~np.isnan(b)
-        equal = both & (np.abs(a - b) <= 1e-9 * np.maximum(1.0, np.abs(b)))
+        equal = both & equal_values(a, b)
         share = equal.sum() / max(both.sum(), 1)
         if not equal.any() or equal[both].all():
             continue

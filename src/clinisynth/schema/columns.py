@@ -70,6 +70,11 @@ class ColumnSchema:
     #: "mode"}``, e.g. SAS's short numerics: see :mod:`clinisynth.rules.storage`); ``False``:
     #: write plain decimals; None: learn it at fit time
     storage: dict[str, Any] | bool | None = None
+    #: model view only, set by a step: the column holds that step's score (the survival step's
+    #: normal score of the follow-up time), which its inverse maps back through the real
+    #: values itself; the calibration then matches it without smoothing (it is no released
+    #: value). Never in a user's schema
+    score: bool = False
 
     @property
     def is_numeric(self) -> bool:

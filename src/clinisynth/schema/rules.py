@@ -100,6 +100,12 @@ def _ids(series: pd.Series, index: dict[Any, int]) -> np.ndarray:
     return lookup[codes]
 
 
+def equal_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cells where both are present and ``|a - b| <= EPS * max(1, |b|)``."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(a - b) <= EPS * np.maximum(1.0, np.abs(b))
+
+
 def _match(series: pd.Series, values: list[Any]) -> np.ndarray:
     """Rows whose value is one of ``values`` (``None`` matches a missing cell)."""
     index = {None if v is None else category_key(v): 0 for v in values}
@@ -204,7 +210,11 @@ class ConditionalMissing(Rule):
 
     def condition(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows where ``when`` takes one of ``values`` (None matches a missing cell)."""
-        return _match(frame[self.when], list(self.values))
+        return self.matches(frame[self.when])
+
+    def matches(self, when: pd.Series) -> np.ndarray:
+        """Cells of the ``when`` column holding one of ``values``."""
+        return _match(when, list(self.values))
 
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
         cond = self.condition(frame)
@@ -232,13 +242,16 @@ class ConditionalEqual(Rule):
 
     def condition(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows where ``when`` takes one of ``values`` (None matches a missing cell)."""
-        return _match(frame[self.when], list(self.values))
+        return self.matches(frame[self.when])
+
+    def matches(self, when: pd.Series) -> np.ndarray:
+        """Cells of the ``when`` column holding one of ``values``."""
+        return _match(when, list(self.values))
 
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
         a, b = _num(frame, self.column), _num(frame, self.equals)
-        with np.errstate(invalid="ignore"):
-            differ = np.abs(a - b) > EPS * np.maximum(1.0, np.abs(b))
-        return self.condition(frame) & differ
+        both = ~np.isnan(a) & ~np.isnan(b)
+        return self.condition(frame) & both & ~equal_values(a, b)
 
 
 @dataclass

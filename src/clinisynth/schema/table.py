@@ -122,6 +122,8 @@ class TableSchema:
                         "public_categories", "storage"):  # only where they apply
                 if item[key] is None:
                     del item[key]
+            if not item["score"]:
+                del item["score"]
             columns.append(item)
         out = {"version": self.version, "target": self.target, "k": self.k,
                "columns": columns, "survival": self.survival}

@@ -49,11 +49,14 @@ class CalibrateStep(Step):
 
     def fit(self, batch: Batch, ctx: FitContext) -> CalibrateStep:
         X, y = batch.matrix(self.name)
-        columns = [b.start for b in batch.blocks or () if b.kind == NUMERIC]
+        numeric = [b for b in batch.blocks or () if b.kind == NUMERIC]
+        columns = [b.start for b in numeric]
+        scores = [b.start for b in numeric if b.column in ctx.schema.names
+                  and ctx.schema[b.column].score]  # a step's score, no released value
         chain = CalibrationChain(list(self.steps), self.params)  # checks the names and params
         self.chain_: CalibrationChain | None = (
-            chain.fit(X, y, columns, smoothing=self.smoothing, k=int(ctx.schema.k))
-            if columns else None)
+            chain.fit(X, y, columns, smoothing=self.smoothing, k=int(ctx.schema.k),
+                      unsmoothed=scores) if columns else None)
         self.map_: FittedCalibration | None = None
         if self.chain_ is not None and self.freeze:
             ctx.report("calibration maps", 0, 1)

@@ -45,6 +45,7 @@ import pandas as pd
 
 from clinisynth.encoding import restore_dtype
 from clinisynth.errors import ClinisynthError
+from clinisynth.rules.columns import floats
 from clinisynth.rules.discovery import discover_rules, learn_precisions
 from clinisynth.rules.fences import (
     choose_mode,
@@ -286,17 +287,18 @@ class RulesStep(TableStep):
         for i, child in fenced.items():
             how[i] = _fence_how(self.fences_[child])
         self.equals_: dict[str, list[int]] = {}
+        links = fence_links(self.fences_)
         for i, rule in enumerate(self.rules_):
             if not isinstance(rule, ConditionalEqual) or rule.when in derived:
                 continue
             for child, parent in ((rule.column, rule.equals), (rule.equals, rule.column)):
-                if parent in fence_links(self.fences_).get(child, ()):
+                if parent in links.get(child, ()):
                     self.equals_.setdefault(child, []).append(i)
                     how[i] = f"'{child}' set to '{parent}' where the condition holds"
                     break
         self.order_ = forest_order(
             [c.name for c in schema.columns if c.is_numeric and c.name not in derived],
-            fence_links(self.fences_))
+            links)
         self.bounds_: dict[str, list[float | None]] = {}
         for c in schema.columns:
             if c.is_numeric and c.name not in derived:
@@ -411,9 +413,8 @@ class RulesStep(TableStep):
                 rule = self.rules_[i]
                 assert isinstance(rule, ConditionalEqual)
                 other = rule.equals if rule.column == name else rule.column
-                bound = _num(pd.DataFrame({other: out[other]}), other)
-                cond = rule.condition(pd.DataFrame({rule.when: out[rule.when]})) \
-                    & ~np.isnan(bound)
+                bound = floats(pd.Series(out[other]))
+                cond = rule.matches(pd.Series(out[rule.when])) & ~np.isnan(bound)
                 x = np.where(cond, bound, x)
             out[name] = x
         table = pd.DataFrame({n: pd.Series(v) for n, v in out.items()})
@@ -556,7 +557,7 @@ def _class_index(frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
 
 
 def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+    return floats(frame[name])
 
 
 def _annotated(schema: TableSchema, rules: list[Rule], steps: dict[str, float],
