@@ -191,8 +191,27 @@ class ForbiddenCombination(Rule):
         return bad
 
 
+class _WhenValues:
+    """What the conditional rules share: a condition ``when`` in ``values``."""
+
+    when: str
+    values: list[Any]
+
+    def condition(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows where ``when`` takes one of ``values`` (None matches a missing cell)."""
+        return self.matches(frame[self.when])
+
+    def matches(self, when: pd.Series) -> np.ndarray:
+        """Cells of the ``when`` column holding one of ``values``."""
+        return _match(when, list(self.values))
+
+    def listed(self) -> str:
+        """``values`` as the rule's description prints them: ``{'a', missing}``."""
+        return "{" + ", ".join("missing" if v is None else repr(v) for v in self.values) + "}"
+
+
 @dataclass
-class ConditionalMissing(Rule):
+class ConditionalMissing(_WhenValues, Rule):
     type: ClassVar[str] = "conditional_missing"
     column: str
     when: str
@@ -204,17 +223,9 @@ class ConditionalMissing(Rule):
         return (self.when, self.column)
 
     def describe(self) -> str:
-        vals = ", ".join("missing" if v is None else repr(v) for v in self.values)
         how = "exactly when" if self.exact else "whenever"
-        return f"missing: {quote(self.column)} is missing {how} {quote(self.when)} in {{{vals}}}"
-
-    def condition(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows where ``when`` takes one of ``values`` (None matches a missing cell)."""
-        return self.matches(frame[self.when])
-
-    def matches(self, when: pd.Series) -> np.ndarray:
-        """Cells of the ``when`` column holding one of ``values``."""
-        return _match(when, list(self.values))
+        return (f"missing: {quote(self.column)} is missing {how} {quote(self.when)} in "
+                f"{self.listed()}")
 
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
         cond = self.condition(frame)
@@ -224,7 +235,7 @@ class ConditionalMissing(Rule):
 
 
 @dataclass
-class ConditionalEqual(Rule):
+class ConditionalEqual(_WhenValues, Rule):
     type: ClassVar[str] = "conditional_equal"
     column: str
     equals: str
@@ -236,17 +247,8 @@ class ConditionalEqual(Rule):
         return (self.when, self.equals, self.column)
 
     def describe(self) -> str:
-        vals = ", ".join("missing" if v is None else repr(v) for v in self.values)
         return (f"equal: {quote(self.column)} = {quote(self.equals)} whenever {quote(self.when)} "
-                f"in {{{vals}}}")
-
-    def condition(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows where ``when`` takes one of ``values`` (None matches a missing cell)."""
-        return self.matches(frame[self.when])
-
-    def matches(self, when: pd.Series) -> np.ndarray:
-        """Cells of the ``when`` column holding one of ``values``."""
-        return _match(when, list(self.values))
+                f"in {self.listed()}")
 
     def violated(self, frame: pd.DataFrame) -> np.ndarray:
         a, b = _num(frame, self.column), _num(frame, self.equals)

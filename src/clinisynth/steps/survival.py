@@ -137,7 +137,7 @@ class SurvivalStep(TableStep):
         self.span_: list[list[float]] = []  # each cell's real [min, max] follow-up
         self.rows_: list[int] = []
         common = {gap: common_values(self._scaled(t, width, gap)[ok], int(schema.k))
-                  for gap in (False, True)} if self.smoothing > 0 else {}
+                  for gap in {self._gap(label) for label in labels}} if self.smoothing > 0 else {}
         for label, mask in zip(labels, masks, strict=True):
             if mask.sum() >= MIN_CELL_ROWS or (label == (ANY, ANY, ANY) and mask.any()):
                 scaled = self._scaled(t, width, self._gap(label))[mask]
