@@ -51,8 +51,13 @@ from clinisynth.schema import infer_schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
-TABLES = {"pima": ("pima_diabetes.csv", "type"), "breast_cancer": (None, None)}
+TABLES = {"pima": ("pima_diabetes.csv", "type"), "breast_cancer": (None, None),
+          "liver": ("liver_pbc.csv", "status"),
+          "pbcseq_patients": ("pbcseq_patients.csv", "status"),
+          "cardiac": ("cardiac_cabg_ptca.csv", "procedure")}
 ATTACK = "singling_out_univariate"
+#: a column with at most this many values is drawn on them (as codes)
+FEW_VALUES = 10
 
 
 def load(name: str) -> tuple[pd.DataFrame, str] | None:
@@ -74,18 +79,40 @@ def decimals(x: pd.Series) -> int:
 
 
 class Population:
-    """A per-class Gaussian mixture on ``log1p`` of the numeric columns, rounded as recorded."""
+    """A per-class Gaussian mixture on ``log1p`` of the columns, rounded as recorded.
+
+    A non-numeric column, and a column of at most :data:`FEW_VALUES` values, enters as its
+    codes (a draw rounded to the nearest code); a missing cell is refilled at the column's
+    per-class missing share, independently of the rest (the mixture is fitted with missing
+    cells at the column's median); identifier, text and date columns (``infer_schema``'s
+    roles) are left out.
+    """
 
     def __init__(self, df: pd.DataFrame, target: str) -> None:
         self.target = target
-        self.columns = [c for c in df.columns if c != target]
-        self.decimals = {c: decimals(df[c]) for c in self.columns}
-        self.low = df[self.columns].min()
+        roles = {c.name: c.role for c in infer_schema(df, target).columns}
+        self.columns = [c for c in df.columns if c != target
+                        and roles.get(c) not in ("identifier", "text", "datetime")]
+        self.codes = {c: np.sort(df[c].dropna().unique()) for c in self.columns
+                      if not pd.api.types.is_numeric_dtype(df[c])
+                      or df[c].nunique() <= FEW_VALUES}
+        x = self._encode(df)
+        self.decimals = {c: decimals(x[c].dropna()) for c in self.columns}
+        self.low = x.min()
         self.classes = sorted(df[target].unique())
         self.shares = [float((df[target] == k).mean()) for k in self.classes]
+        self.missing = {k: x[df[target] == k].isna().mean() for k in self.classes}
+        filled = x.fillna(x.median())
         self.models = {k: GaussianMixture(4, random_state=0).fit(
-            np.log1p(df.loc[df[target] == k, self.columns].to_numpy(float) - self.low.to_numpy()))
+            np.log1p(filled[df[target] == k].to_numpy(float) - self.low.to_numpy()))
             for k in self.classes}
+
+    def _encode(self, df: pd.DataFrame) -> pd.DataFrame:
+        x = df[self.columns].copy()
+        for c, codes in self.codes.items():
+            x[c] = pd.Series(np.searchsorted(codes, df[c].fillna(codes[0]).to_numpy()),
+                             index=df.index, dtype=float).where(df[c].notna())
+        return x.astype(float)
 
     def draw(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         y = rng.choice(len(self.classes), size=n, p=self.shares)
@@ -100,6 +127,10 @@ class Population:
             part = pd.DataFrame(np.expm1(x) + self.low.to_numpy(), columns=self.columns)
             for c in self.columns:
                 part[c] = part[c].clip(lower=self.low[c]).round(self.decimals[c])
+                if c in self.codes:
+                    codes = self.codes[c]
+                    part[c] = codes[part[c].clip(upper=len(codes) - 1).astype(int)]
+                part[c] = part[c].where(rng.random(m) >= self.missing[k][c])
             part[self.target] = k
             parts.append(part)
         out = pd.concat(parts, ignore_index=True)

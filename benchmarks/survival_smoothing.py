@@ -60,7 +60,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["whas500", "actg320", "veteran", "larynx", "lung", "kidney_transplant", "actg175",
           "kmsurv_bmt"]
 SUBSAMPLES = 20
-VARIANTS = ["off", "calibration_only", "default", "survival_smoothed"]
+VARIANTS = ["off", "calibration_only", "default", "survival_smoothed", "survival_floor",
+            "survival_knn"]
 KEEP = ["table", "seed", "pair_name", "c_trtr", "c_tstr", "km_syn", "km_hold", "detection",
         "so_time", "error"]
 
@@ -99,8 +100,9 @@ def run_variant(variant: str, tables: list[str], seeds: list[int],
         params.RARE_SMOOTHING = 0.0
     if variant == "calibration_only":
         CalibrationChain.fit = fit_all_columns  # type: ignore[method-assign]
-    if variant == "survival_smoothed":
-        params.SurvivalStep = lambda: SurvivalStep(params.RARE_SMOOTHING)  # type: ignore[misc]
+    if variant.startswith("survival_"):
+        floor = {"survival_floor": 1, "survival_knn": 5}.get(variant, 0)
+        params.SurvivalStep = lambda: SurvivalStep(params.RARE_SMOOTHING, floor)  # type: ignore[misc]
     try:
         rows = []
         for table in tables:

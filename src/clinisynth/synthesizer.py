@@ -254,6 +254,12 @@ class HybridSynthesizer(BaseEstimator):
         return getattr(self, "_reports", {}).get("guard") or guard.new_report()
 
     @property
+    def smoothed_(self) -> bool:
+        """Whether the calibration's reference kernel-smooths rare values (value protection)."""
+        self.check_fitted()
+        return getattr(self.pipeline_.step("calibrate"), "smoothing", 0.0) > 0
+
+    @property
     def rules_report_(self) -> dict[str, int]:
         """Rows of the last sample that broke a rule: ``redrawn`` and ``remaining``."""
         reports = getattr(self, "_reports", {})

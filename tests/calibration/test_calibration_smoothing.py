@@ -54,6 +54,25 @@ def test_rare_values_are_not_reproduced() -> None:
     assert smooth < 0.05
 
 
+@pytest.mark.parametrize("floor", [1, 5])
+def test_a_floor_spreads_isolated_values_over_their_neighbours(floor: int) -> None:
+    """Three values far apart in a tail (gaps of 3, Silverman's bandwidth 0.3): without a floor
+    each keeps most of its mass within 0.5 of itself (a peak at the patient's value); with the
+    bandwidth at least the distance to the ``floor``-th nearest value, under half of it."""
+    levels = np.linspace(0.0, 1.0, 4096)
+    x = np.r_[np.random.default_rng(0).normal(0.0, 1.0, 300), 8.0, 11.0, 14.0]
+    assert bandwidth(x) < 0.5
+
+    def near(q: np.ndarray | None) -> np.ndarray:
+        assert q is not None
+        return np.array([np.mean(np.abs(q - v) < 0.5) * len(x) for v in (8.0, 11.0, 14.0)])
+
+    plain = near(smoothed_quantiles(x, levels, 1.0, k=5))
+    floored = near(smoothed_quantiles(x, levels, 1.0, k=5, floor=floor))
+    assert np.all(plain > 0.8)
+    assert np.all(floored < 0.5 * plain)
+
+
 def test_smoothed_quantiles_are_monotone_within_the_observed_range() -> None:
     x = np.random.default_rng(1).lognormal(3.4, 0.2, 350).round(1)
     q = smoothed_quantiles(x, LEVELS, 1.0, k=5)

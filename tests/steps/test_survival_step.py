@@ -211,7 +211,7 @@ def test_smoothed_cells_hold_no_rare_time_inside_their_ends():
     again = step.transform_table(step.inverse_table(model, np.random.default_rng(0)))
     assert np.allclose(again["time"], model["time"], atol=0.05)  # up to rounding to days
     state = SurvivalStep.from_state(*step.get_state())
-    assert state.smoothing == 1.0
+    assert state.smoothing == 1.0 and state.floor == step.floor
     pd.testing.assert_frame_equal(state.inverse_table(z, np.random.default_rng(0)), back)
 
 

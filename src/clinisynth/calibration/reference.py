@@ -218,7 +218,8 @@ def neighbour_spans(x: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
 
 
 def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int = 5,
-                       common: np.ndarray | None = None) -> np.ndarray | None:
+                       common: np.ndarray | None = None, floor: int = 0
+                       ) -> np.ndarray | None:
     """Quantiles at ``levels`` of ``x`` with its rare values smoothed, or None (kept raw).
 
     ``F(t) = (1/n) [Σ_{a common} n_a·1(a ≤ t) + Σ_{v rare} n_v·K_{h_v}(t; v)]``: each common
@@ -229,8 +230,13 @@ def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int 
     ``h_v = min(factor · bandwidth(x), span_k(v))``: Silverman's, but never wider than the
     distance to the ``k``-th nearest value (:func:`neighbour_spans`), so a value inside a
     cluster (site-numbered identifiers, a lab's heaped values) stays in it instead of filling
-    the gaps between clusters. Computed on a ``_BINS``-bin grid, the rare values grouped by
-    bandwidth (a binned kernel estimate per group). None for ``factor`` 0 or no rare value.
+    the gaps between clusters. With ``floor`` = ``j`` the bandwidth is never narrower than the
+    distance to the ``j``-th nearest value either, ``h_v = max(min(factor · bandwidth(x),
+    span_k(v)), span_j(v))``: where the values are sparser than Silverman's bandwidth (a
+    tail) the kernels then overlap and the density has no peak at each patient's value (for
+    ``j = k``: each kernel reaches ``k`` patients, a balloon kNN estimate). Computed on a
+    ``_BINS``-bin grid, the rare values grouped by bandwidth (a binned kernel estimate per
+    group). None for ``factor`` 0 or no rare value.
     """
     distinct, held = np.unique(x, return_counts=True)
     rare = held < k if common is None else ~np.isin(distinct, common)
@@ -240,8 +246,10 @@ def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int 
     lo, hi = float(distinct[0]), float(distinct[-1])
     width = (hi - lo) / _BINS
     spans = np.minimum(neighbour_spans(x, distinct[rare], k), h)
+    if floor:
+        spans = np.maximum(spans, neighbour_spans(x, distinct[rare], floor))
     # bandwidths to the nearest of _GROUPS log-spaced levels (a binned estimate per level)
-    levels_h = np.geomspace(max(width / 4, h / 1e4), h, _GROUPS)
+    levels_h = np.geomspace(max(width / 4, h / 1e4), max(h, float(spans.max())), _GROUPS)
     group = np.abs(np.log(np.maximum(spans, levels_h[0]))[:, None]
                    - np.log(levels_h)[None, :]).argmin(axis=1)
     mass = np.zeros(_BINS)

@@ -200,8 +200,8 @@ def audit_and_report(syn: HybridSynthesizer, train: pd.DataFrame, holdout: pd.Da
         if roles is not None:
             sections.append(roles)
         if syn.protect_ is not None:
-            smoothed = getattr(syn.pipeline_.step("calibrate"), "smoothing", 0.0) > 0
-            sections.append(protection_section(syn.protect_.report(), syn.protect_.k_, smoothed))
+            sections.append(protection_section(syn.protect_.report(), syn.protect_.k_,
+                                               syn.smoothed_))
         if syn.guard_report_ is not None and not conditions:
             sections.append(guard_section(syn.guard_report_, syn.guard_))
         result.meta["synthesizer"] = {

@@ -41,7 +41,7 @@ def print_model(syn: HybridSynthesizer) -> None:
             how += ", stopped by --max-search-seconds"
     console.print(f"generator weights ({how}): {mix}", highlight=False)
     steps = " → ".join(syn.calibration_.steps) if syn.calibration_ else "none"
-    if getattr(syn.pipeline_.step("calibrate"), "smoothing", 0.0) > 0 and syn.protect_:
+    if syn.smoothed_ and syn.protect_:
         steps += (f" (toward each class's values, those fewer than {syn.protect_.k_} patients "
                   "hold kernel-smoothed)")
     console.print(f"calibration: {steps}", highlight=False)
