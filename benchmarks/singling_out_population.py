@@ -23,19 +23,16 @@ rows (70 % of the table's size) and a pool 20 times larger. Per seed and table:
 
 Sources: ``null`` (a fresh population draw: the risk's zero), the default
 :class:`~clinisynth.HybridSynthesizer` with ``protect=False``, with value protection but its
-calibration reference unsmoothed (``clinisynth.params.RARE_SMOOTHING = 0``: the ablation), and
-the default (``protect=True``), and the default with every kernel at least as wide as the
-distance to the value's 5th nearest value (``protect, kNN kernels``: the calibration's and the
-survival step's tables of times smoothed so; ``smoothed_quantiles(floor=5)``, an ablation the
-default does not use). Each hybrid: seed ``seed``, 60 search episodes, as many rows as
-the training set.
+calibration reference and tables of times unsmoothed (``clinisynth.params.RARE_SMOOTHING = 0``:
+the ablation), and the default (``protect=True``: rare values, in the calibration and in the
+survival step's tables of times, spread by kernels reaching their k-th nearest value). Each
+hybrid: seed ``seed``, 60 search episodes, as many rows as the training set.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,20 +42,15 @@ from scipy.stats import ks_2samp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from singling_out_null import Population, seeded_main  # noqa: E402
 
-import clinisynth.calibration.reference as reference  # noqa: E402
 import clinisynth.params as params  # noqa: E402
 from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit import singling_out as so  # noqa: E402
 from clinisynth.audit.fidelity import detection_auc  # noqa: E402
 from clinisynth.audit.risk import _Matrices, attack_columns  # noqa: E402
 from clinisynth.schema import infer_schema  # noqa: E402
-from clinisynth.steps.survival import SurvivalStep  # noqa: E402
 
-SOURCES = ("null", "protect off", "protect, unsmoothed", "protect (default)",
-           "protect, kNN kernels")
+SOURCES = ("null", "protect off", "protect, unsmoothed", "protect (default)")
 POOL_FACTOR, DRAWS = 20, 40
-#: the kNN-kernel source's floor: each rare value's kernel reaches its 5th nearest value (k)
-KNN_FLOOR = 5
 
 
 def risk(train: pd.DataFrame, pool: pd.DataFrame, synthetic: pd.DataFrame, schema: object,
@@ -84,17 +76,10 @@ def fidelity(pool: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str], sc
     return ks, detection_auc(rows, synthetic, schema, seed=seed)[0]
 
 
-def fit_sample(train: pd.DataFrame, target: str, seed: int, protect: bool, smoothing: float,
-               floor: int = 0) -> tuple[pd.DataFrame, HybridSynthesizer]:
-    """The hybrid on ``train`` and as many rows; ``floor`` > 0: every kernel of the smoothing
-    (the calibration's and the survival step's tables of times) at least as wide as the
-    distance to the ``floor``-th nearest value (``smoothed_quantiles(floor=)``)."""
-    default, survival, quantiles = params.RARE_SMOOTHING, params.SurvivalStep, \
-        reference.smoothed_quantiles
+def fit_sample(train: pd.DataFrame, target: str, seed: int, protect: bool, smoothing: float
+               ) -> tuple[pd.DataFrame, HybridSynthesizer]:
+    default = params.RARE_SMOOTHING
     params.RARE_SMOOTHING = smoothing
-    if floor:
-        reference.smoothed_quantiles = partial(quantiles, floor=floor)
-        params.SurvivalStep = lambda: SurvivalStep(smoothing, floor)  # type: ignore[misc]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -102,8 +87,7 @@ def fit_sample(train: pd.DataFrame, target: str, seed: int, protect: bool, smoot
             syn.fit(train, target)
             return syn.sample(len(train), seed=seed), syn
     finally:
-        params.RARE_SMOOTHING, params.SurvivalStep = default, survival  # type: ignore[misc]
-        reference.smoothed_quantiles = quantiles
+        params.RARE_SMOOTHING = default
 
 
 def run(name: str, df: pd.DataFrame, target: str, seeds: list[int]) -> pd.DataFrame:
@@ -115,11 +99,10 @@ def run(name: str, df: pd.DataFrame, target: str, seeds: list[int]) -> pd.DataFr
         train, pool = population.draw(n, rng), population.draw(POOL_FACTOR * n, rng)
         schema = infer_schema(train, target)
         tables = {"null": (population.draw(n, rng), schema, lambda f: f)}
-        for source, protect, smoothing, floor in (
-                ("protect off", False, 0.0, 0), ("protect, unsmoothed", True, 0.0, 0),
-                ("protect (default)", True, params.RARE_SMOOTHING, 0),
-                ("protect, kNN kernels", True, params.RARE_SMOOTHING, KNN_FLOOR)):
-            fake, syn = fit_sample(train, target, seed, protect, smoothing, floor)
+        for source, protect, smoothing in (("protect off", False, 0.0),
+                                           ("protect, unsmoothed", True, 0.0),
+                                           ("protect (default)", True, params.RARE_SMOOTHING)):
+            fake, syn = fit_sample(train, target, seed, protect, smoothing)
 
             def view(frame: pd.DataFrame, syn: HybridSynthesizer = syn) -> pd.DataFrame:
                 return syn.record_view(frame, protected=False)

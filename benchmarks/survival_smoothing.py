@@ -1,17 +1,16 @@
 """What value protection's smoothing does to survival utility and privacy: Cox C-index trained
 on synthetic rows against trained on real rows, KM distance, detection, and the audit's
-univariate singling out on the time, with the smoothing off, in the calibration on every
-numeric column (the survival step's score too: 2e02a77), in the calibration but for the score
-(the default), and that plus the survival step's own tables of times (its opt-in smoothing).
+univariate singling out on the time, with the smoothing off, in the calibration only (the
+survival step's times raw: ed7fb33), and in both (the default).
 
 Run:  .venv/bin/python benchmarks/survival_smoothing.py [--seeds 0 1 2] [--tables ...]
-      [--variants off calibration_only default survival_smoothed] [--search-seconds 20]
+      [--variants off survival_raw default] [--search-seconds 20]
 
 The survival step replaces the follow-up time by a normal score within its (class, event) cell
 and maps a synthetic score back through that cell's table of times itself, so smoothing the
 score in the calibration protects no time (a synthetic time is still interpolated between two
-real times); it only bends the score's distribution. ``survival_smoothed`` smooths the times
-where they are written, in the survival step's cell tables (``SurvivalStep(smoothing=...)``).
+real times); it only bends the score's distribution. So the calibration leaves the score raw,
+and the survival step smooths the times where they are written, in its cell tables.
 
 Protocol and scores per (table, seed) are :func:`survival_generalisation.run_cell`'s (70/30
 split with ``random_state=seed``, nothing declared, the hybrid with ``seed``, weight search
@@ -28,11 +27,9 @@ capped at ``--search-seconds``); per variant and over every (table, seed, pair):
   for exactly one holdout row (0 for a model that learns nothing patient-specific), mean over
   (table, seed).
 
-Variants: ``off`` (``clinisynth.params.RARE_SMOOTHING = 0``: raw references, value
-protection's clipping still on), ``calibration_only`` (2e02a77: every calibrated column
-smoothed, the score too: the chain's ``unsmoothed`` argument dropped), ``default`` (the
-calibration skips the score; the survival step's times raw) and ``survival_smoothed`` (the
-default plus ``SurvivalStep(smoothing=RARE_SMOOTHING)``).
+Variants: ``off`` (``clinisynth.params.RARE_SMOOTHING = 0``: raw references and tables of
+times, value protection's clipping still on), ``survival_raw`` (the calibration smoothed, the
+survival step's tables raw: ``SurvivalStep()``) and ``default`` (both smoothed).
 Writes benchmarks/results/survival_smoothing.md and .csv.
 """
 
@@ -53,15 +50,13 @@ from survival_generalisation import run_cell  # noqa: E402
 
 import clinisynth.params as params  # noqa: E402
 from clinisynth.audit import singling_out as so  # noqa: E402
-from clinisynth.calibration import CalibrationChain  # noqa: E402
 from clinisynth.steps.survival import SurvivalStep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["whas500", "actg320", "veteran", "larynx", "lung", "kidney_transplant", "actg175",
           "kmsurv_bmt"]
 SUBSAMPLES = 20
-VARIANTS = ["off", "calibration_only", "default", "survival_smoothed", "survival_floor",
-            "survival_knn"]
+VARIANTS = ["off", "survival_raw", "default"]
 KEEP = ["table", "seed", "pair_name", "c_trtr", "c_tstr", "km_syn", "km_hold", "detection",
         "so_time", "error"]
 
@@ -90,19 +85,11 @@ def time_singling_out(syn: Any, train: pd.DataFrame, holdout: pd.DataFrame,
 def run_variant(variant: str, tables: list[str], seeds: list[int],
                 search_seconds: float) -> list[dict[str, Any]]:
     """Every (table, seed) cell with the smoothing set as ``variant`` says (restored after)."""
-    smoothing, fit, survival = params.RARE_SMOOTHING, CalibrationChain.fit, params.SurvivalStep
-
-    def fit_all_columns(self: CalibrationChain, *args: Any, unsmoothed: Any = (),
-                        **kwargs: Any) -> CalibrationChain:
-        return fit(self, *args, **kwargs)
-
+    smoothing, survival = params.RARE_SMOOTHING, params.SurvivalStep
     if variant == "off":
         params.RARE_SMOOTHING = 0.0
-    if variant == "calibration_only":
-        CalibrationChain.fit = fit_all_columns  # type: ignore[method-assign]
-    if variant.startswith("survival_"):
-        floor = {"survival_floor": 1, "survival_knn": 5}.get(variant, 0)
-        params.SurvivalStep = lambda: SurvivalStep(params.RARE_SMOOTHING, floor)  # type: ignore[misc]
+    if variant == "survival_raw":
+        params.SurvivalStep = lambda _smoothing: SurvivalStep()  # type: ignore[misc]
     try:
         rows = []
         for table in tables:
@@ -113,7 +100,6 @@ def run_variant(variant: str, tables: list[str], seeds: list[int],
         return rows
     finally:
         params.RARE_SMOOTHING, params.SurvivalStep = smoothing, survival  # type: ignore[misc]
-        CalibrationChain.fit = fit  # type: ignore[method-assign]
 
 
 def summarise(results: pd.DataFrame) -> str:

@@ -211,15 +211,17 @@ def test_smoothed_cells_hold_no_rare_time_inside_their_ends():
     again = step.transform_table(step.inverse_table(model, np.random.default_rng(0)))
     assert np.allclose(again["time"], model["time"], atol=0.05)  # up to rounding to days
     state = SurvivalStep.from_state(*step.get_state())
-    assert state.smoothing == 1.0 and state.floor == step.floor
+    assert state.smoothing == 1.0
     pd.testing.assert_frame_equal(state.inverse_table(z, np.random.default_rng(0)), back)
 
 
-def test_the_hybrid_keeps_the_survival_times_unsmoothed():
-    """Off by default (see ``SurvivalStep.smoothing``); the calibration leaves the score raw."""
+@pytest.mark.parametrize("protect", [True, False])
+def test_value_protection_smooths_the_times_where_they_are_written(protect):
+    """With ``protect`` (the default) the survival step smooths its tables of times, as the
+    calibration does its columns; without it neither does."""
     from clinisynth import HybridSynthesizer
 
-    syn = HybridSynthesizer(weights={"gmm": 1}, privacy_guard=False, seed=0)
+    syn = HybridSynthesizer(weights={"gmm": 1}, privacy_guard=False, protect=protect, seed=0)
     syn.fit(cohort(200), "arm")
-    assert syn.pipeline_.step("survival").smoothing == 0.0
-    assert syn.pipeline_.step("calibrate").smoothing > 0
+    assert (syn.pipeline_.step("survival").smoothing > 0) is protect
+    assert syn.smoothed_ is protect

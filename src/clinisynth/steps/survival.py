@@ -45,6 +45,12 @@ passes the study's end, which a real-vs-synthetic classifier otherwise spots), a
 within its cell's real ``[min, max]`` wherever the row's window allows (a row's window can be
 shorter than its cell's shortest real follow-up; the window wins).
 
+**Value protection** (``smoothing`` > 0, the pipeline's default with ``protect``): a cell's
+table is that of its times with the rare ones kernel-smoothed, each time fewer than ``k``
+patients hold spread as wide as the distance to its ``k``-th nearest time (:meth:`_smoothed`),
+so a synthetic time is not placed between two patients' sparse times (univariate singling out
+on the time: ``benchmarks/results/singling_out_population_mixed.md``).
+
 What is learned, not guaranteed: the share of events per class (the generators' class-wise
 model of ``E``) and how ``z`` depends on the covariates. Integer times are rounded. A cell
 with fewer than :data:`MIN_CELL_ROWS` rows borrows the event value's cell over all classes, then
@@ -90,15 +96,9 @@ class SurvivalStep(TableStep):
                             "(class, event) cell (its empirical distribution), and the study "
                             "window's entry column, scale and closing date")
 
-    def __init__(self, smoothing: float = 0.0, floor: int = 1) -> None:
-        #: > 0: each cell's table of times smoothed (:meth:`_smoothed`). Off by default: with
-        #: the calibration's bandwidth (Silverman's, capped at the k-th neighbour) it raised
-        #: univariate singling out on the time (+0.036 -> +0.057 over 8 tables x 3 seeds,
-        #: ``benchmarks/results/survival_smoothing.md``): in a sparse tail the bandwidth is
-        #: narrower than the gaps, so the density peaks at the patients' own times
+    def __init__(self, smoothing: float = 0.0) -> None:
+        #: > 0 (value protection): each cell's table of times smoothed (:meth:`_smoothed`)
         self.smoothing = smoothing
-        #: the kernel never narrower than the gap to the nearest other time (smoothed_quantiles)
-        self.floor = floor
 
     def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> SurvivalStep:
         pair = primary_pair(schema)
@@ -176,7 +176,7 @@ class SurvivalStep(TableStep):
         interpolated between two patients' sparse times, and the saved table holds no time
         fewer than ``k`` patients have. Unchanged (``v``, ``u``) where nothing is rare."""
         levels = np.linspace(0.0, 1.0, DEFAULT_QUANTILES)
-        q = smoothed_quantiles(scaled, levels, self.smoothing, k, common, self.floor)
+        q = smoothed_quantiles(scaled, levels, self.smoothing, k, common)
         if q is None:
             return v, u
         m = len(scaled)
@@ -299,14 +299,14 @@ class SurvivalStep(TableStep):
         meta = {"schema": self.schema_.to_dict(), "model_schema": self.model_schema_.to_dict(),
                 "cells": [[to_native(k), to_native(e), to_native(d)] for k, e, d in self.cells_],
                 "window": self.window_, "span": self.span_, "smoothing": self.smoothing,
-                "floor": self.floor, "rows": self.rows_}
+                "rows": self.rows_}
         arrays = {f"values.{i}": v for i, v in enumerate(self.values_)}
         arrays.update({f"ranks.{i}": u for i, u in enumerate(self.ranks_)})
         return meta, arrays
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> SurvivalStep:
-        step = cls(meta.get("smoothing", 0.0), meta.get("floor", 0))  # older: raw times
+        step = cls(meta.get("smoothing", 0.0))  # older models: raw times
         step.schema_ = TableSchema.from_dict(meta["schema"])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.pair_ = dict(primary_pair(step.schema_) or {})
