@@ -17,6 +17,8 @@ rows (70 % of the table's size) and a pool 20 times larger. Per seed and table:
 * ``risk`` = ``(attack − control) / (1 − control)``, unclipped (0 for a generator that learns
   nothing patient-specific), mean ± standard error over seeds; ``vs off``: its paired
   difference from ``protect=False`` on the same training rows;
+* per column (protection off, times raw and the default): the column's predicates' share of
+  ``attack − control`` (the columns the attack gains most on);
 * ``KS pool``: mean per-column KS distance of the synthetic rows to the pool, and ``detection
   pool``: the audit's detection AUC against as many pool rows (fidelity to the population, not
   to the training sample).
@@ -24,13 +26,17 @@ rows (70 % of the table's size) and a pool 20 times larger. Per seed and table:
 Sources: ``null`` (a fresh population draw: the risk's zero), the default
 :class:`~clinisynth.HybridSynthesizer` with ``protect=False``, with value protection but its
 calibration reference and tables of times unsmoothed (``clinisynth.params.RARE_SMOOTHING = 0``:
-the ablation), and the default (``protect=True``: rare values, in the calibration and in the
-survival step's tables of times, spread by kernels reaching their k-th nearest value). Each
-hybrid: seed ``seed``, 60 search episodes, as many rows as the training set.
+the ablation), on a table with a survival pair with the calibration smoothed but the survival
+step's tables of times raw (``protect, times raw``: before commit 86a5f9d), and the default
+(``protect=True``: rare values smoothed in the calibration, by Silverman's bandwidth capped at
+the distance to the k-th nearest value, and in the survival step's tables of times, by kernels
+as wide as that distance). Each hybrid: seed ``seed``, 60 search episodes, as many rows as the
+training set.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -47,24 +53,30 @@ from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit import singling_out as so  # noqa: E402
 from clinisynth.audit.fidelity import detection_auc  # noqa: E402
 from clinisynth.audit.risk import _Matrices, attack_columns  # noqa: E402
-from clinisynth.schema import infer_schema  # noqa: E402
+from clinisynth.schema import infer_schema, primary_pair  # noqa: E402
+from clinisynth.steps.survival import SurvivalStep  # noqa: E402
 
-SOURCES = ("null", "protect off", "protect, unsmoothed", "protect (default)")
+SOURCES = ("null", "protect off", "protect, unsmoothed", "protect, times raw", "protect (default)")
 POOL_FACTOR, DRAWS = 20, 40
 
 
 def risk(train: pd.DataFrame, pool: pd.DataFrame, synthetic: pd.DataFrame, schema: object,
-         seed: int) -> tuple[float, float, float, int]:
-    """``(risk, attack, control, predicates)`` of the univariate attack, pool as control."""
+         seed: int) -> tuple[float, float, float, int, dict[str, float]]:
+    """``(risk, attack, control, predicates, by column)`` of the univariate attack, pool as
+    control; ``by column``: each column's predicates' share of ``attack − control``."""
     data = _Matrices(train, pool, synthetic, attack_columns(schema))  # the audit's matrices
     tr, sy = so.dedup(data.train), so.dedup(data.synthetic)
     rng = np.random.default_rng(seed)
     preds = so.univariate_predicates(sy, data.numeric, 10**6, rng)
-    attack = float((so.matches(preds, tr).sum(axis=1) == 1).mean())
+    hits = so.matches(preds, tr).sum(axis=1) == 1
     on_pool = so.matches(preds, data.holdout)
-    control = float(np.mean([(on_pool[:, rng.choice(on_pool.shape[1], len(tr), replace=False)]
-                              .sum(axis=1) == 1).mean() for _ in range(DRAWS)]))
-    return (attack - control) / (1 - control), attack, control, len(preds)
+    control_hits = np.mean([on_pool[:, rng.choice(on_pool.shape[1], len(tr), replace=False)]
+                            .sum(axis=1) == 1 for _ in range(DRAWS)], axis=0)
+    attack, control = float(hits.mean()), float(control_hits.mean())
+    columns = np.array([data.names[p[0][0]] for p in preds])
+    by_column = {str(c): float((hits - control_hits)[columns == c].sum() / len(preds))
+                 for c in np.unique(columns)}
+    return (attack - control) / (1 - control), attack, control, len(preds), by_column
 
 
 def fidelity(pool: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str], schema: object,
@@ -76,10 +88,14 @@ def fidelity(pool: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str], sc
     return ks, detection_auc(rows, synthetic, schema, seed=seed)[0]
 
 
-def fit_sample(train: pd.DataFrame, target: str, seed: int, protect: bool, smoothing: float
-               ) -> tuple[pd.DataFrame, HybridSynthesizer]:
-    default = params.RARE_SMOOTHING
+def fit_sample(train: pd.DataFrame, target: str, seed: int, protect: bool, smoothing: float,
+               times_raw: bool = False) -> tuple[pd.DataFrame, HybridSynthesizer]:
+    """The hybrid on ``train`` and as many rows; ``times_raw``: the survival step's tables of
+    times unsmoothed (before commit 86a5f9d), the calibration as ``smoothing`` says."""
+    default, survival = params.RARE_SMOOTHING, params.SurvivalStep
     params.RARE_SMOOTHING = smoothing
+    if times_raw:
+        params.SurvivalStep = lambda _smoothing: SurvivalStep()  # type: ignore[misc]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -87,7 +103,7 @@ def fit_sample(train: pd.DataFrame, target: str, seed: int, protect: bool, smoot
             syn.fit(train, target)
             return syn.sample(len(train), seed=seed), syn
     finally:
-        params.RARE_SMOOTHING = default
+        params.RARE_SMOOTHING, params.SurvivalStep = default, survival  # type: ignore[misc]
 
 
 def run(name: str, df: pd.DataFrame, target: str, seeds: list[int]) -> pd.DataFrame:
@@ -99,20 +115,26 @@ def run(name: str, df: pd.DataFrame, target: str, seeds: list[int]) -> pd.DataFr
         train, pool = population.draw(n, rng), population.draw(POOL_FACTOR * n, rng)
         schema = infer_schema(train, target)
         tables = {"null": (population.draw(n, rng), schema, lambda f: f)}
-        for source, protect, smoothing in (("protect off", False, 0.0),
-                                           ("protect, unsmoothed", True, 0.0),
-                                           ("protect (default)", True, params.RARE_SMOOTHING)):
-            fake, syn = fit_sample(train, target, seed, protect, smoothing)
+        survival = primary_pair(schema) is not None  # else "times raw" is the default
+        for source, protect, smoothing, raw in (
+                ("protect off", False, 0.0, False), ("protect, unsmoothed", True, 0.0, False),
+                ("protect, times raw", True, params.RARE_SMOOTHING, True),
+                ("protect (default)", True, params.RARE_SMOOTHING, False)):
+            if raw and not survival:
+                continue
+            fake, syn = fit_sample(train, target, seed, protect, smoothing, raw)
 
             def view(frame: pd.DataFrame, syn: HybridSynthesizer = syn) -> pd.DataFrame:
                 return syn.record_view(frame, protected=False)
             tables[source] = (fake, syn.model_schema_, view)
         for source, (fake, sch, view) in tables.items():
-            r, attack, control, n_preds = risk(view(train), view(pool), view(fake), sch, seed)
+            r, attack, control, n_preds, by_column = risk(view(train), view(pool), view(fake),
+                                                          sch, seed)
             ks, det = fidelity(view(pool), view(fake), population.columns, sch, seed)
             rows.append({"table": name, "seed": seed, "source": source, "risk": r,
                          "attack": attack, "control": control, "predicates": n_preds,
-                         "ks_pool": ks, "detection_pool": det})
+                         "ks_pool": ks, "detection_pool": det,
+                         "by_column": json.dumps(by_column)})
         print(f"{name} seed {seed}: " + ", ".join(
             f"{r['source']} {r['risk']:+.3f}" for r in rows[-len(tables):]), flush=True)
     return pd.DataFrame(rows)
@@ -137,6 +159,14 @@ def summarise(results: pd.DataFrame) -> str:
                 f"{r['attack'].mean():.3f} | {r['control'].mean():.3f} | "
                 f"{r['predicates'].mean():.0f} | {r['ks_pool'].mean():.4f} | "
                 f"{r['detection_pool'].mean():.3f} |")
+    lines += ["", "Columns the attack gains most on (each column's predicates' share of attack "
+              "− control, mean over seeds):", "", "| table | source | columns |", "|---|---|---|"]
+    for (table, source), part in results.groupby(["table", "source"], sort=False):
+        if source in ("protect off", "protect, times raw", "protect (default)"):
+            shares = pd.DataFrame([json.loads(b) for b in part["by_column"]]).fillna(0.0).mean()
+            top = shares.sort_values(ascending=False).head(3)
+            lines.append(f"| {table} | {source} | "
+                         + ", ".join(f"{c} {v:+.3f}" for c, v in top.items()) + " |")
     return "\n".join(lines)
 
 

@@ -43,9 +43,10 @@ from clinisynth.weights import resolve_generators, resolve_weights, weights_rang
 
 #: calibration applied by default (chosen by benchmarks/ablation.py)
 DEFAULT_CALIBRATION: tuple[str, ...] = ("moment", "adaptive_soft")
-#: with value protection, the calibration's reference and the survival step's tables of times
-#: smooth the values fewer than k patients hold by a kernel this many times as wide as the
-#: distance to the value's k-th nearest value (calibration.reference.smoothed_quantiles)
+#: with value protection, the calibration's reference smooths the values fewer than k patients
+#: hold by a kernel of this many times Silverman's bandwidth (capped at the distance to the
+#: value's k-th nearest value), the survival step's tables of times by one this many times that
+#: distance (calibration.reference.smoothed_quantiles)
 RARE_SMOOTHING = 1.0
 #: default ``max_rows``: tables with more training rows are fitted on a stratified subsample of
 #: this many (``benchmarks/scale.py``: the exact privacy guard checks every synthetic row against

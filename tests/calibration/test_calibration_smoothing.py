@@ -9,7 +9,7 @@ import pytest
 
 from clinisynth.audit.singling_out import count, univariate_predicates
 from clinisynth.calibration import CalibrationChain
-from clinisynth.calibration.reference import Reference, neighbour_spans, smoothed_quantiles
+from clinisynth.calibration.reference import Reference, bandwidth, smoothed_quantiles
 from clinisynth.params import RARE_SMOOTHING
 
 LEVELS = np.linspace(0.0, 1.0, 512)
@@ -54,20 +54,21 @@ def test_rare_values_are_not_reproduced() -> None:
     assert smooth < 0.05
 
 
-def test_isolated_values_are_spread_over_their_neighbours() -> None:
-    """Three values far apart in a tail (gaps of 3, beside 300 values around 0): each rare
-    value's kernel reaches its k-th nearest value, so each keeps under half a row's mass
-    within 0.5 of itself (no peak at one patient's value), and a kernel as narrow as the bulk's
-    (the first value's span) would keep most of it."""
+def test_knn_kernels_spread_isolated_values_over_their_neighbours() -> None:
+    """Three values far apart in a tail (gaps of 3, Silverman's bandwidth 0.3): with
+    Silverman's kernel each keeps most of a row's mass within 0.5 of itself (a peak at one
+    patient's value); with ``knn`` each kernel reaches the value's k-th nearest value, and
+    each keeps under half of it."""
     levels = np.linspace(0.0, 1.0, 4096)
     x = np.r_[np.random.default_rng(0).normal(0.0, 1.0, 300), 8.0, 11.0, 14.0]
-    q = smoothed_quantiles(x, levels, 1.0, k=5)
-    assert q is not None
-    near = np.array([np.mean(np.abs(q - v) < 0.5) * len(x) for v in (8.0, 11.0, 14.0)])
-    assert np.all(near < 0.5)
-    narrow = smoothed_quantiles(x, levels, 0.1 / neighbour_spans(x, np.array([8.0]), 5)[0], k=5)
-    assert narrow is not None
-    assert np.mean(np.abs(narrow - 14.0) < 0.5) * len(x) > 0.8
+    assert bandwidth(x) < 0.5
+
+    def near(q: np.ndarray | None) -> np.ndarray:
+        assert q is not None
+        return np.array([np.mean(np.abs(q - v) < 0.5) * len(x) for v in (8.0, 11.0, 14.0)])
+
+    assert np.all(near(smoothed_quantiles(x, levels, 1.0, k=5)) > 0.8)
+    assert np.all(near(smoothed_quantiles(x, levels, 1.0, k=5, knn=True)) < 0.5)
 
 
 def test_smoothed_quantiles_are_monotone_within_the_observed_range() -> None:
@@ -76,7 +77,7 @@ def test_smoothed_quantiles_are_monotone_within_the_observed_range() -> None:
     assert q is not None
     assert np.all(np.diff(q) >= 0)
     assert q[0] == x.min() and q[-1] == x.max()  # the protect step bounds the range
-    assert abs(np.interp(0.5, LEVELS, q) - np.median(x)) < 0.05 * x.std()
+    assert abs(np.interp(0.5, LEVELS, q) - np.median(x)) < bandwidth(x)
 
 
 def test_nothing_to_smooth_keeps_the_raw_quantiles() -> None:

@@ -17,7 +17,7 @@ but not which values shared a row, so no patient's row can be rebuilt from it.
 With ``smoothing`` (value protection, the pipeline's default) the quantiles are those of the
 class's values with the rare ones kernel-smoothed (:func:`smoothed_quantiles`): a value at least
 ``k`` rows of the column hold stays as it is, a value fewer hold is spread by a kernel
-as wide as the distance to its ``k``-th nearest value. Why: a fresh draw
+(Silverman's bandwidth, capped at the distance to its ``k``-th nearest value). Why: a fresh draw
 through the raw piecewise-linear ``F_r^{-1}`` puts synthetic values between each pair of
 neighbouring real values, so where values are sparse (the tails, lab values recorded to a
 decimal) a synthetic value sits beside one patient's value more often than beside an unseen
@@ -194,6 +194,14 @@ def common_values(x: np.ndarray, k: int) -> np.ndarray:
     return values[held >= k]
 
 
+def bandwidth(x: np.ndarray) -> float:
+    """Silverman's rule, ``0.9 · min(sd, IQR / 1.34) · n^(-1/5)`` (sd where the IQR is 0)."""
+    sd = float(x.std())
+    iqr = float(np.subtract(*np.percentile(x, [75, 25]))) / 1.34
+    spread = min(sd, iqr) if iqr > 0 else sd
+    return 0.9 * spread * len(x) ** -0.2
+
+
 def neighbour_spans(x: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     """For each of ``values`` (values of ``x``), the distance to its ``k``-th nearest other
     value of ``x`` (rows counted with their multiplicity; the widest gap where ``x`` has ``k``
@@ -210,7 +218,8 @@ def neighbour_spans(x: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
 
 
 def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int = 5,
-                       common: np.ndarray | None = None) -> np.ndarray | None:
+                       common: np.ndarray | None = None, knn: bool = False
+                       ) -> np.ndarray | None:
     """Quantiles at ``levels`` of ``x`` with its rare values smoothed, or None (kept raw).
 
     ``F(t) = (1/n) [Σ_{a common} n_a·1(a ≤ t) + Σ_{v rare} n_v·K_{h_v}(t; v)]``: each common
@@ -218,14 +227,15 @@ def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int 
     default those at least ``k`` rows of ``x`` hold) stays a point mass, each other value ``v``
     is spread by a Gaussian kernel ``K_{h_v}`` reflected at ``min(x)`` and ``max(x)`` (so the
     support stays the observed range and the mass is kept), of bandwidth
-    ``h_v = factor · span_k(v)``, the distance to its ``k``-th nearest value
-    (:func:`neighbour_spans`; a balloon kNN estimate): each kernel reaches ``k`` patients, so
-    in a sparse tail the kernels overlap and the density has no peak at one patient's value,
-    and a value inside a cluster (site-numbered identifiers, a lab's heaped values) stays in
-    it instead of filling the gaps between clusters. (Silverman's global bandwidth, used
-    before, is narrower than a tail's gaps: ``singling_out_population*.md``.) Computed on a
-    ``_BINS``-bin grid, the rare values grouped by bandwidth (a binned kernel estimate per
-    group). None for ``factor`` 0 or no rare value.
+    ``h_v = min(factor · bandwidth(x), span_k(v))``: Silverman's, but never wider than the
+    distance to the ``k``-th nearest value (:func:`neighbour_spans`), so a value inside a
+    cluster (site-numbered identifiers, a lab's heaped values) stays in it instead of filling
+    the gaps between clusters. With ``knn``, ``h_v = factor · span_k(v)`` (a balloon kNN
+    estimate): each kernel reaches ``k`` patients, also where the values are sparser than
+    Silverman's bandwidth (a tail of follow-up times), so the kernels overlap there and the
+    density has no peak at one patient's value. Computed on a ``_BINS``-bin grid, the rare
+    values grouped by bandwidth (a binned kernel estimate per group). None for ``factor`` 0 or
+    no rare value.
     """
     distinct, held = np.unique(x, return_counts=True)
     rare = held < k if common is None else ~np.isin(distinct, common)
@@ -233,10 +243,15 @@ def smoothed_quantiles(x: np.ndarray, levels: np.ndarray, factor: float, k: int 
         return None
     lo, hi = float(distinct[0]), float(distinct[-1])
     width = (hi - lo) / _BINS
-    spans = factor * neighbour_spans(x, distinct[rare], k)
+    spans = neighbour_spans(x, distinct[rare], k)
+    if knn:
+        spans = factor * spans
+        top = max(float(spans.max()), width / 4)
+    else:
+        top = factor * bandwidth(x)  # > 0: x has two distinct values
+        spans = np.minimum(spans, top)
     # bandwidths to the nearest of _GROUPS log-spaced levels (a binned estimate per level)
-    top = float(spans.max())
-    levels_h = np.geomspace(max(width / 4, top / 1e4), max(top, width / 4), _GROUPS)
+    levels_h = np.geomspace(max(width / 4, top / 1e4), top, _GROUPS)
     group = np.abs(np.log(np.maximum(spans, levels_h[0]))[:, None]
                    - np.log(levels_h)[None, :]).argmin(axis=1)
     mass = np.zeros(_BINS)
