@@ -169,12 +169,12 @@ class SurvivalStep(TableStep):
         """With ``smoothing`` (value protection) a cell's table of values and CDF positions
         is that of its smoothed distribution: the quantiles ``q(l)`` of
         :func:`~clinisynth.calibration.reference.smoothed_quantiles` on ``DEFAULT_QUANTILES``
-        levels ``l`` (times fewer than ``k`` rows hold spread by a kernel on the cell's scale, as
-        wide as the distance to the ``k``-th nearest time: ``knn``, since Silverman's bandwidth
-        is narrower than a sparse tail's gaps; the ``common`` values, held by ``k`` rows of the
-        column, stay point masses) at the
-        positions ``1/2m + l·(1 - 1/m)`` (``m`` rows: the ends at the mid-ranks' finite
-        scores), each repeated value once at its mean position. A synthetic time is then not
+        levels ``l`` (times fewer than ``k`` rows hold spread by a kernel on the cell's scale,
+        as wide as the distance to the ``k``-th nearest time: ``knn``, since Silverman's
+        bandwidth is narrower than a sparse tail's gaps; the ``common`` values, held by ``k``
+        rows of the column, stay point masses) at the positions ``1/2m + l·(1 - 1/m)`` (``m``
+        rows: the ends at the mid-ranks' finite scores), each repeated value once at its mean
+        position. A synthetic time is then not
         interpolated between two patients' sparse times, and the saved table holds no time
         fewer than ``k`` patients have. Unchanged (``v``, ``u``) where nothing is rare."""
         levels = np.linspace(0.0, 1.0, DEFAULT_QUANTILES)
