@@ -165,7 +165,8 @@ def test_fit_reports_the_study_window_and_every_row_keeps_it(tmp_path):
                                       "gmm=1,noise=1"])
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
-    assert ("survival: time modelled per (arm, status) cell; study window year × 365.25 + time"
+    assert ("survival: time modelled per (arm, status) cell (times fewer than 5 patients hold "
+            "kernel-smoothed over their nearest times); study window year × 365.25 + time"
             in out), out
     syn = HybridSynthesizer.load(tmp_path / "m")
     fake = syn.sample(1000, seed=2)

@@ -51,6 +51,9 @@ def print_model(syn: HybridSynthesizer) -> None:
         cell = (pair["event"] if pair["event"] == syn.schema_.target
                 else f"({syn.schema_.target}, {pair['event']})")
         text = f"survival: {pair['time']} modelled per {cell} cell"
+        if survival.smoothing > 0 and syn.protect_:
+            text += (f" (times fewer than {syn.protect_.k_} patients hold kernel-smoothed over "
+                     "their nearest times)")
         if window:
             text += (f"; study window {window['entry']} × {window['scale']:g} + {pair['time']} "
                      f"≤ {window['end']:g} ({window['rows_at_end']:.0%} of rows reach it), kept "
