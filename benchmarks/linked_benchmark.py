@@ -11,9 +11,6 @@ Synthesizers:
 
 * ``linked``: :class:`clinisynth.linked.LinkedSynthesizer` (links inferred, nothing declared;
   the parent's weight search capped at ``--search-seconds``);
-* ``linked_gaussian``: the same, its child model without the patient history, the residual
-  scale and the local residual tables (one Gaussian residual: the model before them; same
-  model, other random draws);
 * ``independent``: the parent from the hybrid, the child rows from a second hybrid fitted on
   the child table alone (key dropped), handed out to the synthetic patients in counts drawn
   from the training counts and sorted by their order within each patient: children drawn
@@ -53,7 +50,6 @@ Writes benchmarks/results/linked_benchmark.md and .csv.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import subprocess
 import sys
@@ -89,23 +85,6 @@ def load(name: str) -> tuple[dict[str, pd.DataFrame], str, bool] | None:
               file=sys.stderr)
         return None
     return {parent: pd.read_csv(paths[0]), child: pd.read_csv(paths[1])}, target, longitudinal
-
-
-def linked(train: dict[str, pd.DataFrame], target: str, links: LinkSchema, seed: int,
-           search_seconds: float, gaussian: bool = False) -> dict[str, pd.DataFrame]:
-    """The linked synthesizer; ``gaussian``: its child model without the patient history,
-    the residual scale and the local residual tables (one Gaussian residual, as before)."""
-    import clinisynth.linked.synthesizer as module
-
-    kept = module.ChildModel
-    if gaussian:
-        module.ChildModel = functools.partial(kept, history=False, scaled=False, local=False)
-    try:
-        return LinkedSynthesizer(seed=seed, parent_options={
-            "search": {"seconds": search_seconds}}).fit(train, target).sample(
-            len(train[links.parent]), seed=seed)
-    finally:
-        module.ChildModel = kept
 
 
 def independent(train: dict[str, pd.DataFrame], links: LinkSchema, target: str, seed: int,
@@ -255,9 +234,10 @@ def run_cell(name: str, synth: str, seed: int, args: argparse.Namespace) -> dict
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if synth in ("linked", "linked_gaussian"):
-            fake = linked(train, target, links, seed, args.search_seconds,
-                          gaussian=synth == "linked_gaussian")
+        if synth == "linked":
+            fake = LinkedSynthesizer(seed=seed, parent_options={
+                "search": {"seconds": args.search_seconds}}).fit(train, target).sample(
+                len(train[links.parent]), seed=seed)
         elif synth == "independent":
             fake = independent(train, links, target, seed, args.search_seconds)
         elif synth == "hma":
@@ -299,34 +279,12 @@ def summarise(results: pd.DataFrame) -> str:
     for table, row in floors.iterrows():
         lines.append(f"- `{table}`: " + ", ".join(f"{k.removesuffix('_floor')} {v:.3f}"
                                                   for k, v in row.items() if pd.notna(v)))
-    lines += paired(ok, "linked", "linked_gaussian")
     errors = results[results["error"].notna()] if "error" in results else results.iloc[:0]
     if not errors.empty:
         lines += ["", "Not measured:", ""]
         for r in errors.drop_duplicates(["table", "synthesizer"]).itertuples():
             lines.append(f"- `{r.table}` {r.synthesizer}: {r.error}")
     return "\n".join(lines)
-
-
-def paired(results: pd.DataFrame, a: str, b: str) -> list[str]:
-    """``a - b`` per table on the seeds both ran: mean ± standard error."""
-    lines = []
-    for table, rows in results.groupby("table", sort=False):
-        x = rows[rows["synthesizer"] == a].set_index("seed")
-        y = rows[rows["synthesizer"] == b].set_index("seed")
-        seeds = x.index.intersection(y.index)
-        if len(seeds) < 2:
-            continue
-        cells = []
-        for k in ("detection", "tstr", "lag1", "lag1_train", "lag1_protected", "n_ks",
-                  "gap_ks", "so_uni", "so_multi", "infer"):
-            d = (x.loc[seeds, k] - y.loc[seeds, k]).dropna() if k in x else pd.Series()
-            if len(d) > 1:
-                cells.append(f"{k} {d.mean():+.3f} ± {d.std(ddof=1) / np.sqrt(len(d)):.3f}")
-        if cells:
-            lines += ["", f"Paired, `{table}`, {a} − {b} over {len(seeds)} seeds (mean ± "
-                      "standard error): " + ", ".join(cells)]
-    return lines
 
 
 def main() -> None:

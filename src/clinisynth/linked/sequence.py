@@ -6,38 +6,29 @@ mid-rank CDF (per level of a category that explains at least half of the column'
 a long table's ``test`` for its ``value``). Row ``t`` of a patient is drawn given
 
     h_t = [z_{t-1}, (z_{t-1} - 1)₊, (z_{t-1} + 1)₋, missing_{t-1}, one-hot categories_{t-1},
-           mean and last of the patient's recorded z before t, parent row, position, pace,
-           z_gap_t, time since the first row]
+           parent row, position, pace, z_gap_t, time since the first row]
 
 (nothing from a previous row on the first; the gap is drawn first, from a ridge on the rest).
 Categorical columns (text, or five values or fewer) are drawn from a multinomial logistic
-regression on ``h_t``; then numeric scores follow one regression given ``h_t`` and the row's
-own categories ``c_t``: ``z_t = W [h_t, c_t] + s(h_t) ⊙ e_t`` (ridge per column on the rows
-where it is recorded), so each column's lag-1 autocorrelation, its cross-lag dependence on the
-others and on the parent are kept, and the hinges let an extreme value revert faster than a
-middling one. The residual ``e_t`` is not one Gaussian: its scale ``s_j(h)² = exp(γ_j·h)`` is
-a ridge on ``log r²`` (late visits of long follow-up vary less than early ones), and its law
-is column ``j``'s empirical residual quantiles within a bin of its own previous score (7 cuts,
-at the 5-95 % quantiles of that score; at least 20 rows a bin, else Gaussian), coupled across
-columns by a Gaussian copula with the residuals' correlation: ``e_j = Q_{j,bin}(Φ(ε_j/σ_j))``,
-``ε ~ N(0, Σ)``. A protime spike that is gone at the next visit and an alk.phos that stays
-high keep their own tails, which Pearson's lag-1 on the raw values is made of. Measured on
-pbcseq against the single Gaussian (``linked_dynamics.md``, seeds 0-9, paired): lag-1 gap to
-the training patients -0.005 +- 0.016, detection -0.008 +- 0.013: nothing beyond noise. Each numeric column's missingness is a
-logistic regression on ``[h_t, c_t]``. Scores map back through the training quantiles, each
-draw spread over the values ``k // 2`` ranks either side and written at the column's recorded
-step or mix of steps (so an integer column stays integer, and where values are sparse a drawn
-value falls between patients' values rather than on one), clipped to the values ``k``
-patients span at each end (value protection: no value beyond the ``k``-th smallest or largest
-is drawn or stored). The residual tables hold quantiles of residuals over at least 20 rows,
-not values.
+regression on ``h_t``; then numeric scores follow one linear-Gaussian model given ``h_t`` and
+the row's own categories ``c_t``: ``z_t = W [h_t, c_t] + ε``, ``ε ~ N(0, Σ)`` (ridge per column
+on the rows where it is recorded; ``Σ`` the pairwise covariance of the residuals, made positive
+semi-definite), so each column's lag-1 autocorrelation, its cross-lag dependence on the others,
+its dependence on the parent and the residual correlation between columns are kept, and the
+hinges let an extreme value revert faster than a middling one (a protime spike at one visit is
+gone at the next, so its Pearson lag-1 is far below its rank lag-1); each numeric column's
+missingness is a logistic regression on ``[h_t, c_t]``. Scores map back through the training
+quantiles, each draw spread over the values ``k // 2`` ranks either side and written at the
+column's recorded step or mix of steps (so an integer column stays integer, and where values
+are sparse a drawn value falls between patients' values rather than on one), clipped to the
+values ``k`` patients span at each end (value protection: no value beyond the ``k``-th smallest
+or largest is drawn or stored).
 
 Why not a recurrent network: clinical follow-up tables hold hundreds of patients and a few
 thousand rows (pbcseq: 312 and 1,945). A GRU has thousands of weights per lab there and learns
 the mean trajectory, the failure users report for SDV's PAR; the linear model has a handful of
 weights per lab, fits in closed form at 500,000 rows, and keeps exactly the lag-1 structure the
-audit measures. Its limit: the mean is linear in the normal scores and their hinges at ±1; the
-residual's law depends on the column's own previous score only.
+audit measures. Its limit: the dynamics are linear in the normal scores and their hinges at ±1.
 """
 
 from __future__ import annotations
@@ -57,25 +48,9 @@ from clinisynth.values import to_native
 
 MISSING = "__missing__"
 LOW_CARDINALITY = 5
-#: quantiles of a column's own previous score that cut its local residual bins
-LOCAL_CUTS = np.array([0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95])
-LOCAL_Q = np.linspace(0.0, 1.0, 41)  # quantile levels stored per bin
-LOCAL_MIN = 20  # rows a bin needs for its own residual quantiles (else Gaussian)
-SCALE_ALPHA = 10.0  # ridge penalty of the residual scale's regression on log r²
 #: hinges of a previous score beyond ±1: the next value may revert from an extreme faster than
 #: from the middle (a transient spike), which a term linear in ``z_{t-1}`` cannot say
 TAILS = (lambda z: np.maximum(z - 1.0, 0.0), lambda z: np.minimum(z + 1.0, 0.0))
-
-
-def _previous(targets: dict[str, np.ndarray], masks: dict[str, np.ndarray],
-              groups: np.ndarray) -> np.ndarray:
-    """Each row's previous row's score per column (NaN on a first row or a missing value)."""
-    same = np.r_[False, groups[1:] == groups[:-1]]
-    cols = []
-    for c in targets:
-        z = np.where(masks[c], targets[c], np.nan)
-        cols.append(np.where(same, np.r_[np.nan, z[:-1]], np.nan))
-    return np.column_stack(cols) if cols else np.zeros((len(groups), 0))
 
 
 def _log_scale(values: np.ndarray | None) -> tuple[float, float]:
@@ -85,28 +60,6 @@ def _log_scale(values: np.ndarray | None) -> tuple[float, float]:
     logs = logs[np.isfinite(logs)]
     sd = float(logs.std()) if len(logs) else 0.0
     return (float(logs.mean()) if len(logs) else 0.0, sd if sd > 0 else 1.0)
-
-
-class _Record:
-    """Each synthetic patient's scores so far, per numeric column: their sum and count over
-    the recorded rows, the last recorded one and the previous row's (NaN if missing)."""
-
-    def __init__(self, patients: int, columns: int) -> None:
-        self.total, self.seen = np.zeros((patients, columns)), np.zeros((patients, columns))
-        self.last = np.zeros((patients, columns))
-        self.prev = np.full((patients, columns), np.nan)
-
-    def history(self, rows: np.ndarray) -> np.ndarray:
-        """``[mean, last]`` per column, interleaved as :meth:`ChildModel._history_fit`."""
-        mean = self.total[rows] / np.maximum(self.seen[rows], 1)
-        return np.stack([mean, self.last[rows]], axis=2).reshape(len(rows), -1)
-
-    def update(self, rows: np.ndarray, z: np.ndarray) -> None:
-        ok = np.isfinite(z)
-        self.prev[rows] = z
-        self.total[rows] += np.where(ok, z, 0.0)
-        self.seen[rows] += ok
-        self.last[rows] = np.where(ok, z, self.last[rows])
 
 
 @dataclass
@@ -168,9 +121,6 @@ class ChildModel:
     has_gap: bool = False
     by: dict[str, str] = field(default_factory=dict)
     hinges: bool = True  # False in models saved before the hinges (their weights lack them)
-    history: bool = True  # False in models saved before the history features
-    scaled: bool = True  # False in models saved before the residual scale
-    local: bool = True  # False in models saved before the local residual tables
 
     # ---- features ---------------------------------------------------------------------
     def _state(self, frame: pd.DataFrame) -> np.ndarray:
@@ -282,11 +232,7 @@ class ChildModel:
         state = self._state(child)
         prev = np.vstack([np.zeros((1, state.shape[1])), state[:-1]])
         prev[t == 1] = 0.0
-        codes = {c: self._codes(child[c]) for c in self.categorical}
-        targets = {c: self._z(c, child[c].to_numpy(dtype=float), codes) for c in self.numeric}
-        masks = {c: child[c].notna().to_numpy() for c in self.numeric}
-        h = np.column_stack([prev, self._history_fit(targets, masks, groups), parent_x,
-                             self._position(t, n, pace)])
+        h = np.column_stack([prev, parent_x, self._position(t, n, pace)])
         if gaps is not None:
             z_gap = self.quantiles["__gap__"].to_z(gaps)
             ok = np.isfinite(gaps)
@@ -294,29 +240,13 @@ class ChildModel:
             self.gap_ = (reg.coef_, float(reg.intercept_),
                          float(np.std(z_gap[ok] - reg.predict(h[ok]))))
             h = np.column_stack([h, z_gap, self._elapsed(elapsed)])
+        codes = {c: self._codes(child[c]) for c in self.categorical}
+        targets = {c: self._z(c, child[c].to_numpy(dtype=float), codes) for c in self.numeric}
+        masks = {c: child[c].notna().to_numpy() for c in self.numeric}
         h_values = np.column_stack([h, self._current(codes, len(h))])
         self._fit_gaussian(h_values, targets, masks)
-        if self.local:
-            self._fit_local(h_values, targets, masks, _previous(targets, masks, groups))
         self._fit_logistic(h, h_values, child, codes)
         return self
-
-    def _history_fit(self, targets: dict[str, np.ndarray], masks: dict[str, np.ndarray],
-                     groups: np.ndarray) -> np.ndarray:
-        """Each numeric column's patient history before row ``t``: the mean of its recorded
-        scores and the last recorded score (0 where none), so a value skipped at one visit
-        (chol is missing at 42 % of pbcseq's) and a patient's own level carry over."""
-        if not self.history:
-            return np.zeros((len(groups), 0))
-        parts = []
-        for c in self.numeric:
-            z = pd.Series(np.where(masks[c], targets[c], np.nan))
-            by = z.groupby(groups, sort=False)
-            total = z.fillna(0.0).groupby(groups, sort=False).cumsum() - z.fillna(0.0)
-            seen = z.notna().groupby(groups, sort=False).cumsum() - z.notna()
-            last = by.ffill().groupby(groups, sort=False).shift().fillna(0.0)
-            parts += [(total / seen.clip(lower=1)).to_numpy(), last.to_numpy()]
-        return np.column_stack(parts) if parts else np.zeros((len(groups), 0))
 
     def _current(self, codes: dict[str, np.ndarray], rows: int) -> np.ndarray:
         """The row's own categories, one-hot: numeric values and their missingness are drawn
@@ -337,15 +267,9 @@ class ChildModel:
 
     def _fit_gaussian(self, h: np.ndarray, targets: dict[str, np.ndarray],
                       masks: dict[str, np.ndarray]) -> None:
-        """Mean ``W h`` by ridge; residual scale ``s_j(h)² = exp(γ_j·h + c_j)`` by ridge on
-        ``log r²`` (``c_j`` makes ``mean(r²/s²) = 1``, the log kept within its training
-        range); ``Σ`` the covariance of the scaled residuals ``r / s``."""
         self.names_ = list(targets)
         self.coef_ = np.zeros((len(targets), h.shape[1]))
         self.intercept_ = np.zeros(len(targets))
-        self.scale_coef_ = np.zeros((len(targets), h.shape[1]))
-        self.scale_intercept_ = np.zeros(len(targets))
-        self.scale_range_ = np.zeros((len(targets), 2))
         residuals = np.full((len(h), len(targets)), np.nan)
         for j, name in enumerate(self.names_):
             m = masks[name]
@@ -353,73 +277,10 @@ class ChildModel:
                 continue
             reg = Ridge(alpha=1.0).fit(h[m], targets[name][m])
             self.coef_[j], self.intercept_[j] = reg.coef_, reg.intercept_
-            r = targets[name][m] - reg.predict(h[m])
-            residuals[m, j] = r
-            if self.scaled and m.sum() >= 10 * max(h.shape[1], 1) ** 0.5:
-                var = Ridge(alpha=SCALE_ALPHA).fit(h[m], np.log(r ** 2 + 1e-6))
-                log_s2 = var.predict(h[m])
-                shift = float(np.log(np.mean(r ** 2 / np.exp(log_s2))))
-                self.scale_coef_[j] = var.coef_
-                self.scale_intercept_[j] = float(var.intercept_) + shift
-                self.scale_range_[j] = (log_s2.min() + shift, log_s2.max() + shift)
-                residuals[m, j] = r / np.exp((log_s2 + shift) / 2)
-            else:
-                self.scale_intercept_[j] = float(np.log(np.mean(r ** 2)))
-                self.scale_range_[j] = self.scale_intercept_[j]
-                residuals[m, j] = r / np.exp(self.scale_intercept_[j] / 2)
+            residuals[m, j] = targets[name][m] - reg.predict(h[m])
         cov = pd.DataFrame(residuals).cov(min_periods=3).fillna(0.0).to_numpy()
-        self.chol_cov_ = (cov + cov.T) / 2
-        vals, vecs = np.linalg.eigh(self.chol_cov_)
+        vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
         self.chol_ = vecs * np.sqrt(np.clip(vals, 0.0, None))
-
-    def _fit_local(self, h: np.ndarray, targets: dict[str, np.ndarray],
-                   masks: dict[str, np.ndarray], prev_z: np.ndarray) -> None:
-        """Per column, the quantiles of its standardised residual ``e = r / s`` within bins of
-        its own previous score (bins cut at ``LOCAL_CUTS`` quantiles; bin 0 holds rows with no
-        previous value): an extreme that reverts (a transient spike) or persists (a lab that
-        stays high) keeps its own residual law, which one Gaussian cannot say."""
-        self.local_edges_ = np.full((len(self.names_), len(LOCAL_CUTS)), np.nan)
-        self.local_table_ = np.zeros((len(self.names_), len(LOCAL_CUTS) + 2, len(LOCAL_Q)))
-        self.local_table_[:] = norm.ppf(np.clip(LOCAL_Q, 0.005, 0.995))
-        for j, name in enumerate(self.names_):
-            m = masks[name]
-            if m.sum() < 3:
-                continue
-            e = self._standardised(j, h[m], targets[name][m])
-            zp = prev_z[m, j]
-            seen = np.isfinite(zp)
-            if seen.sum() < LOCAL_MIN * (len(LOCAL_CUTS) + 1):
-                continue
-            edges = np.quantile(zp[seen], LOCAL_CUTS)
-            self.local_edges_[j] = edges
-            bins = np.where(seen, 1 + np.searchsorted(edges, np.nan_to_num(zp)), 0)
-            for b in range(len(LOCAL_CUTS) + 2):
-                if (bins == b).sum() >= LOCAL_MIN:
-                    self.local_table_[j, b] = np.quantile(e[bins == b], LOCAL_Q)
-
-    def _standardised(self, j: int, h: np.ndarray, z: np.ndarray) -> np.ndarray:
-        r = z - h @ self.coef_[j] - self.intercept_[j]
-        log_s2 = np.clip(h @ self.scale_coef_[j] + self.scale_intercept_[j],
-                         *self.scale_range_[j])
-        sd = np.sqrt(max(self.chol_cov_[j, j], 1e-12))
-        return r / np.exp(log_s2 / 2) / sd
-
-    def _local(self, eps: np.ndarray, prev_z: np.ndarray) -> np.ndarray:
-        """``eps`` (rows × columns, each ~ N(0, σ_j²)) through each column's residual
-        quantiles in its previous score's bin: ``e = Q_bin(Φ(eps / σ_j)) · σ_j``."""
-        out = eps.copy()
-        for j in range(len(self.names_)):
-            if not np.isfinite(self.local_edges_[j]).all():
-                continue
-            sd = np.sqrt(max(self.chol_cov_[j, j], 1e-12))
-            u = norm.cdf(eps[:, j] / sd)
-            zp = prev_z[:, j]
-            bins = np.where(np.isfinite(zp),
-                            1 + np.searchsorted(self.local_edges_[j], np.nan_to_num(zp)), 0)
-            for b in np.unique(bins):
-                rows = bins == b
-                out[rows, j] = np.interp(u[rows], LOCAL_Q, self.local_table_[j, b]) * sd
-        return out
 
     def _fit_logistic(self, h: np.ndarray, h_values: np.ndarray, child: pd.DataFrame,
                       codes: dict[str, np.ndarray]) -> None:
@@ -468,7 +329,6 @@ class ChildModel:
         out.update({c: np.empty(total, dtype=object) for c in self.categorical})
         gaps = np.full(total, np.nan)
         prev, elapsed, last_gap = None, np.zeros(len(n)), np.zeros(len(n))
-        record = _Record(len(n), len(self.numeric))
         for t in range(1, int(n.max(initial=0)) + 1):
             active = np.flatnonzero(n >= t)
             rows = np.flatnonzero(t_all == t)
@@ -476,9 +336,7 @@ class ChildModel:
                 prev_state = np.zeros((len(active), self._width()))
             else:
                 prev_state = prev[np.isin(np.flatnonzero(n >= t - 1), active)]
-            history = (record.history(active) if self.history
-                       else np.zeros((len(active), 0)))
-            h = np.column_stack([prev_state, history, parent_x[active],
+            h = np.column_stack([prev_state, parent_x[active],
                                  self._position(np.full(len(active), t), n[active],
                                                 None if pace is None else pace[active])])
             if self.has_gap:
@@ -495,20 +353,14 @@ class ChildModel:
                 last_gap[active] = np.nan_to_num(gap)
                 gaps[rows] = gap
                 h = np.column_stack([h, z_gap, self._elapsed(elapsed[active])])
-            frame = self._draw_row(t, h, first, active, rng, record.prev[active])
+            frame = self._draw_row(t, h, first, active, rng)
             for c, v in frame.items():
                 out[c][rows] = v
-            drawn = pd.DataFrame(frame, columns=self.numeric + self.categorical)
-            prev = self._state(drawn)
-            codes = {g: self._codes(drawn[g]) for g in set(self.by.values())}
-            scores = [np.where(drawn[c].notna(), self._z(c, drawn[c].to_numpy(dtype=float),
-                                                         codes), np.nan) for c in self.numeric]
-            record.update(active, np.column_stack(scores) if scores
-                          else np.zeros((len(active), 0)))
+            prev = self._state(pd.DataFrame(frame, columns=self.numeric + self.categorical))
         return pd.DataFrame(out, columns=self.numeric + self.categorical), owner, gaps
 
     def _draw_row(self, t: int, h: np.ndarray, first: pd.DataFrame, active: np.ndarray,
-                  rng: np.random.Generator, prev_z: np.ndarray) -> dict[str, np.ndarray]:
+                  rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Row ``t``'s categories, then its numeric values and their missingness given them;
         on the first row the hybrid's values (drawn with the parent) replace the draws
         wherever the hybrid gave one."""
@@ -525,11 +377,6 @@ class ChildModel:
                 codes[c] = self._codes(pd.Series(frame[c], name=c))
         h_values = np.column_stack([h, self._current(codes, len(h))])
         eps = rng.standard_normal((len(h), self.chol_.shape[1])) @ self.chol_.T
-        if self.local:
-            eps = self._local(eps, prev_z)
-        log_s2 = np.clip(h_values @ self.scale_coef_.T + self.scale_intercept_,
-                         self.scale_range_[:, 0], self.scale_range_[:, 1])
-        eps = eps * np.exp(log_s2 / 2)
         z = h_values @ self.coef_.T + self.intercept_ + eps
         for j, name in enumerate(self.names_):
             x = self._x(name, z[:, j], codes, rng)
@@ -548,16 +395,10 @@ class ChildModel:
         content: dict[str, Any] = {
             "numeric": self.numeric, "categorical": self.categorical, "k": self.k,
             "has_gap": self.has_gap, "names": self.names_, "hinges": self.hinges,
-            "history": self.history, "scaled": self.scaled, "local": self.local,
             "levels": {c: [to_native(v) for v in vs] for c, vs in self.levels.items()},
             "quantiles": [[c, q.lo, q.hi, q.step, q.mix] for c, q in self.quantiles.items()],
             "classifiers": list(self.classifiers_), "by": self.by}
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "chol": self.chol_}
-        if self.local:
-            arrays.update({"local_edges": self.local_edges_, "local_table": self.local_table_,
-                           "residual_cov": self.chol_cov_})
-        arrays.update({"scale_coef": self.scale_coef_, "scale_intercept": self.scale_intercept_,
-                       "scale_range": self.scale_range_})
         arrays.update({f"q{i}": q.values for i, q in enumerate(self.quantiles.values())})
         for i, (classes, coef, intercept) in enumerate(self.classifiers_.values()):
             arrays.update({f"clf{i}.classes": classes, f"clf{i}.coef": coef,
@@ -574,12 +415,6 @@ class ChildModel:
         model = cls(list(content["numeric"]), list(content["categorical"]), int(content["k"]))
         model.has_gap = bool(content["has_gap"])
         model.hinges = bool(content.get("hinges", False))
-        model.history = bool(content.get("history", False))
-        model.scaled = bool(content.get("scaled", False))
-        model.local = bool(content.get("local", False))
-        if model.local:
-            model.local_edges_, model.local_table_ = arrays["local_edges"], arrays["local_table"]
-            model.chol_cov_ = arrays["residual_cov"]
         model.by = dict(content.get("by", {}))
         model.names_ = list(content["names"])
         model.levels = {c: list(vs) for c, vs in content["levels"].items()}
@@ -588,10 +423,6 @@ class ChildModel:
                            for i, (c, lo, hi, *rest) in enumerate(content["quantiles"])}
         model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
         model.chol_ = arrays["chol"]
-        rows = len(model.names_)  # models saved before the residual scale: scale 1
-        model.scale_coef_ = arrays.get("scale_coef", np.zeros_like(model.coef_))
-        model.scale_intercept_ = arrays.get("scale_intercept", np.zeros(rows))
-        model.scale_range_ = arrays.get("scale_range", np.zeros((rows, 2)))
         model.classifiers_ = {name: (arrays[f"clf{i}.classes"], arrays[f"clf{i}.coef"],
                                      arrays[f"clf{i}.intercept"])
                               for i, name in enumerate(content["classifiers"])}
