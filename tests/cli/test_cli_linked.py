@@ -49,6 +49,9 @@ def test_generate_writes_one_file_per_table_and_the_audit(files, tmp_path):
     assert report["structure"]["visits"]["orphans"] == 0
     page = (out / "linked.report.html").read_text()
     assert "Linked tables: patients + visits" in page and page.count("<img") >= 3
+    lag = next(iter(report["dynamics"]["visits"]["lag1"].values()))
+    assert lag["gap"]["low"] <= lag["gap"]["gap"] <= lag["gap"]["high"]
+    assert "gap (95 % over patients)" in page
     assert "structure holds in every row" in text
 
 

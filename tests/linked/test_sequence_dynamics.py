@@ -61,3 +61,34 @@ def test_the_audit_sets_aside_what_value_protection_removes() -> None:
     top = np.sort(real["lab"].to_numpy())[-5]
     assert clipped["lab"].max() == top < 90.0
     assert lag1(clipped, LINK, "lab") > lag1(real, LINK, "lab") + 0.2
+
+
+def ar_visits(seed: int, rho: float, patients: int = 150, visits: int = 6) -> pd.DataFrame:
+    """A lab following an AR(1) with coefficient ``rho``; 10 % of cells missing."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(patients):
+        z = rng.normal()
+        for t in range(visits):
+            z = rho * z + np.sqrt(1 - rho**2) * rng.normal()
+            rows.append((p, t, z if rng.random() > 0.1 else np.nan))
+    return pd.DataFrame(rows, columns=["id", "t", "lab"])
+
+
+def test_the_lag1_gap_interval_holds_a_fresh_draw_and_not_another_process() -> None:
+    """The audit's interval of lag1(synthetic) - lag1(holdout) over resampled patients holds 0
+    for fresh patients of the same process and excludes it for a less persistent one."""
+    from clinisynth.audit.linked import lag1_gap
+
+    holdout = ar_visits(0, 0.7)
+    same = lag1_gap(holdout, ar_visits(1, 0.7), LINK, "lab", np.random.default_rng(0))
+    assert same["gap"] == pytest.approx(lag1(ar_visits(1, 0.7), LINK, "lab")
+                                        - lag1(holdout, LINK, "lab"))
+    assert same["low"] < 0 < same["high"]
+    other = lag1_gap(holdout, ar_visits(1, 0.4), LINK, "lab", np.random.default_rng(0))
+    assert other["high"] < 0
+    # more patients, a narrower interval (about 1/sqrt(4) as wide)
+    wide = same["high"] - same["low"]
+    big = lag1_gap(ar_visits(2, 0.7, 600), ar_visits(3, 0.7, 600), LINK, "lab",
+                   np.random.default_rng(0))
+    assert 0.3 < (big["high"] - big["low"]) / wide < 0.7
