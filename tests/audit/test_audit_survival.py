@@ -118,6 +118,23 @@ def test_the_gap_interval_narrows_as_the_holdout_grows():
     assert 0.35 < widths[1600, 400] / widths[400, 400] < 0.65
 
 
+def test_evaluate_prints_each_pair_with_the_gap_interval(tables, tmp_path):
+    from typer.testing import CliRunner
+
+    from clinisynth.cli import app
+
+    for name, df in zip(("train", "holdout", "synthetic"), tables, strict=True):
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    result = CliRunner().invoke(app, [
+        "evaluate", "--train", str(tmp_path / "train.csv"), "--holdout",
+        str(tmp_path / "holdout.csv"), "--synthetic", str(tmp_path / "synthetic.csv"),
+        "--target", "death", "--privacy-sample", "200", "--n-attacks", "50"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "survival futime/death: Kaplan-Meier distance to train" in text
+    assert "95 % over holdout patients" in text
+
+
 def test_km_distance_is_exact_on_step_functions():
     # one event at t=10 in a, at t=20 in b, both followed to 40: S differs by 1 on [10, 20)
     a = km_fit(np.array([10.0, 40.0]), np.array([1.0, 0.0]))

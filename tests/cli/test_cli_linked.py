@@ -53,6 +53,7 @@ def test_generate_writes_one_file_per_table_and_the_audit(files, tmp_path):
     assert lag["gap"]["low"] <= lag["gap"]["gap"] <= lag["gap"]["high"]
     assert "gap (95 % over patients)" in page
     assert "structure holds in every row" in text
+    assert "lag-1 autocorrelation: largest gap to the holdout" in text
 
 
 def test_schema_fit_and_sample(files, tmp_path):

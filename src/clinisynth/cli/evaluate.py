@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from clinisynth.audit import DIRECTIONS, AuditResult, audit
 from clinisynth.audit.plots import fmt
 from clinisynth.audit.report import GROUPS, write_html_report
 from clinisynth.audit.risk import N_ATTACKS
+from clinisynth.audit.survival import SurvivalResult
 from clinisynth.cli.app import app, console, user_errors
 from clinisynth.cli.data import read_input
 from clinisynth.cli.options import (
@@ -115,8 +117,24 @@ def print_headline(result: AuditResult) -> None:
             table.add_row(key, value, "(baseline)" if direction == "baseline" else direction,
                           rng, end_section=i == len(keys) - 1)
     console.print(table)
+    for pair in result.survival_pairs or []:
+        console.print(survival_line(pair), highlight=False, soft_wrap=True)
     for flag in result.flags:
         console.print(f"[bold red]warning:[/] {flag['message']}", highlight=False,
                       soft_wrap=True)
     if not result.flags:
         console.print("no warnings", highlight=False)
+
+
+def survival_line(pair: SurvivalResult) -> str:
+    """One pair's Kaplan-Meier distance and Cox C-indices, with the gap's interval."""
+    h = pair.headline()
+    line = (f"survival {pair.time}/{pair.event}: Kaplan-Meier distance to train "
+            f"{fmt(h['km_iad_synthetic'])} (holdout {fmt(h['km_iad_holdout'])}); Cox C-index "
+            f"on the holdout, trained on synthetic {fmt(h['cindex_tstr'])}, on real "
+            f"{fmt(h['cindex_trtr'])}")
+    gap = pair.gap
+    if gap and all(math.isfinite(gap[k]) for k in ("gap", "low", "high")):
+        line += (f" (gap {gap['gap']:+.3f}; 95 % over holdout patients {gap['low']:+.3f} to "
+                 f"{gap['high']:+.3f})")
+    return line

@@ -4,6 +4,7 @@ audited together (:class:`~clinisynth.linked.LinkedSynthesizer`)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -178,6 +179,18 @@ def print_audit(report: dict, links: LinkSchema, path: Path) -> None:
         console.print(f"  children per patient KS {ks['synthetic']:.3f} (training patients "
                       f"{ks['training']:.3f}, with their counts protected "
                       f"{ks['training_protected']:.3f})", highlight=False)
+        lag = report["dynamics"][child.table].get("lag1") or {}
+        gaps = {c: v["gap"] for c, v in lag.items()
+                if all(math.isfinite(v.get("gap", {}).get(k, math.nan))
+                       for k in ("gap", "low", "high"))}
+        if gaps:
+            col = max(gaps, key=lambda c: abs(gaps[c]["gap"]))
+            held = sum(g["low"] <= 0 <= g["high"] for g in gaps.values())
+            g = gaps[col]
+            console.print(f"  lag-1 autocorrelation: largest gap to the holdout {col} "
+                          f"{g['gap']:+.3f} (95 % over patients {g['low']:+.3f} to "
+                          f"{g['high']:+.3f}); {held} of {len(gaps)} columns' intervals hold 0",
+                          highlight=False)
     det = report["patient_detection"]
     console.print(f"patient-level detection AUC {det['synthetic']:.3f} (training patients "
                   f"{det['training']:.3f}); audit JSON: {path}", highlight=False)
