@@ -98,6 +98,20 @@ def test_the_gap_interval_holds_fresh_rows_and_not_moved_outcomes(tables):
     assert scores(train, holdout, bad).gap["high"] < 0
 
 
+def test_the_audit_flags_a_gap_only_beyond_the_holdouts_noise(tables):
+    train, holdout, fresh = tables
+    bad = fresh.copy()
+    order = np.random.default_rng(0).permutation(len(bad))
+    bad[["futime", "death"]] = bad[["futime", "death"]].to_numpy()[order]
+    keys = {}
+    for name, synthetic in (("fresh", fresh), ("moved", bad)):
+        result = audit(train, holdout, synthetic, "death", models=("logistic_regression",),
+                       privacy_sample=200)
+        keys[name] = [f for f in result.flags if f["key"] == "survival"]
+    assert keys["fresh"] == []
+    assert len(keys["moved"]) == 1 and "futime/death" in keys["moved"][0]["message"]
+
+
 def test_the_gap_interval_narrows_as_the_holdout_grows():
     """A C-index moves as 1/sqrt(n): 4x the holdout rows, about half the width, also where a
     resample holds fewer rows than the holdout (m-out-of-n, scaled by sqrt(m / n))."""
