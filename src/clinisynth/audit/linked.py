@@ -87,28 +87,30 @@ def counts(tables: Tables, links: LinkSchema, link: ChildLink) -> pd.Series:
     return keys.map(tables[link.table].groupby(link.key).size()).fillna(0)
 
 
-def lag1(child: pd.DataFrame, link: ChildLink, column: str) -> float:
-    """Pearson correlation of ``x_t`` with ``x_{t-1}`` over consecutive rows of one patient."""
-    groups = child[link.key].to_numpy()
-    x = pd.to_numeric(child[column], errors="coerce").to_numpy(dtype=float)
-    same = groups[1:] == groups[:-1]
-    a, b = x[:-1][same], x[1:][same]
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
-        return float("nan")
-    return float(np.corrcoef(a[ok], b[ok])[0, 1])
-
-
-def _pair_sums(child: pd.DataFrame, link: ChildLink, column: str) -> np.ndarray:
-    """Per patient, over its consecutive pairs ``(a, b) = (x_{t-1}, x_t)`` with both recorded:
-    ``[n, Σa, Σb, Σa², Σb², Σab]`` (patients × 6), from which Pearson's r of any
-    patient-weighted sum follows."""
+def _pairs(child: pd.DataFrame, link: ChildLink, column: str
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(a, b, patient)``: ``a = x_{t-1}``, ``b = x_t`` over consecutive rows of one patient,
+    both recorded."""
     groups = child[link.key].to_numpy()
     x = pd.to_numeric(child[column], errors="coerce").to_numpy(dtype=float)
     same = groups[1:] == groups[:-1]
     a, b, who = x[:-1][same], x[1:][same], groups[1:][same]
     ok = np.isfinite(a) & np.isfinite(b)
-    a, b, who = a[ok], b[ok], who[ok]
+    return a[ok], b[ok], who[ok]
+
+
+def lag1(child: pd.DataFrame, link: ChildLink, column: str) -> float:
+    """Pearson correlation of ``x_t`` with ``x_{t-1}`` over consecutive rows of one patient."""
+    a, b, _ = _pairs(child, link, column)
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _pair_sums(child: pd.DataFrame, link: ChildLink, column: str) -> np.ndarray:
+    """Per patient, over its pairs of :func:`_pairs`: ``[n, Σa, Σb, Σa², Σb², Σab]``
+    (patients × 6), from which Pearson's r of any patient-weighted sum follows."""
+    a, b, who = _pairs(child, link, column)
     frame = pd.DataFrame({"n": np.ones(len(a)), "a": a, "b": b, "aa": a * a, "bb": b * b,
                           "ab": a * b, "p": who})
     return frame.groupby("p", sort=False).sum().to_numpy(dtype=float)
