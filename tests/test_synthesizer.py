@@ -12,7 +12,8 @@ from clinisynth import HybridSynthesizer
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.generators import list_generators
 from clinisynth.steps.subsample import stratified_cap
-from clinisynth.weights import apportion, parse_weights, resolve_weights
+from clinisynth.values import apportion
+from clinisynth.weights import parse_weights, resolve_weights
 from conftest import FAST_PARAMS
 
 

@@ -37,7 +37,7 @@ import pandas as pd
 
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import ColumnSchema, TableSchema, category_key, to_native
-from clinisynth.weights import apportion
+from clinisynth.values import apportion
 
 #: rounds of rejection sampling before a condition is declared too rare
 MAX_ROUNDS = 8

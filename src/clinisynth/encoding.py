@@ -9,9 +9,14 @@ Encoding (per feature column, target excluded):
 
 Decoding inverts this: ``x = z * std + mean``, rounded for integers and clipped to the schema's
 ``[min, max]``; the arg-max of a one-hot block picks the category (so only observed categories
-appear); within each class, the ``round(rate_c * n_c)`` rows with the highest missing-indicator
-score become missing, which reproduces each column's per-class missing rate exactly while keeping
-which rows are missing tied to the other features. Constant columns are never modelled: they are
+appear), or, with ``quotas``, each class's rows (when a batch holds at least
+:data:`QUOTA_MIN_ROWS` of them) are shared among the categories in the real
+class's proportions ``p_kc`` (``n_k·p_kc`` rows each, largest remainders rounded), each row
+taking the highest-scoring category with room left (:func:`quota_codes`), so the per-class
+category shares are the real ones while which rows take which category stays tied to the
+other features; within each class, the ``round(rate_c * n_c)`` rows with the highest
+missing-indicator score become missing, which reproduces each column's per-class missing rate
+exactly in the same way. Constant columns are never modelled: they are
 re-emitted as their single value. Dtypes are restored from the schema.
 """
 
@@ -25,8 +30,11 @@ import pandas as pd
 
 from clinisynth.errors import ClinisynthError, NotFittedError
 from clinisynth.schema import ColumnSchema, TableSchema, category_key, sorted_categories
+from clinisynth.values import apportion
 
 NUMERIC, ONEHOT, MISSING = "numeric", "onehot", "missing"
+#: fewest rows of a class in a batch for its categories to be decoded in the real shares
+QUOTA_MIN_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,10 @@ class Block:
 class TableEncoder:
     """Fit once on the training table; ``transform`` to a matrix, ``inverse_transform`` back."""
 
-    def __init__(self, schema: TableSchema) -> None:
+    def __init__(self, schema: TableSchema, quotas: bool = False) -> None:
         self.schema = schema
+        #: decode categories to the real per-class shares (:func:`quota_codes`), not arg-max
+        self.quotas = quotas
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame) -> TableEncoder:
@@ -57,6 +67,7 @@ class TableEncoder:
         blocks: list[Block] = []
         stats: dict[str, dict[str, float]] = {}
         missing: dict[str, list[float]] = {}
+        shares: dict[str, list[list[float]]] = {}
         pos = 0
         for col in schema.features:
             series = df[col.name]
@@ -70,6 +81,9 @@ class TableEncoder:
                 else:
                     width = len(col.categories or [])
                     blocks.append(Block(col.name, ONEHOT, pos, pos + width))
+                    if self.quotas:
+                        shares[col.name] = _class_shares(
+                            self._category_codes(series, col), y, n_classes, width)
                     pos += width
             isna = series.isna().to_numpy()
             if isna.any():
@@ -80,6 +94,7 @@ class TableEncoder:
         self.blocks_ = blocks
         self.stats_ = stats
         self.missing_rates_ = missing
+        self.shares_ = shares
         self.n_features_ = pos
         return self
 
@@ -143,12 +158,16 @@ class TableEncoder:
 
     # -- backward -----------------------------------------------------------------------------
     def inverse_transform(self, X: np.ndarray, y: np.ndarray,
-                          missing: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                          missing: dict[str, np.ndarray] | None = None,
+                          codes: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Decode a matrix and class codes into a DataFrame with the schema's columns and dtypes.
 
         ``missing`` gives the cells to blank per column with gaps (default
-        :meth:`missing_masks` of this batch).
+        :meth:`missing_masks` of this batch); ``codes`` the category index of each row per
+        one-hot column (default :meth:`category_codes` of this batch).
         """
+        if codes is None:
+            codes = self.category_codes(X, y)
         self._check_fitted()
         n = len(X)
         out: dict[str, Any] = {}
@@ -167,7 +186,7 @@ class TableEncoder:
                 out[col.name] = np.clip(values, col.min, col.max)
             else:
                 cats = np.array(col.categories, dtype=object)
-                out[col.name] = cats[np.argmax(part, axis=1)]
+                out[col.name] = cats[codes[col.name]]
         target_cats = np.array(self.schema.classes, dtype=object)
         columns = {}
         for col in self.schema.columns:
@@ -198,6 +217,34 @@ class TableEncoder:
                     None if counts is None else counts[block.column])
                 for block in self.blocks_ if block.kind == MISSING}
 
+    def category_codes(self, X: np.ndarray, y: np.ndarray,
+                       counts: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """The category index of each row, per one-hot column: the arg-max of its block, or
+        with ``quotas`` :func:`quota_codes` per class, ``counts[c][k]`` (rows of class ``k``
+        per category) given, else the real shares of the class times its rows when it has at
+        least :data:`QUOTA_MIN_ROWS` (fewer: arg-max, as a rounded share of a handful of rows
+        would hand every row the commonest category)."""
+        self._check_fitted()
+        out: dict[str, np.ndarray] = {}
+        shares = getattr(self, "shares_", {})  # absent in models saved before quotas
+        for block in self.blocks_:
+            if block.kind != ONEHOT:
+                continue
+            part = X[:, block.start:block.stop]
+            if block.column not in shares:
+                out[block.column] = np.argmax(part, axis=1)
+                continue
+            codes = np.argmax(part, axis=1)
+            for k, share in enumerate(shares[block.column]):
+                rows = np.flatnonzero(y == k)
+                if counts is None and len(rows) < QUOTA_MIN_ROWS:
+                    continue  # too few rows for shares to mean anything: arg-max
+                want = (apportion(len(rows), np.asarray(share)) if counts is None
+                        else np.asarray(counts[block.column][k]))
+                codes[rows] = quota_codes(part[rows], want)
+            out[block.column] = codes
+        return out
+
     def _missing_mask(self, score: np.ndarray, y: np.ndarray, name: str,
                       counts: np.ndarray | None = None) -> np.ndarray:
         mask = np.zeros(len(score), dtype=bool)
@@ -213,16 +260,66 @@ class TableEncoder:
     def get_state(self) -> dict[str, Any]:
         self._check_fitted()
         return {"blocks": [asdict(b) for b in self.blocks_], "stats": self.stats_,
-                "missing_rates": self.missing_rates_, "n_features": self.n_features_}
+                "missing_rates": self.missing_rates_, "n_features": self.n_features_,
+                "shares": self.shares_, "quotas": self.quotas}
 
     @classmethod
     def from_state(cls, schema: TableSchema, state: dict[str, Any]) -> TableEncoder:
-        enc = cls(schema)
+        enc = cls(schema, bool(state.get("quotas", False)))  # older models: arg-max
+        enc.shares_ = state.get("shares") or {}
         enc.blocks_ = [Block(**b) for b in state["blocks"]]
         enc.stats_ = state["stats"]
         enc.missing_rates_ = state["missing_rates"]
         enc.n_features_ = int(state["n_features"])
         return enc
+
+
+def quota_codes(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Assign each row (of ``scores``, rows × categories) one category, ``counts[c]`` rows
+    to category ``c`` (``sum(counts)`` = rows): in rounds, every unassigned row proposes its
+    highest-scoring category that has room; a category proposed by more rows than it has room
+    for takes those with the highest scores (ties by row order) and is then full. At most one
+    round per category; with two categories, the ``counts[1]`` rows of highest margin
+    ``s_1 - s_0`` take category 1."""
+    n, width = scores.shape
+    counts = np.asarray(counts, dtype=np.int64)
+    if width == 1 or n == 0:
+        return np.zeros(n, dtype=np.int64)
+    if width == 2:
+        out = np.zeros(n, dtype=np.int64)
+        order = np.argsort(-(scores[:, 1] - scores[:, 0]), kind="stable")
+        out[order[:counts[1]]] = 1
+        return out
+    out = np.full(n, -1, dtype=np.int64)
+    room = counts.copy()
+    masked = np.where(room > 0, scores, -np.inf)
+    while (out < 0).any():
+        free = np.flatnonzero(out < 0)
+        choice = np.argmax(masked[free], axis=1)
+        for c in np.unique(choice):
+            rows = free[choice == c]
+            if len(rows) > room[c]:
+                rows = rows[np.argsort(-scores[rows, c], kind="stable")[:room[c]]]
+            out[rows] = c
+            room[c] -= len(rows)
+            if room[c] == 0:
+                masked[:, c] = -np.inf
+    return out
+
+
+def _class_shares(codes: np.ndarray, y: np.ndarray, n_classes: int, width: int
+                  ) -> list[list[float]]:
+    """Each class's share of each category among its rows with a value (the column's overall
+    shares for a class without one)."""
+    seen = np.isfinite(codes)
+    overall = np.bincount(codes[seen].astype(np.int64), minlength=width).astype(float)
+    out = []
+    for k in range(n_classes):
+        rows = seen & (y == k)
+        counts = np.bincount(codes[rows].astype(np.int64), minlength=width).astype(float)
+        base = counts if counts.sum() > 0 else overall
+        out.append((base / max(base.sum(), 1.0)).tolist())
+    return out
 
 
 #: codes :func:`category_codes` gives a missing cell and a value outside the categories

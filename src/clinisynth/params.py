@@ -157,8 +157,9 @@ def pipeline_steps(p: Params, schema: TableSchema) -> list[Step]:
         steps.append(WeightSearchStep(p.generators, p.validation_fraction, calibration or None,
                                       p.calibration_params, p.generator_params, p.search,
                                       reward_weights(p.reward), smoothing))
-    steps += [EncodeStep(), MixtureStep(p.weights, p.generators, p.generator_params,
-                                        fallback=guard is not None)]
+    steps += [EncodeStep(bool(calibration)),
+              MixtureStep(p.weights, p.generators, p.generator_params,
+                          fallback=guard is not None)]
     if calibration:
         steps.append(CalibrateStep(calibration, p.calibration_params, smoothing=smoothing))
     if guard is not None:

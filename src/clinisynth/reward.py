@@ -31,7 +31,7 @@ from clinisynth.audit.privacy import DcrShare
 from clinisynth.encoding import TableEncoder
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema
-from clinisynth.weights import apportion
+from clinisynth.values import apportion
 
 Decode = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
 

@@ -40,8 +40,9 @@ from clinisynth.pipeline import Pipeline
 from clinisynth.reward import RewardWeights
 from clinisynth.schema import TableSchema, infer_schema
 from clinisynth.threads import thread_limits
+from clinisynth.values import apportion
 from clinisynth.version import __version__
-from clinisynth.weights import Generators, WeightSpec, apportion
+from clinisynth.weights import Generators, WeightSpec
 
 #: what ``sample(conditions=...)`` takes (see :mod:`clinisynth.conditions`)
 Conditions = str | Sequence[str | Condition] | ConditionSet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -87,3 +88,17 @@ def category_codes(series: pd.Series, categories: list[Any]) -> np.ndarray:
     index = {category_key(c): i for i, c in enumerate(categories)}
     lut = np.array([index.get(k, len(categories)) for k in keys] + [-1], dtype=np.int64)
     return lut[codes]
+
+
+def apportion(n: int, shares: Mapping[str, float] | np.ndarray) -> np.ndarray:
+    """Split ``n`` items in proportion to ``shares`` by largest remainder; sums to ``n`` exactly."""
+    p = np.asarray(list(shares.values()) if isinstance(shares, Mapping) else shares, float)
+    p = p / p.sum()
+    raw = n * p
+    counts = np.floor(raw).astype(int)
+    short = n - counts.sum()
+    if short:
+        order = np.argsort(-(raw - counts), kind="stable")
+        counts[order[:short]] += 1
+    return counts
+

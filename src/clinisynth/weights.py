@@ -110,16 +110,3 @@ def resolve_weights(spec: WeightSpec, generators: Sequence[str] | None = None
     if total <= 0:
         raise ClinisynthError("weights: at least one weight must be positive")
     return {n: w / total for n, w in weights.items() if w > 0}
-
-
-def apportion(n: int, shares: Mapping[str, float] | np.ndarray) -> np.ndarray:
-    """Split ``n`` items in proportion to ``shares`` by largest remainder; sums to ``n`` exactly."""
-    p = np.asarray(list(shares.values()) if isinstance(shares, Mapping) else shares, float)
-    p = p / p.sum()
-    raw = n * p
-    counts = np.floor(raw).astype(int)
-    short = n - counts.sum()
-    if short:
-        order = np.argsort(-(raw - counts), kind="stable")
-        counts[order[:short]] += 1
-    return counts

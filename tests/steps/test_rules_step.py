@@ -268,3 +268,38 @@ def test_a_column_below_the_survival_time_is_its_share() -> None:
     assert (back["visit"] % 1 == 0).all()
 
 
+
+
+def test_two_equalities_of_one_column_move_their_partners_together() -> None:
+    """``n <= s <= d``, ``n <= d``, ``s = d`` where ``h``, ``n = s`` where ``q`` (support2's
+    ``dnrday``, ``slos``, ``d.time``): on a row where both hold, the real rows have
+    ``n = s = d``; decoding sets ``s`` to the primary survival time ``d`` and moves ``n`` to it
+    too (inside its own fence ``n <= d``), so every rule holds by construction."""
+    rng = np.random.default_rng(0)
+    m = 400
+    d = rng.integers(20, 400, m).astype(float)
+    s = np.floor(d * rng.uniform(0.1, 0.9, m))
+    n = np.floor(s * rng.uniform(0.0, 0.9, m))
+    h, q = rng.integers(0, 2, m), rng.integers(0, 2, m)
+    s = np.where(h == 1, d, s)
+    n = np.where(q == 1, s, n)
+    df = pd.DataFrame({"d": d, "e": rng.integers(0, 2, m), "s": s, "n": n,
+                       "h": np.where(h == 1, "yes", "no"), "q": np.where(q == 1, "yes", "no"),
+                       "y": rng.integers(0, 2, m)})
+    schema = infer_schema(df, "y")
+    schema.survival = [{"time": "d", "event": "e"}]
+    schema.rules = [{"type": "inequality", "left": "s", "op": "<=", "right": "d"},
+                    {"type": "inequality", "left": "n", "op": "<=", "right": "s"},
+                    {"type": "inequality", "left": "n", "op": "<=", "right": "d"},
+                    {"type": "conditional_equal", "column": "s", "equals": "d", "when": "h",
+                     "values": ["yes"]},
+                    {"type": "conditional_equal", "column": "n", "equals": "s", "when": "q",
+                     "values": ["yes"]}]
+    step = RulesStep().fit_table(df, schema)
+    model = step.transform_table(df)
+    model["n"] = model["n"].sample(frac=1.0, random_state=1).to_numpy()  # n apart from s, d
+    out = step.inverse_table(model, np.random.default_rng(0))
+    both = (out["h"] == "yes") & (out["q"] == "yes")
+    assert both.sum() > 50
+    assert (out.loc[both, "n"] == out.loc[both, "d"]).all()
+    assert step.violations(out).sum() == 0

@@ -80,7 +80,7 @@ def test_liver_competing_events_keep_their_own_times():
     schema = infer_schema(liver, "status")
     assert schema.survival == [{"time": "time", "event": "status", "event_values": [2]}]
     step = SurvivalStep().fit_table(liver, schema)
-    assert [e for _, e, _ in step.cells_] == [None, 0, 1, 2]
+    assert [e for _, e, _, _ in step.cells_] == [None, 0, 1, 2]
     z = step.transform_table(liver)
     back = step.inverse_table(z, np.random.default_rng(0))
     assert np.abs(back["time"] - liver["time"]).max() <= 1
@@ -225,3 +225,59 @@ def test_value_protection_smooths_the_times_where_they_are_written(protect):
     syn.fit(cohort(200), "arm")
     assert (syn.pipeline_.step("survival").smoothing > 0) is protect
     assert syn.smoothed_ is protect
+
+
+def in_hospital(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Follow-up ``futime``/``death`` and a nested stay ``los``/``hosp_death``: a death in
+    hospital ends follow-up at the stay's end (days, short); other deaths come much later."""
+    rng = np.random.default_rng(seed)
+    hosp = rng.random(n) < 0.3
+    los = rng.integers(2, 40, n).astype(float)
+    later = los + rng.exponential(600, n).round()
+    death = hosp | (rng.random(n) < 0.5)
+    return pd.DataFrame({"marker": rng.normal(0, 1, n), "arm": rng.choice(["A", "B"], n),
+                         "futime": np.where(hosp, los, later), "death": death.astype(int),
+                         "los": los, "hosp_death": hosp.astype(int)})
+
+
+def test_other_pairs_events_split_the_cells():
+    """The other pair's event (death in hospital) splits the follow-up's cells: whatever score
+    a synthetic row with ``hosp_death = 1`` gets, its follow-up is one of the short in-hospital
+    times, not a time drawn from every death."""
+    df = in_hospital()
+    schema = infer_schema(df, "arm")
+    schema.survival = [{"time": "futime", "event": "death"},
+                       {"time": "los", "event": "hosp_death"}]
+    step = SurvivalStep().fit_table(df, schema)
+    assert step.secondary_ == ["hosp_death"]
+    assert (None, 1, None, (1,)) in step.cells_
+    z = step.transform_table(df)
+    for hosp in (0, 1):
+        rows = (df["death"] == 1) & (df["hosp_death"] == hosp)
+        assert abs(z.loc[rows, "futime"].mean()) < 0.15  # standard normal within the cell
+    grid = pd.DataFrame({"marker": 0.0, "arm": "A", "futime": np.linspace(-3, 3, 61),
+                         "death": 1, "los": 10.0, "hosp_death": 1})
+    back = step.inverse_table(grid, np.random.default_rng(0))
+    assert back["futime"].max() <= df.loc[df["hosp_death"] == 1, "futime"].max()
+    meta, arrays = step.get_state()
+    again = STEPS.get("survival").from_state(meta, arrays)
+    pd.testing.assert_frame_equal(again.inverse_table(grid, np.random.default_rng(0)), back)
+    one = SurvivalStep().fit_table(df, schema, pairs=schema.survival[:1])  # no other pair
+    assert one.secondary_ == [] and all(c[3] is None for c in one.cells_)
+    assert one.inverse_table(grid, np.random.default_rng(0))["futime"].max() > 100
+
+
+def test_the_pipeline_hands_the_step_the_pairs_the_rules_step_encodes():
+    """In the hybrid the rules step fences ``los <= futime`` and drops that pair from its model
+    table; the survival step still splits its cells by the pair's event (the record view's)."""
+    from clinisynth.synthesizer import HybridSynthesizer
+
+    df = in_hospital()
+    schema = infer_schema(df, "arm")
+    schema.survival = [{"time": "futime", "event": "death"},
+                       {"time": "los", "event": "hosp_death"}]
+    syn = HybridSynthesizer(weights="gmm", privacy_guard=False, seed=0).fit(df, schema=schema)
+    assert syn.pipeline_.step("survival").secondary_ == ["hosp_death"]
+    fake = syn.sample(600)
+    hosp = fake["hosp_death"] == 1
+    assert fake.loc[hosp, "futime"].max() <= df.loc[df["hosp_death"] == 1, "futime"].max()

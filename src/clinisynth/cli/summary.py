@@ -48,8 +48,9 @@ def print_model(syn: HybridSynthesizer) -> None:
     survival = getattr(syn, "survival_", None)
     if survival is not None:
         pair, window = survival.pair_, survival.window_
-        cell = (pair["event"] if pair["event"] == syn.schema_.target
-                else f"({syn.schema_.target}, {pair['event']})")
+        names = ([] if pair["event"] == syn.schema_.target else [syn.schema_.target]) \
+            + [pair["event"], *getattr(survival, "secondary_", [])]
+        cell = names[0] if len(names) == 1 else f"({', '.join(names)})"
         text = f"survival: {pair['time']} modelled per {cell} cell"
         if survival.smoothing > 0 and syn.protect_:
             text += (f" (times fewer than {syn.protect_.k_} patients hold kernel-smoothed over "

@@ -4,9 +4,12 @@ Forward, :class:`~clinisynth.encoding.TableEncoder` standardises numeric columns
 categories and adds a missing indicator per column with gaps (gaps hot-deck filled within class
 from the ``rng``). Backward, it decodes a matrix into the model table; the cells left missing are,
 within each class, the rows with the highest missing-indicator scores, as many as the column's
-real missing rate asks (:meth:`~clinisynth.encoding.TableEncoder.missing_masks`). A redrawn batch
-inherits the missing cells of the rows it replaces, so a chunk's missing counts stay exact
-however many of its rows were redrawn.
+real missing rate asks (:meth:`~clinisynth.encoding.TableEncoder.missing_masks`); with ``quotas``
+(the default) each category takes as many rows of a class as the real class's share of it asks
+(:meth:`~clinisynth.encoding.TableEncoder.category_codes`). A redrawn batch inherits the missing
+cells of the rows it replaces, so a chunk's missing counts stay exact however many of its rows
+were redrawn; its categories are shared anew (a row redrawn for breaking a rule may need another
+category to pass it).
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ from clinisynth.steps.base import Arrays, Batch, Draw, FitContext, Step
 
 
 class EncodeStep(Step):
-    """Table <-> matrix (see :mod:`clinisynth.encoding`)."""
+    """Table <-> matrix (see :mod:`clinisynth.encoding`); ``quotas``: decode each class's
+    categories in the real class's shares, not by arg-max."""
 
     name: ClassVar[str] = "encode"
     reads: ClassVar[str] = ("every training row: each numeric column's mean and standard "
-                            "deviation, and each column's missing rate per class")
+                            "deviation, and each column's missing rate and share of each "
+                            "category per class")
+
+    def __init__(self, quotas: bool = True) -> None:
+        self.quotas = quotas
 
     def fit(self, batch: Batch, ctx: FitContext) -> EncodeStep:
-        self.encoder_ = TableEncoder(ctx.schema).fit(batch.table(self.name))
+        self.encoder_ = TableEncoder(ctx.schema, self.quotas).fit(batch.table(self.name))
         self.model_schema_ = ctx.schema
         return self
 
@@ -39,7 +47,9 @@ class EncodeStep(Step):
 
     def inverse_transform(self, batch: Batch, rng: np.random.Generator, draw: Draw) -> Batch:
         """Decode; the chunk's missing cells are kept in ``draw`` so a redraw of some of its
-        rows (``batch.rows``) inherits their count of missing cells per column and class."""
+        rows (``batch.rows``) inherits their count of missing cells per column and class. The
+        categories of a redraw are shared in the real class's proportions of its own rows, not
+        inherited: rows redrawn for breaking a rule may need other categories to pass it."""
         self._check_fitted()
         X, y = batch.matrix(self.name)
         encoder = self.encoder_
@@ -54,7 +64,8 @@ class EncodeStep(Step):
             masks = encoder.missing_masks(X, y, kept)
             for c, m in chunk.items():
                 m[batch.rows] = masks[c]
-        return batch.with_frame(encoder.inverse_transform(X, y, masks))
+        codes = encoder.category_codes(X, y)
+        return batch.with_frame(encoder.inverse_transform(X, y, masks, codes))
 
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()

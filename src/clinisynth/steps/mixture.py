@@ -7,7 +7,7 @@ need replacements and every weighted generator builds rows from real patients, t
 mixture is fitted too, with weight 0, for the last-resort redraws.
 
 Draw: class ``k``'s ``n_k`` rows are split among the generators by weight exactly (largest
-remainder, :func:`~clinisynth.weights.apportion`). Redraw: each replacement picks its generator
+remainder, :func:`~clinisynth.values.apportion`). Redraw: each replacement picks its generator
 at random by weight (multinomial), so a handful of refused rows is not always redrawn from the
 same generator; a fallback redraw uses only the generators that do not resample real rows.
 """
@@ -25,7 +25,8 @@ from clinisynth.generators import BaseGenerator, get_generator
 from clinisynth.persistence import split_arrays
 from clinisynth.schema import TableSchema
 from clinisynth.steps.base import Arrays, Batch, FitContext, Step
-from clinisynth.weights import Generators, WeightSpec, apportion, resolve_weights, weights_range
+from clinisynth.values import apportion
+from clinisynth.weights import Generators, WeightSpec, resolve_weights, weights_range
 
 #: fitted with weight 0 when every weighted generator resamples real rows, so a hard filter
 #: always has a generator that does not to redraw refused rows from

@@ -216,6 +216,60 @@ class RulesStep(TableStep):
         x[inside] = np.clip(store(x[inside], storage), lo, hi)
         return x
 
+    def _equalised(self, name: str, x: np.ndarray, out: dict[str, np.ndarray]) -> np.ndarray:
+        """``name`` set to its partner on the rows where each of its conditional equalities
+        holds. Where several hold on one row, every rule can only hold if the partners agree
+        (the real rows obey all at once): ``name`` takes the value of one anchor partner (the
+        primary survival time, which no rule rewrites, else the first decoded), and each other
+        partner is moved to it too where that keeps it inside its own range and fence; a row
+        where one cannot be is left for the redraw."""
+        rank = {c: i for i, c in enumerate(self.order_)}
+        parts = []
+        for i in self.equals_[name]:
+            rule = self.rules_[i]
+            assert isinstance(rule, ConditionalEqual)
+            other = rule.equals if rule.column == name else rule.column
+            bound = floats(pd.Series(out[other]))
+            cond = rule.matches(pd.Series(out[rule.when])) & ~np.isnan(bound)
+            x = np.where(cond, bound, x)
+            parts.append((other, bound, cond))
+        if len(parts) < 2:
+            return x
+        held = np.array([cond for _, _, cond in parts])
+        several = held.sum(axis=0) >= 2
+        if not several.any():
+            return x
+        priority = np.array([-1 if other in self.fixed_ else rank.get(other, len(rank))
+                             for other, _, _ in parts], dtype=float)
+        anchor = np.argmin(np.where(held, priority[:, None], np.inf), axis=0)
+        value = np.choose(anchor, [bound for _, bound, _ in parts])
+        x = np.where(several, value, x)
+        for j, (other, bound, cond) in enumerate(parts):
+            rows = several & cond & (anchor != j)
+            if other in self.fixed_ or not rows.any():
+                continue
+            moved = np.where(rows, value, bound)
+            out[other] = np.where(rows & self._admits(other, moved, out), moved, out[other])
+        return x
+
+    def _admits(self, name: str, x: np.ndarray, out: dict[str, np.ndarray]) -> np.ndarray:
+        """Rows where ``x`` lies inside ``name``'s range and the fence its bounds give."""
+        lo, hi = self.bounds_[name]
+        ok = np.ones(len(x), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if lo is not None:
+                ok &= x >= lo
+            if hi is not None:
+                ok &= x <= hi
+            fence = self.fences_.get(name)
+            sides = envelope(fence, out) if fence is not None else {}
+            for key, test in (("low", np.greater_equal), ("low_strict", np.greater),
+                              ("high", np.less_equal), ("high_strict", np.less)):
+                bound = sides.get(key)
+                if bound is not None:
+                    ok &= test(x, bound) | np.isnan(bound)
+        return ok
+
     def _round(self, name: str, x: np.ndarray, frame: pd.DataFrame, rng: np.random.Generator,
                lo: float | None, hi: float | None) -> np.ndarray:
         """``x`` rounded to the column's recorded step, or to its mix of steps
@@ -409,13 +463,8 @@ class RulesStep(TableStep):
                 step = self.steps_.get(name, 0.0) or (
                     1.0 if schema[name].kind == "integer" else 0.0)  # stays integer
                 x = fence_rounded(x, bounds, step, fence["min_gap"])
-            for i in self.equals_.get(name, ()):
-                rule = self.rules_[i]
-                assert isinstance(rule, ConditionalEqual)
-                other = rule.equals if rule.column == name else rule.column
-                bound = floats(pd.Series(out[other]))
-                cond = rule.matches(pd.Series(out[rule.when])) & ~np.isnan(bound)
-                x = np.where(cond, bound, x)
+            if self.equals_.get(name):
+                x = self._equalised(name, x, out)
             out[name] = x
         table = pd.DataFrame({n: pd.Series(v) for n, v in out.items()})
         for kind, i in self.post_:

@@ -103,8 +103,9 @@ class WeightSearchStep(Step):
             random_state=int(rng.integers(2**31 - 1)))
         search_rows = stratified_cap(search_rows, target, SEARCH_ROWS_MAX, rng)
         validation = stratified_cap(validation, target, VALIDATION_ROWS_MAX, rng)
-        steps: list[Step] = [EncodeStep(), MixtureStep({n: 1.0 for n in names},
-                                                       generator_params=self.generator_params)]
+        steps: list[Step] = [EncodeStep(bool(self.calibration)),
+                             MixtureStep({n: 1.0 for n in names},
+                                         generator_params=self.generator_params)]
         if self.calibration:
             steps.append(CalibrateStep(self.calibration, self.calibration_params, freeze=False,
                                        smoothing=self.smoothing))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from clinisynth.schema import TableSchema
 from clinisynth.steps.base import Arrays, Batch, FitContext, Step
-from clinisynth.weights import apportion
+from clinisynth.values import apportion
 
 #: the fewest rows per class any stratified cap keeps (when the class has them): what
 #: learning weights needs to hold out a validation split

@@ -70,7 +70,7 @@ from scipy.stats import norm
 from clinisynth.calibration.reference import DEFAULT_QUANTILES, common_values, smoothed_quantiles
 from clinisynth.errors import ClinisynthError
 from clinisynth.schema import TableSchema, category_key, primary_pair, to_native
-from clinisynth.steps.base import Arrays, TableStep
+from clinisynth.steps.base import Arrays, Batch, FitContext, TableStep
 
 #: fewest rows with a time a (class, event) cell needs to keep its own distribution
 MIN_CELL_ROWS = 10
@@ -86,6 +86,8 @@ MAX_ENTRY_LEVELS = 30
 WINDOW_SCALES = (1.0, 7.0, 30.4375, 365.25, 1 / 7.0, 1 / 30.4375, 1 / 365.25)
 #: the "any class" / "any event value" side of a cell label
 ANY = None
+#: a cell's label: (class, event value, entry value, other pairs' event values), ANY for "any"
+Cell = tuple[Any, Any, Any, Any]
 
 
 class SurvivalStep(TableStep):
@@ -100,7 +102,16 @@ class SurvivalStep(TableStep):
         #: > 0 (value protection): each cell's table of times smoothed (:meth:`_smoothed`)
         self.smoothing = smoothing
 
-    def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> SurvivalStep:
+    def fit(self, batch: Batch, ctx: FitContext) -> SurvivalStep:
+        """As :meth:`fit_table`; the other pairs are the record view's (the rules step's model
+        table drops a pair whose time it encodes against another column, not its event)."""
+        pairs = (ctx.record_schema or ctx.schema).survival
+        return self.fit_table(batch.table(self.name), ctx.schema, pairs)
+
+    def fit_table(self, real: pd.DataFrame, schema: TableSchema,
+                  pairs: list[dict[str, Any]] | None = None) -> SurvivalStep:
+        """Learn each cell's times; ``pairs``: the table's survival pairs (default the
+        schema's), whose other events split the cells (:func:`secondary_events`)."""
         pair = primary_pair(schema)
         if pair is None:
             raise ClinisynthError("survival step: the schema has no survival pair")
@@ -121,19 +132,25 @@ class SurvivalStep(TableStep):
                                       and len(levels) <= MAX_ENTRY_LEVELS else [])
         width = self._windows(real)
         classes = real[schema.target]
-        labels: list[tuple[Any, Any, Any]] = [(ANY, ANY, ANY)]
+        self.secondary_ = secondary_events(schema, self.pair_,
+                                           schema.survival if pairs is None else pairs)
+        combos = _combos(real, self.secondary_)
+        labels: list[Cell] = [(ANY, ANY, ANY, ANY)]
         masks = [ok]
         for e in schema[self.pair_["event"]].categories or []:
             e_mask = ok & _is(events, e)
             for k in [ANY, *(schema.classes if by_class else [])]:
                 k_mask = e_mask if k is ANY else e_mask & _is(classes, k)
-                labels.append((k, e, ANY))
+                labels.append((k, e, ANY, ANY))
                 masks.append(k_mask)
-                if self._gap((k, e, ANY)):  # a gap cell per entry value (e.g. per year)
+                if self._gap((k, e, ANY, ANY)):  # a gap cell per entry value (e.g. per year)
                     for level in self.window_["levels"]:
-                        labels.append((k, e, level))
+                        labels.append((k, e, level, ANY))
                         masks.append(k_mask & (entry == level))
-        self.cells_: list[tuple[Any, Any, Any]] = []
+                for combo, rows in combos:  # a cell per value of the other pairs' events
+                    labels.append((k, e, ANY, combo))
+                    masks.append(k_mask & rows)
+        self.cells_: list[Cell] = []
         self.values_: list[np.ndarray] = []
         self.ranks_: list[np.ndarray] = []
         self.span_: list[list[float]] = []  # each cell's real [min, max] follow-up
@@ -141,7 +158,7 @@ class SurvivalStep(TableStep):
         common = {gap: common_values(self._scaled(t, width, gap)[ok], int(schema.k))
                   for gap in {self._gap(label) for label in labels}} if self.smoothing > 0 else {}
         for label, mask in zip(labels, masks, strict=True):
-            if mask.sum() >= MIN_CELL_ROWS or (label == (ANY, ANY, ANY) and mask.any()):
+            if mask.sum() >= MIN_CELL_ROWS or (label == (ANY, ANY, ANY, ANY) and mask.any()):
                 scaled = self._scaled(t, width, self._gap(label))[mask]
                 v, u = _midranks(scaled)
                 if common:
@@ -187,27 +204,37 @@ class SurvivalStep(TableStep):
         return values, np.bincount(run, weights=positions) / np.bincount(run)
 
     def _index(self) -> None:
-        self._cell_of = {(_key(k), _key(e), _key(d)): i for i, (k, e, d) in enumerate(self.cells_)}
+        self._cell_of = {(_key(k), _key(e), _key(d), _key(s)): i
+                         for i, (k, e, d, s) in enumerate(self.cells_)}
 
     def _cells(self, frame: pd.DataFrame) -> np.ndarray:
         """Index of each row's cell: the first that exists of (class, event, entry), (any class,
-        event, entry), (class, event), (any class, event), pooled; entry cells are gap cells
-        of a window whose entry column has few values."""
+        event, entry), (class, event, other events), (any class, event, other events), (class,
+        event), (any class, event), pooled; entry cells are gap cells of a window whose entry
+        column has few values, "other events" the values of the other pairs' event columns."""
         lookup = self._cell_of
         any_ = _key(ANY)
-        pooled = lookup[(any_, any_, any_)]
+        pooled = lookup[(any_, any_, any_, any_)]
         out = np.empty(len(frame), dtype=int)
         events = frame[self.pair_["event"]].to_numpy()
         classes = frame[self.schema_.target].to_numpy()
         levels = bool(self.window_ and self.window_.get("levels"))
         entries = (pd.to_numeric(frame[self.window_["entry"]], errors="coerce").to_numpy(
             dtype=float) if levels else np.full(len(frame), np.nan))
-        for i, (k, e, d) in enumerate(zip(classes, events, entries, strict=True)):
+        others = _row_combos(frame, getattr(self, "secondary_", []))
+        for i, (k, e, d, s) in enumerate(zip(classes, events, entries, others, strict=True)):
             ek = any_ if _missing(e) else _key(e)
             kk = _key(k)
             dk = any_ if np.isnan(d) else _key(float(d))
-            out[i] = lookup.get((kk, ek, dk), lookup.get((any_, ek, dk), lookup.get(
-                (kk, ek, any_), lookup.get((any_, ek, any_), pooled))))
+            keys = [(kk, ek, dk, any_), (any_, ek, dk, any_)] if dk != any_ else []
+            if s != any_:
+                keys += [(kk, ek, any_, s), (any_, ek, any_, s)]
+            found = None
+            for key in (*keys, (kk, ek, any_, any_), (any_, ek, any_, any_)):
+                found = lookup.get(key)
+                if found is not None:
+                    break
+            out[i] = pooled if found is None else found
         return out
 
     def transform_table(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -262,7 +289,7 @@ class SurvivalStep(TableStep):
         d = np.clip(np.nan_to_num(d, nan=w["low"]), w["low"], w["high"])
         return np.maximum(w["end"] - w["scale"] * d, 0.0)
 
-    def _gap(self, cell: tuple[Any, Any, Any]) -> bool:
+    def _gap(self, cell: Cell) -> bool:
         """Whether a cell models the gap to the window's end: a censoring value's cell, when
         the window says most censored rows reach the end."""
         if self.window_ is None or not self.window_.get("gap") or cell[1] is ANY:
@@ -289,19 +316,22 @@ class SurvivalStep(TableStep):
     def report(self) -> dict[str, Any]:
         return {"time": self.pair_["time"], "event": self.pair_["event"],
                 "window": dict(self.window_) if self.window_ else None,
+                "other_events": list(self.secondary_),
                 "cells": [{"class": to_native(k), "event": to_native(e),
                            "rows": self.rows_[i] if self.rows_ else len(u),
                            **({} if d is ANY else {"entry": to_native(d)}),
+                           **({} if s is ANY else {"other_events": _native(s)}),
                            "max": self.span_[i][1] if self.span_ else float(np.expm1(v[-1]))}
-                          for i, ((k, e, d), v, u) in enumerate(zip(
+                          for i, ((k, e, d, s), v, u) in enumerate(zip(
                               self.cells_, self.values_, self.ranks_, strict=True))]}
 
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()
         meta = {"schema": self.schema_.to_dict(), "model_schema": self.model_schema_.to_dict(),
-                "cells": [[to_native(k), to_native(e), to_native(d)] for k, e, d in self.cells_],
+                "cells": [[to_native(k), to_native(e), to_native(d), _native(s)]
+                          for k, e, d, s in self.cells_],
                 "window": self.window_, "span": self.span_, "smoothing": self.smoothing,
-                "rows": self.rows_}
+                "rows": self.rows_, "other_events": self.secondary_}
         arrays = {f"values.{i}": v for i, v in enumerate(self.values_)}
         arrays.update({f"ranks.{i}": u for i, u in enumerate(self.ranks_)})
         return meta, arrays
@@ -313,8 +343,10 @@ class SurvivalStep(TableStep):
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         step.pair_ = dict(primary_pair(step.schema_) or {})
         step.window_ = meta.get("window")  # None in models saved before study windows
-        step.cells_ = [(cell[0], cell[1], cell[2] if len(cell) > 2 else ANY)  # older: 2 parts
+        step.cells_ = [(cell[0], cell[1], cell[2] if len(cell) > 2 else ANY,  # older: 2 parts,
+                        _combo(cell[3]) if len(cell) > 3 else ANY)  # or 3 (no other events)
                        for cell in meta["cells"]]
+        step.secondary_ = list(meta.get("other_events") or [])
         step.values_ = [np.asarray(arrays[f"values.{i}"]) for i in range(len(step.cells_))]
         step.ranks_ = [np.asarray(arrays[f"ranks.{i}"]) for i in range(len(step.cells_))]
         step.span_ = [list(s) for s in meta.get("span") or []]  # absent before study windows
@@ -360,6 +392,52 @@ def find_window(real: pd.DataFrame, schema: TableSchema, t: np.ndarray
     return best
 
 
+def secondary_events(schema: TableSchema, pair: dict[str, Any],
+                     pairs: list[dict[str, Any]] | None) -> list[str]:
+    """The event columns of the other survival ``pairs`` that split the primary time's cells:
+    categorical columns of ``schema``, neither the primary event nor the target (which split
+    them already)."""
+    out: list[str] = []
+    for other in pairs or []:
+        name = other["event"]
+        if name in (pair["event"], schema.target, *out) or name not in schema.names \
+                or not schema[name].categories:
+            continue
+        out.append(name)
+    return out
+
+
+def _row_combos(frame: pd.DataFrame, names: list[str]) -> list[Any]:
+    """Each row's key of its values of ``names`` (``_key(ANY)`` when one is missing)."""
+    if not names:
+        return [_key(ANY)] * len(frame)
+    columns = [frame[name].to_numpy() for name in names]
+    return [_key(ANY) if any(_missing(v) for v in values)
+            else tuple(category_key(v) for v in values) for values in zip(*columns, strict=True)]
+
+
+def _combos(real: pd.DataFrame, names: list[str]) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """Each observed combination of the values of ``names`` with its rows (none missing)."""
+    if not names:
+        return []
+    keys = _row_combos(real, names)
+    firsts: dict[Any, tuple[Any, ...]] = {}
+    for key, values in zip(keys, zip(*(real[n].to_numpy() for n in names), strict=True),
+                           strict=True):
+        if key != _key(ANY):
+            firsts.setdefault(key, tuple(values))
+    return [(combo, np.array([k == key for k in keys], dtype=bool))
+            for key, combo in sorted(firsts.items(), key=lambda item: str(item[0]))]
+
+
+def _native(combo: Any) -> Any:
+    return None if combo is ANY else [to_native(v) for v in combo]
+
+
+def _combo(saved: Any) -> Any:
+    return ANY if saved is None else tuple(saved)
+
+
 def _midranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct sorted values and their mid-rank CDF positions ``(before + count/2) / m``."""
     v, counts = np.unique(values, return_counts=True)
@@ -372,7 +450,11 @@ def _missing(value: Any) -> bool:
 
 
 def _key(value: Any) -> Any:
-    return ("any",) if value is ANY else category_key(value)
+    if value is ANY:
+        return ("any",)
+    if isinstance(value, tuple):  # a combination of other events' values
+        return tuple(category_key(v) for v in value)
+    return category_key(value)
 
 
 def _in(series: pd.Series, values: list[Any]) -> np.ndarray:
