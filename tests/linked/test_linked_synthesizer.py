@@ -14,7 +14,7 @@ from clinisynth.linked.cohort import simulate_cohort
 from clinisynth.persistence import read_model
 from conftest import FAST_PARAMS
 
-PARENT = {"search": {"seconds": 3}, "generator_params": FAST_PARAMS}
+PARENT = {"search": {"episodes": 6}, "generator_params": FAST_PARAMS}  # not a time cap
 
 
 @pytest.fixture(scope="module")
