@@ -158,17 +158,14 @@ class TableEncoder:
 
     # -- backward -----------------------------------------------------------------------------
     def inverse_transform(self, X: np.ndarray, y: np.ndarray,
-                          missing: dict[str, np.ndarray] | None = None,
-                          codes: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                          missing: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Decode a matrix and class codes into a DataFrame with the schema's columns and dtypes.
 
         ``missing`` gives the cells to blank per column with gaps (default
-        :meth:`missing_masks` of this batch); ``codes`` the category index of each row per
-        one-hot column (default :meth:`category_codes` of this batch).
+        :meth:`missing_masks` of this batch); categories are :meth:`decoded_categories`.
         """
-        if codes is None:
-            codes = self.category_codes(X, y)
         self._check_fitted()
+        codes = self.decoded_categories(X, y)
         n = len(X)
         out: dict[str, Any] = {}
         missing_masks: dict[str, np.ndarray] = {}
@@ -217,31 +214,21 @@ class TableEncoder:
                     None if counts is None else counts[block.column])
                 for block in self.blocks_ if block.kind == MISSING}
 
-    def category_codes(self, X: np.ndarray, y: np.ndarray,
-                       counts: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def decoded_categories(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         """The category index of each row, per one-hot column: the arg-max of its block, or
-        with ``quotas`` :func:`quota_codes` per class, ``counts[c][k]`` (rows of class ``k``
-        per category) given, else the real shares of the class times its rows when it has at
-        least :data:`QUOTA_MIN_ROWS` (fewer: arg-max, as a rounded share of a handful of rows
-        would hand every row the commonest category)."""
-        self._check_fitted()
+        with ``quotas`` :func:`quota_codes` per class, the real shares of the class times its
+        rows, for a class with at least :data:`QUOTA_MIN_ROWS` rows (fewer: arg-max, as a
+        rounded share of a handful of rows would hand every row the commonest category)."""
         out: dict[str, np.ndarray] = {}
-        shares = getattr(self, "shares_", {})  # absent in models saved before quotas
         for block in self.blocks_:
             if block.kind != ONEHOT:
                 continue
             part = X[:, block.start:block.stop]
-            if block.column not in shares:
-                out[block.column] = np.argmax(part, axis=1)
-                continue
             codes = np.argmax(part, axis=1)
-            for k, share in enumerate(shares[block.column]):
+            for k, share in enumerate(self.shares_.get(block.column, ())):
                 rows = np.flatnonzero(y == k)
-                if counts is None and len(rows) < QUOTA_MIN_ROWS:
-                    continue  # too few rows for shares to mean anything: arg-max
-                want = (apportion(len(rows), np.asarray(share)) if counts is None
-                        else np.asarray(counts[block.column][k]))
-                codes[rows] = quota_codes(part[rows], want)
+                if len(rows) >= QUOTA_MIN_ROWS:
+                    codes[rows] = quota_codes(part[rows], apportion(len(rows), np.asarray(share)))
             out[block.column] = codes
         return out
 

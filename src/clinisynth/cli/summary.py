@@ -49,7 +49,7 @@ def print_model(syn: HybridSynthesizer) -> None:
     if survival is not None:
         pair, window = survival.pair_, survival.window_
         names = ([] if pair["event"] == syn.schema_.target else [syn.schema_.target]) \
-            + [pair["event"], *getattr(survival, "secondary_", [])]
+            + [pair["event"], *survival.secondary_]
         cell = names[0] if len(names) == 1 else f"({', '.join(names)})"
         text = f"survival: {pair['time']} modelled per {cell} cell"
         if survival.smoothing > 0 and syn.protect_:

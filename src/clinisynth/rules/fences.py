@@ -174,14 +174,14 @@ def fence_rounded(x: np.ndarray, bounds: dict[str, np.ndarray | None], step: flo
     highs = [b for b in (high, high_s) if b is not None]
     if lows and highs:
         floor, top = np.maximum.reduce(lows), np.minimum.reduce(highs)
-        outside = _outside(x, bounds)
+        breaks = outside(x, bounds)
         room = (floor < top) | ((floor == top) & (low_s is None) & (high_s is None))
-        x = np.where(outside & room, (floor + top) / 2.0, x)
+        x = np.where(breaks & room, (floor + top) / 2.0, x)
     return x
 
 
-def _outside(x: np.ndarray, bounds: dict[str, np.ndarray | None]) -> np.ndarray:
-    """Rows where ``x`` breaks one of its bounds."""
+def outside(x: np.ndarray, bounds: dict[str, np.ndarray | None]) -> np.ndarray:
+    """Rows where ``x`` breaks one of its bounds (:func:`envelope`)."""
     out = np.zeros(len(x), dtype=bool)
     for key, broken in (("low", np.less), ("low_strict", np.less_equal),
                         ("high", np.greater), ("high_strict", np.greater_equal)):

@@ -6,7 +6,7 @@ from the ``rng``). Backward, it decodes a matrix into the model table; the cells
 within each class, the rows with the highest missing-indicator scores, as many as the column's
 real missing rate asks (:meth:`~clinisynth.encoding.TableEncoder.missing_masks`); with ``quotas``
 (the default) each category takes as many rows of a class as the real class's share of it asks
-(:meth:`~clinisynth.encoding.TableEncoder.category_codes`). A redrawn batch inherits the missing
+(:meth:`~clinisynth.encoding.TableEncoder.decoded_categories`). A redrawn batch inherits the missing
 cells of the rows it replaces, so a chunk's missing counts stay exact however many of its rows
 were redrawn; its categories are shared anew (a row redrawn for breaking a rule may need another
 category to pass it).
@@ -64,8 +64,7 @@ class EncodeStep(Step):
             masks = encoder.missing_masks(X, y, kept)
             for c, m in chunk.items():
                 m[batch.rows] = masks[c]
-        codes = encoder.category_codes(X, y)
-        return batch.with_frame(encoder.inverse_transform(X, y, masks, codes))
+        return batch.with_frame(encoder.inverse_transform(X, y, masks))
 
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()

@@ -55,6 +55,7 @@ from clinisynth.rules.fences import (
     fence_links,
     fence_rounded,
     new_fence,
+    outside,
     primary,
 )
 from clinisynth.rules.mixed_precision import learn_mix, round_mixed
@@ -256,19 +257,12 @@ class RulesStep(TableStep):
         """Rows where ``x`` lies inside ``name``'s range and the fence its bounds give."""
         lo, hi = self.bounds_[name]
         ok = np.ones(len(x), dtype=bool)
-        with np.errstate(invalid="ignore"):
-            if lo is not None:
-                ok &= x >= lo
-            if hi is not None:
-                ok &= x <= hi
-            fence = self.fences_.get(name)
-            sides = envelope(fence, out) if fence is not None else {}
-            for key, test in (("low", np.greater_equal), ("low_strict", np.greater),
-                              ("high", np.less_equal), ("high_strict", np.less)):
-                bound = sides.get(key)
-                if bound is not None:
-                    ok &= test(x, bound) | np.isnan(bound)
-        return ok
+        if lo is not None:
+            ok &= x >= lo
+        if hi is not None:
+            ok &= x <= hi
+        fence = self.fences_.get(name)
+        return ok if fence is None else ok & ~outside(x, envelope(fence, out))
 
     def _round(self, name: str, x: np.ndarray, frame: pd.DataFrame, rng: np.random.Generator,
                lo: float | None, hi: float | None) -> np.ndarray:

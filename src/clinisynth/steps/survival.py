@@ -221,7 +221,7 @@ class SurvivalStep(TableStep):
         levels = bool(self.window_ and self.window_.get("levels"))
         entries = (pd.to_numeric(frame[self.window_["entry"]], errors="coerce").to_numpy(
             dtype=float) if levels else np.full(len(frame), np.nan))
-        others = _row_combos(frame, getattr(self, "secondary_", []))
+        others = _row_combos(frame, self.secondary_)
         for i, (k, e, d, s) in enumerate(zip(classes, events, entries, others, strict=True)):
             ek = any_ if _missing(e) else _key(e)
             kk = _key(k)
