@@ -211,6 +211,12 @@ def make_flags(result: AuditResult) -> list[dict[str, str]]:
             + survival_flags(result.survival_pairs) + notes)
 
 
+def interval_text(gap: dict[str, float], over: str) -> str:
+    """``95 % over <over> <low> to <high>``: a gap's interval over resampled patients, as
+    the flags and the console print it."""
+    return f"95 % over {over} {gap['low']:+.3f} to {gap['high']:+.3f}"
+
+
 def survival_flags(pairs: list[Any]) -> list[dict[str, str]]:
     """A warning per survival pair whose C-index gap TSTR - TRTR lies wholly below
     ``-SURVIVAL_GAP_FLAG`` over the holdout's resamples: lost utility beyond the holdout's
@@ -223,8 +229,8 @@ def survival_flags(pairs: list[Any]) -> list[dict[str, str]]:
             out.append({"key": "survival", "message": (
                 f"survival {pair.time}/{pair.event}: a Cox model trained on synthetic rows "
                 f"ranks holdout patients worse than one trained on real rows (C-index gap "
-                f"{gap['gap']:+.3f}, 95 % over holdout patients {gap['low']:+.3f} to "
-                f"{high:+.3f}; flag when the whole interval lies below -{SURVIVAL_GAP_FLAG})")})
+                f"{gap['gap']:+.3f}, {interval_text(gap, 'holdout patients')}; flag when the "
+                f"whole interval lies below -{SURVIVAL_GAP_FLAG})")})
     return out
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from clinisynth.audit import DIRECTIONS, AuditResult, audit
 from clinisynth.audit.plots import fmt
 from clinisynth.audit.report import GROUPS, write_html_report
+from clinisynth.audit.result import interval_text
 from clinisynth.audit.risk import N_ATTACKS
 from clinisynth.audit.survival import SurvivalResult
 from clinisynth.cli.app import app, console, user_errors
@@ -135,6 +136,5 @@ def survival_line(pair: SurvivalResult) -> str:
             f"{fmt(h['cindex_trtr'])}")
     gap = pair.gap
     if gap and all(math.isfinite(gap[k]) for k in ("gap", "low", "high")):
-        line += (f" (gap {gap['gap']:+.3f}; 95 % over holdout patients {gap['low']:+.3f} to "
-                 f"{gap['high']:+.3f})")
+        line += f" (gap {gap['gap']:+.3f}; {interval_text(gap, 'holdout patients')})"
     return line

@@ -13,6 +13,7 @@ import pandas as pd
 
 from clinisynth.audit.linked import linked_audit
 from clinisynth.audit.linked_report import render_linked_html
+from clinisynth.audit.result import interval_text
 from clinisynth.cli.app import console
 from clinisynth.cli.data import read_input
 from clinisynth.cli.options import FitOptions, TableInput
@@ -188,8 +189,8 @@ def print_audit(report: dict, links: LinkSchema, path: Path) -> None:
             held = sum(g["low"] <= 0 <= g["high"] for g in gaps.values())
             g = gaps[col]
             console.print(f"  lag-1 autocorrelation: largest gap to the holdout {col} "
-                          f"{g['gap']:+.3f} (95 % over patients {g['low']:+.3f} to "
-                          f"{g['high']:+.3f}); {held} of {len(gaps)} columns' intervals hold 0",
+                          f"{g['gap']:+.3f} ({interval_text(g, 'patients')}); {held} of "
+                          f"{len(gaps)} columns' intervals hold 0",
                           highlight=False)
     det = report["patient_detection"]
     console.print(f"patient-level detection AUC {det['synthetic']:.3f} (training patients "
