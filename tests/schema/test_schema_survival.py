@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from clinisynth.errors import SchemaError
-from clinisynth.schema import TableSchema, infer_schema
+from clinisynth.schema import TableSchema, infer_schema, pair_candidates
+from clinisynth.schema.pairs import paired_names
 
 #: follow-up in days, weekly visits: distinct integers, but not a consecutive run (which the
 #: roles inference would take for row numbers, an identifier)
@@ -30,6 +31,10 @@ def table(**columns) -> pd.DataFrame:
      "y", ("OS_time", "vital_status", ["dead"])),
     ({"time": DAYS - 10, "status": np.arange(60) % 2}, "y", None),  # negative times
     ({"score": DAYS, "status": np.arange(60) % 2}, "y", None),  # no time-like name
+    # named like a pair, but the "events" are the low values of a measurement (a race time by
+    # group): none ends early
+    ({"time": 50 + np.arange(60) % 20, "status": (np.arange(60) % 20 < 8).astype(int)},
+     "y", None),
 ])
 def test_inferred_pair(columns, target, expected):
     schema = infer_schema(table(**columns), target)
@@ -114,3 +119,55 @@ def test_no_pair_where_times_and_events_are_unrelated():
     df["e1"], df["e2"] = rng.permutation(df["e1"].to_numpy()), rng.permutation(df["e2"])
     df["a"] = rng.permutation(df["a"].to_numpy())  # no longer nested
     assert infer_schema(df, "y").survival is None
+
+
+@pytest.mark.parametrize("time, event, expected", [
+    ("t.tdm", "e.tdm", True), ("T3", "D3", True), ("srv", "srv.s", True),
+    ("rel", "edrel", True), ("t1", "d1", True), ("age", "agegp", True),
+    ("time", "time", False), ("ab", "abc", False), ("glucose", "diabetes", False),
+])
+def test_paired_names(time, event, expected):
+    assert paired_names(time, event) is expected
+
+
+def follow_up(seed: int = 0, n: int = 300) -> pd.DataFrame:
+    """Times to metastasis under a constant hazard, censored at a close spread over accrual:
+    events end early, censored rows sit late."""
+    rng = np.random.default_rng(seed)
+    event_time = rng.exponential(2000, n)
+    close = rng.uniform(1500, 4000, n)
+    return pd.DataFrame({"grade": rng.integers(1, 4, n), "size": rng.gamma(3, 8, n).round(1),
+                         "t.tdm": np.round(np.minimum(event_time, close)),
+                         "e.tdm": (event_time < close).astype(int)})
+
+
+def test_a_pair_whose_names_pair_up_is_found_by_its_structure():
+    """Neither name is on a list; the names read as one pair and the data shows follow-up."""
+    df = follow_up()
+    schema = infer_schema(df, "e.tdm")
+    assert schema.survival == [{"time": "t.tdm", "event": "e.tdm", "event_values": [1]}]
+    best = pair_candidates(schema, df)[0]
+    assert best.paired and "names pair up" in best.describe()
+
+
+@pytest.mark.parametrize("change", ["shuffled", "threshold", "shifted", "zeros"])
+def test_paired_names_need_the_structure_too(change):
+    """Paired names alone are not a pair: an indicator unrelated to the time, a threshold of
+    it (a value and its group), a group whose values are lower but not early (ages of two
+    groups), or one whose "events" are mostly the zeros of a count."""
+    df = follow_up()
+    rng = np.random.default_rng(1)
+    n = len(df)
+    t = df["t.tdm"].to_numpy()
+    if change == "shuffled":
+        df["e.tdm"] = rng.permutation(df["e.tdm"].to_numpy())
+    elif change == "threshold":
+        df["e.tdm"] = (t > np.median(t)).astype(int)
+    elif change == "shifted":
+        df["t.tdm"] = rng.normal(60, 8, n).round(1)
+        df["e.tdm"] = (df["t.tdm"] + rng.normal(0, 4, n) < 58).astype(int)
+    else:
+        zero = rng.random(n) < 0.4
+        df["t.tdm"] = np.where(zero, 0.0, rng.gamma(2.0, 10.0, n).round(1))
+        df["e.tdm"] = (zero | (rng.random(n) < 0.15)).astype(int)
+    assert infer_schema(df, "e.tdm").survival is None
