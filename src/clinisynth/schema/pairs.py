@@ -130,15 +130,13 @@ def ends_early(t: np.ndarray, codes: np.ndarray, schema: TableSchema, event: str
                value: Any) -> bool:
     """Whether the rows with ``event == value`` end early as events do: their first decile
     of ``t`` below :data:`EARLY_EVENTS` of the median, fewer than half at the minimum."""
-    index = category_codes(pd.Series([value], dtype=object),
-                           list(schema[event].categories or []))[0]
-    ok = np.isfinite(t) & (codes >= 0)
-    hit = t[ok & (codes == index)]
-    median = float(np.median(t[ok])) if ok.any() else 0.0
+    kept, is_event = _event_rows(t, codes, schema, event, value)
+    hit = kept[is_event]
+    median = float(np.median(kept)) if len(kept) else 0.0
     if len(hit) < MIN_SIDE_ROWS or median <= 0:
         return True  # too few events to tell (separation says so for a structural pair)
     return bool(np.quantile(hit, 0.1) <= EARLY_EVENTS * median
-                and np.mean(hit <= np.min(t[ok])) < 0.5)
+                and np.mean(hit <= np.min(kept)) < 0.5)
 
 
 def pair_candidates(schema: TableSchema, frame: pd.DataFrame | None = None
@@ -272,10 +270,18 @@ def _explained(inner: np.ndarray, outer: np.ndarray, codes: dict[str, np.ndarray
 def _separation_of(t: np.ndarray, codes: np.ndarray, schema: TableSchema, event: str,
                    value: Any) -> float:
     """Separation of ``t`` by ``event == value`` (``codes``: :func:`category_codes` of it)."""
+    kept, is_event = _event_rows(t, codes, schema, event, value)
+    return _separation(_ranks(kept), is_event)
+
+
+def _event_rows(t: np.ndarray, codes: np.ndarray, schema: TableSchema, event: str,
+                value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The times of the rows with both a time and an event code, and which of them have
+    ``event == value`` (``codes``: :func:`category_codes` of ``event``)."""
     index = category_codes(pd.Series([value], dtype=object),
                            list(schema[event].categories or []))[0]
     ok = np.isfinite(t) & (codes >= 0)
-    return _separation(_ranks(t[ok]), codes[ok] == index)
+    return t[ok], codes[ok] == index
 
 
 def _outer(name: str, times: dict[str, np.ndarray]) -> str | None:
