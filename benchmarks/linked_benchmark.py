@@ -37,8 +37,10 @@ only: ``status`` from baseline and the visits up to the median visit day); ``lag
 error, without the holdout's sampling noise); ``lag1_protected`` (against the training patients
 with each lab clipped to its 5th smallest and largest values, as value protection clips the
 linked model's draws: the error left once the values it may not write are set aside); ``gap
-ks``; ``copies`` (share of child rows identical to a training row in every column but the key;
-floor: the holdout's rows, whose copies are coincidences); risks per patient (singling out,
+ks``; ``missing`` (largest difference of a child column's share of missing cells from the
+holdout's, on patients' first rows or on the later rows; floor: training's); ``copies``
+(share of child rows identical to a training row in every column but the key; floor: the
+holdout's rows, whose copies are coincidences); risks per patient (singling out,
 linkability, inference, against holdout patients); fit and sample seconds; ``lag1_held``
 (share of labs whose gap to the holdout's lag-1 has a 95 % interval over resampled patients
 reaching within 0.1 of 0: this holdout cannot tell those labs' gap from one that meets
@@ -206,6 +208,11 @@ def summarise_cell(report: dict, links: LinkSchema) -> dict:
     row["n_ks_protected_floor"] = dyn["children_ks"]["training_protected"]
     row["copies"], row["copies_floor"] = dyn["row_copies"]["synthetic"], \
         dyn["row_copies"]["holdout"]
+    missing = dyn.get("missing", {})
+    if missing:  # the largest gap of a column's missing share, first or later rows
+        row["missing"], row["missing_floor"] = (
+            max(abs(v[side][at] - v["holdout"][at]) for v in missing.values()
+                for at in ("first", "later")) for side in ("synthetic", "training"))
     if "gap_ks" in dyn:
         row["gap_ks"], row["gap_ks_floor"] = dyn["gap_ks"]["synthetic"], \
             dyn["gap_ks"]["training"]
@@ -267,7 +274,7 @@ def run_cell(name: str, synth: str, seed: int, args: argparse.Namespace) -> dict
 
 
 KEYS = ["structure", "n_ks", "detection", "tstr", "trtr", "lag1", "lag1_train",
-        "lag1_protected", "lag1_held", "lag1_width", "gap_ks",
+        "lag1_protected", "lag1_held", "lag1_width", "gap_ks", "missing",
         "copies", "so_uni", "so_multi", "link", "infer", "seconds"]
 
 

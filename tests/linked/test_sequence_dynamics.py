@@ -31,7 +31,7 @@ def sample_like(real: pd.DataFrame, hinges: bool, seed: int) -> pd.DataFrame:
     model = ChildModel(["lab"], [], k=5, hinges=hinges)
     model.fit(real[["lab"]], groups, np.zeros((len(real), 1)), None)
     n = real.groupby("id").size().to_numpy()
-    first = pd.DataFrame({"lab": np.full(len(n), np.nan)})  # the model draws the first row too
+    first = real.groupby("id")[["lab"]].first().reset_index(drop=True)  # the hybrid's part
     out, owner, _ = model.sample(first, n, np.zeros((len(n), 1)), np.random.default_rng(seed))
     out["id"] = owner
     return out

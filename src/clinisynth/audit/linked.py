@@ -17,6 +17,9 @@ training patients score against the same holdout (the floor a faithful generator
   them can reach, since a spike beyond them lowers Pearson's lag-1), and the gap synthetic -
   holdout with a 95 % interval over patients (:func:`lag1_gap`: both tables' patients
   resampled, so the interval says how far the gap moves with which patients were drawn);
+* **missing cells**: per child column with missing cells, the share missing on each patient's
+  first row and on the later rows (a lab not taken at the first visit, or taken only at some
+  later ones), for holdout, training and synthetic rows;
 * **row copies**: the share of a child table's rows identical, in every column but the key, to
   some training row, for synthetic rows and for holdout rows (whose copies are coincidences:
   common values, a first interval from day 0 to a common day);
@@ -143,6 +146,20 @@ def lag1_gap(holdout: pd.DataFrame, synthetic: pd.DataFrame, link: ChildLink, co
     return {"gap": gap, "low": float(lo), "high": float(hi)}
 
 
+def missing_shares(child: pd.DataFrame, link: ChildLink, columns: list[str]
+                   ) -> dict[str, dict[str, float]]:
+    """Per column, ``{"first", "later"}``: the share of its cells missing on each patient's
+    first row (by order) and on the other rows (NaN where there are none)."""
+    rows = child.sort_values([link.key, link.order], kind="stable") if link.order else child
+    first = ~rows[link.key].duplicated().to_numpy()
+    out = {}
+    for col in columns:
+        gone = rows[col].isna().to_numpy()
+        out[col] = {"first": float(gone[first].mean()) if first.any() else float("nan"),
+                    "later": float(gone[~first].mean()) if (~first).any() else float("nan")}
+    return out
+
+
 def row_copies(train: pd.DataFrame, other: pd.DataFrame, key: str) -> float:
     """Share of ``other``'s rows equal to some row of ``train`` in every column but ``key``
     (numbers compared as floats, missing equal to missing)."""
@@ -222,6 +239,11 @@ def linked_audit(train: Tables, holdout: Tables, synthetic: Tables, links: LinkS
             "row_copies": {
                 "synthetic": row_copies(train[link.table], synthetic[link.table], link.key),
                 "holdout": row_copies(train[link.table], holdout[link.table], link.key)}}
+        sides = {"holdout": holdout, "training": train, "synthetic": synthetic}
+        gappy = [c for c in holdout[link.table].columns if c not in link.structural()
+                 and any(t[link.table][c].isna().any() for t in sides.values())]
+        shares = {side: missing_shares(t[link.table], link, gappy) for side, t in sides.items()}
+        entry["missing"] = {c: {side: shares[side][c] for side in sides} for c in gappy}
         if link.order:
             entry["gap_ks"] = {
                 "synthetic": ks_statistic(pd.Series(gaps(holdout[link.table], link)),

@@ -9,20 +9,21 @@ a long table's ``test`` for its ``value``). Row ``t`` of a patient is drawn give
            parent row, position, pace, z_gap_t, time since the first row]
 
 (nothing from a previous row on the first; the gap is drawn first, from a ridge on the rest).
-Categorical columns (text, or five values or fewer) are drawn from a multinomial logistic
-regression on ``h_t``; then numeric scores follow one linear-Gaussian model given ``h_t`` and
-the row's own categories ``c_t``: ``z_t = W [h_t, c_t] + ε``, ``ε ~ N(0, Σ)`` (ridge per column
-on the rows where it is recorded; ``Σ`` the pairwise covariance of the residuals, made positive
-semi-definite), so each column's lag-1 autocorrelation, its cross-lag dependence on the others,
-its dependence on the parent and the residual correlation between columns are kept, and the
-hinges let an extreme value revert faster than a middling one (a protime spike at one visit is
-gone at the next, so its Pearson lag-1 is far below its rank lag-1); each numeric column's
-missingness is a logistic regression on ``[h_t, c_t]``. Scores map back through the training
-quantiles, each draw spread over the values ``k // 2`` ranks either side and written at the
-column's recorded step or mix of steps (so an integer column stays integer, and where values
-are sparse a drawn value falls between patients' values rather than on one), clipped to the
-values ``k`` patients span at each end (value protection: no value beyond the ``k``-th smallest
-or largest is drawn or stored).
+Sampling takes the first row whole from the hybrid (drawn with the parent, missing cells
+included) and draws the later ones. Categorical columns (text, or five values or fewer) are
+drawn from a multinomial logistic regression on ``h_t``; then numeric scores follow one
+linear-Gaussian model given ``h_t`` and the row's own categories ``c_t``:
+``z_t = W [h_t, c_t] + ε``, ``ε ~ N(0, Σ)`` (ridge per column on the rows where it is recorded;
+``Σ`` the pairwise covariance of the residuals, made positive semi-definite), so each column's
+lag-1 autocorrelation, its cross-lag dependence on the others, its dependence on the parent and
+the residual correlation between columns are kept, and the hinges let an extreme value revert
+faster than a middling one (a protime spike at one visit is gone at the next, so its Pearson
+lag-1 is far below its rank lag-1); each numeric column's missingness is a logistic regression
+on ``[h_t, c_t]``. Scores map back through the training quantiles, each draw spread over the
+values ``k // 2`` ranks either side and written at the column's recorded step or mix of steps
+(so an integer column stays integer, and where values are sparse a drawn value falls between
+patients' values rather than on one), clipped to the values ``k`` patients span at each end
+(value protection: no value beyond the ``k``-th smallest or largest is drawn or stored).
 
 Why not a recurrent network: clinical follow-up tables hold hundreds of patients and a few
 thousand rows (pbcseq: 312 and 1,945). A GRU has thousands of weights per lab there and learns
@@ -316,8 +317,8 @@ class ChildModel:
     def sample(self, first: pd.DataFrame, n: np.ndarray, parent_x: np.ndarray,
                rng: np.random.Generator, pace: np.ndarray | None = None,
                sequence: bool = True) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """Rows for every patient ``i`` with ``n[i] > 0``: the first row's values are
-        ``first.iloc[i]`` (the hybrid's draw); returns the rows in patient order, each row's
+        """Rows for every patient ``i`` with ``n[i] > 0``: the first row is ``first.iloc[i]``
+        (the hybrid's draw), missing cells included; returns the rows in patient order, each row's
         patient index, and each row's drawn gap (NaN where the model has none).
 
         Per step ``t`` the gap is drawn first (``sequence``: none on the first row; intervals:
@@ -361,20 +362,22 @@ class ChildModel:
 
     def _draw_row(self, t: int, h: np.ndarray, first: pd.DataFrame, active: np.ndarray,
                   rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Row ``t``'s categories, then its numeric values and their missingness given them;
-        on the first row the hybrid's values (drawn with the parent) replace the draws
-        wherever the hybrid gave one."""
+        """Row ``t``'s categories, then its numeric values and their missingness given them.
+        The first row is the hybrid's, drawn with the parent, missing cells included (a lab
+        not taken at the first visit is as often missing there as in the real rows)."""
+        if t == 1:
+            given = first.iloc[active]
+            out = {c: pd.to_numeric(given[c], errors="coerce").to_numpy(dtype=float)
+                   for c in self.numeric}
+            out.update({c: given[c].astype(object).where(given[c].notna(), None).to_numpy()
+                        for c in self.categorical})
+            return {c: out[c] for c in self.numeric + self.categorical}
         frame: dict[str, np.ndarray] = {}
         codes = {}
         for c in self.categorical:
             codes[c] = self._draw_class(c, h, rng)
             values = np.array([self.levels[c][i] for i in codes[c]], dtype=object)
             frame[c] = np.where(values == MISSING, None, values)
-            if t == 1:
-                given = first[c].iloc[active]
-                frame[c] = np.where(given.notna().to_numpy(), given.to_numpy(dtype=object),
-                                    frame[c])
-                codes[c] = self._codes(pd.Series(frame[c], name=c))
         h_values = np.column_stack([h, self._current(codes, len(h))])
         eps = rng.standard_normal((len(h), self.chol_.shape[1])) @ self.chol_.T
         z = h_values @ self.coef_.T + self.intercept_ + eps
@@ -383,9 +386,6 @@ class ChildModel:
             if f"__missing__{name}" in self.classifiers_:
                 gone = self._draw_class(f"__missing__{name}", h_values, rng) == 1
                 x = np.where(gone, np.nan, x)
-            if t == 1:
-                given = pd.to_numeric(first[name].iloc[active], errors="coerce").to_numpy(float)
-                x = np.where(np.isnan(given), x, given)
             frame[name] = x
         return {c: frame[c] for c in self.numeric + self.categorical}
 
