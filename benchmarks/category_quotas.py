@@ -48,7 +48,7 @@ from clinisynth.audit.fidelity import fidelity_scores, tv_distance
 from clinisynth.audit.utility import utility_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head  # noqa: E402
+from report_head import report_head, seeds_line  # noqa: E402
 from survival_tables import TABLES  # noqa: E402
 from value_protection import tables as single_tables  # noqa: E402
 
@@ -167,8 +167,7 @@ def main() -> None:
     command = ("PYTHONPATH=src .venv/bin/python benchmarks/category_quotas.py --seeds "
                + " ".join(map(str, args.seeds))
                + (f" --tables {' '.join(args.tables)}" if args.tables else ""))
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - start:.0f} s "
-              "on 2 cores.")
+    header = seeds_line(args.seeds, start)
     lines = report_head("Category quotas: categories decoded in the real shares", command,
                         header, __doc__)
     args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")

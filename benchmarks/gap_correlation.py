@@ -39,13 +39,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from clinisynth import HybridSynthesizer
 from clinisynth.audit.fidelity import detection_auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head  # noqa: E402
+from report_head import report_head, seeds_line  # noqa: E402
+from survival_generalisation import split  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -108,13 +108,6 @@ def pair_gaps(holdout: pd.DataFrame, fake: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def split(df: pd.DataFrame, target: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    counts = df[target].value_counts()
-    strat = df[target] if len(counts) > 1 and counts.min() >= 2 else None
-    train, holdout = train_test_split(df, test_size=0.3, stratify=strat, random_state=seed)
-    return train.reset_index(drop=True), holdout.reset_index(drop=True)
-
-
 def run_cell(name: str, df: pd.DataFrame, target: str, seed: int) -> dict:
     train, holdout = split(df, target, seed)
     start = time.perf_counter()
@@ -168,8 +161,7 @@ def main() -> None:
     command = ("PYTHONPATH=src .venv/bin/python benchmarks/gap_correlation.py --seeds "
                + " ".join(map(str, args.seeds))
                + (f" --tables {' '.join(args.tables)}" if args.tables else ""))
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - start:.0f} s "
-              "on 2 cores.")
+    header = seeds_line(args.seeds, start)
     lines = report_head("Correlations across gaps (a known limitation)", command, header, __doc__)
     args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
     print(summarise(results))

@@ -41,7 +41,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head  # noqa: E402
+from report_head import report_head, seeds_line  # noqa: E402
 
 from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit import singling_out as so  # noqa: E402
@@ -218,8 +218,7 @@ def seeded_main(script: str, title: str, seeds: list[int], docstring: str | None
     results.to_csv(args.out.with_suffix(".csv"), index=False)
     command = (f"PYTHONPATH=src .venv/bin/python benchmarks/{script}.py --seeds "
                + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables))
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; "
-              f"{time.perf_counter() - start:.0f} s on 2 cores.")
+    header = seeds_line(args.seeds, start)
     lines = report_head(title, command, header, docstring)
     args.out.write_text("\n".join(lines) + "\n" + summarise_results(results) + "\n")
     print(summarise_results(results))

@@ -32,7 +32,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import cross_val_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head  # noqa: E402
+from report_head import report_head, seeds_line  # noqa: E402
 from survival_generalisation import split  # noqa: E402
 from survival_tables import TABLES  # noqa: E402
 
@@ -140,8 +140,7 @@ def main() -> None:
                          f"{part['prg2m_auc'].mean():.3f}")
     command = ("PYTHONPATH=src .venv/bin/python benchmarks/storage_check.py --seeds "
                + " ".join(map(str, args.seeds)) + f" --episodes {args.episodes}")
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; "
-              f"{time.perf_counter() - start:.0f} s on 2 cores.")
+    header = seeds_line(args.seeds, start)
     head = report_head("Stored representation (issue 26)", command, header, __doc__)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(head + lines) + "\n")

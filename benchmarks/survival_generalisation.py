@@ -49,7 +49,7 @@ from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_head import report_head  # noqa: E402
+from report_head import report_head, seeds_line  # noqa: E402
 from survival_tables import TABLES  # noqa: E402
 
 from clinisynth import HybridSynthesizer  # noqa: E402
@@ -316,8 +316,7 @@ def main() -> None:
                + (" --update" if args.update else ""))
     if not kept.empty:  # the run that made the kept rows first, then this one
         command = "\n".join([*earlier, command])
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; "
-              f"{time.perf_counter() - start:.0f} s on 2 cores.")
+    header = seeds_line(args.seeds, start)
     lines = report_head("Survival generalisation (issue 26)", command, header, __doc__)
     args.out.write_text("\n".join(lines) + "\n" + summarise(results)
                         + compared(results, args.baseline) + "\n")

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head  # noqa: E402
+from report_head import report_head, seeds_line  # noqa: E402
 from survival_generalisation import run_cell  # noqa: E402
 
 import clinisynth.params as params  # noqa: E402
@@ -151,8 +151,7 @@ def main() -> None:
                + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables)
                + " --variants " + " ".join(args.variants)
                + f" --search-seconds {args.search_seconds:g}")
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - start:.0f} s "
-              "on 2 cores.")
+    header = seeds_line(args.seeds, start)
     lines = report_head("Calibration smoothing and survival utility (issues 25, 26)", command,
                         header, __doc__)
     args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")

@@ -51,7 +51,7 @@ from clinisynth.persistence import read_model
 from clinisynth.values import category_key, held_counts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head  # noqa: E402
+from report_head import report_head, seeds_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -307,8 +307,7 @@ def main() -> None:
                + (f" --tables {' '.join(args.tables)}" if args.tables else "")
                + (f" --protection {' '.join(args.protection)}"
                   if args.protection != ["off", "on"] else ""))
-    header = (f"Seeds {', '.join(map(str, args.seeds))}; {time.perf_counter() - start:.0f} s "
-              "on 2 cores.")
+    header = seeds_line(args.seeds, start)
     lines = report_head("Value protection (issue 25)", command, header, __doc__)
     args.out.write_text("\n".join(lines) + "\n" + body)
     print(summarise(results))

@@ -354,24 +354,26 @@ class ChildModel:
                 last_gap[active] = np.nan_to_num(gap)
                 gaps[rows] = gap
                 h = np.column_stack([h, z_gap, self._elapsed(elapsed[active])])
-            frame = self._draw_row(t, h, first, active, rng)
+            frame = self._first_row(first, active) if t == 1 else self._draw_row(h, rng)
             for c, v in frame.items():
                 out[c][rows] = v
             prev = self._state(pd.DataFrame(frame, columns=self.numeric + self.categorical))
         return pd.DataFrame(out, columns=self.numeric + self.categorical), owner, gaps
 
-    def _draw_row(self, t: int, h: np.ndarray, first: pd.DataFrame, active: np.ndarray,
-                  rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Row ``t``'s categories, then its numeric values and their missingness given them.
-        The first row is the hybrid's, drawn with the parent, missing cells included (a lab
-        not taken at the first visit is as often missing there as in the real rows)."""
-        if t == 1:
-            given = first.iloc[active]
-            out = {c: pd.to_numeric(given[c], errors="coerce").to_numpy(dtype=float)
-                   for c in self.numeric}
-            out.update({c: given[c].astype(object).where(given[c].notna(), None).to_numpy()
-                        for c in self.categorical})
-            return {c: out[c] for c in self.numeric + self.categorical}
+    def _first_row(self, first: pd.DataFrame, active: np.ndarray) -> dict[str, np.ndarray]:
+        """The first row of patients ``active``: the hybrid's, drawn with the parent, missing
+        cells included (a lab not taken at the first visit is as often missing there as in
+        the real rows)."""
+        given = first.iloc[active]
+        out = {c: pd.to_numeric(given[c], errors="coerce").to_numpy(dtype=float)
+               for c in self.numeric}
+        out.update({c: given[c].astype(object).where(given[c].notna(), None).to_numpy()
+                    for c in self.categorical})
+        return {c: out[c] for c in self.numeric + self.categorical}
+
+    def _draw_row(self, h: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """A later row's categories, then its numeric values and their missingness given
+        them."""
         frame: dict[str, np.ndarray] = {}
         codes = {}
         for c in self.categorical:
