@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> None:
         made = [line for line in old if line.startswith("PYTHONPATH=src python benchmarks/")]
         note = "Re-rendered from the CSV (`--render-only`)."
         header = (ran[0].replace(note, "").strip() + " " if ran else "") + note
-        write_text_atomic(md, render(pd.read_csv(path), made[0] if made else command.strip(),
-                                     header))
+        write_text_atomic(md, render(pd.read_csv(path),
+                                     "\n".join(made) if made else command.strip(), header))
         return
     started, wall = time.strftime("%Y-%m-%d %H:%M"), time.perf_counter()
     rows = []
@@ -230,13 +230,20 @@ def main(argv: list[str] | None = None) -> None:
                       f"point {row['inference_risk']:.3f}, expected "
                       f"{row['expected_inference_risk']:+.3f} ({row['seconds']} s)", flush=True)
     frame = pd.DataFrame(rows)
+    header = (f"Run {started}, {time.perf_counter() - wall:.0f} s wall, on "
+              f"{platform.machine()} Python {platform.python_version()}.")
+    md = args.results / "seed_paired.md"
+    command = command.strip()
     if path.is_file() and args.tables:  # a run on some tables keeps the others' rows
         old = pd.read_csv(path)
         frame = pd.concat([old[~old["table"].isin(frame["table"].unique())], frame])
-    header = (f"Run {started}, {time.perf_counter() - wall:.0f} s wall, on "
-              f"{platform.machine()} Python {platform.python_version()}.")
+        earlier = md.read_text().splitlines() if md.is_file() else []
+        made = [line for line in earlier if line.startswith("PYTHONPATH=src python benchmarks/")]
+        ran = [line for line in earlier if line.startswith("Run ")]
+        command = "\n".join([*made, command])  # the runs that made the rows, oldest first
+        header = f"{' '.join(ran)} Then (`--tables {' '.join(args.tables)}`): {header}".strip()
     write_table(frame, path)
-    write_text_atomic(args.results / "seed_paired.md", render(frame, command.strip(), header))
+    write_text_atomic(md, render(frame, command, header))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,12 @@ Encoding (per feature column, target excluded):
 * numeric (continuous/integer): ``z = (x - mean) / std`` over observed values;
 * binary/categorical: one-hot over the schema's categories;
 * any column with gaps: one extra 0/1 missing indicator; the gap itself is filled by a hot-deck
-  draw from the observed values of the same class, so the value block keeps the class marginal.
+  draw from the observed values of the same class, so the value block keeps the class marginal;
+  then (``gap_fill="matched"``, the default) a numeric gap is drawn again by predictive mean
+  matching (:mod:`clinisynth.gap_fill`): the observed value of a row of its class whose
+  predicted value, given the row's other columns, is close to its own. A random donor would
+  leave the filled cell unrelated to the rest of the row, and the generators, which learn from
+  the filled rows, would weaken the correlations the observed cells show.
 
 Decoding inverts this: ``x = z * std + mean``, rounded for integers and clipped to the schema's
 ``[min, max]``; the arg-max of a one-hot block picks the category (so only observed categories
@@ -29,10 +34,13 @@ import numpy as np
 import pandas as pd
 
 from clinisynth.errors import ClinisynthError, NotFittedError
+from clinisynth.gap_fill import MatchedFill
 from clinisynth.schema import ColumnSchema, TableSchema, category_key, sorted_categories
 from clinisynth.values import apportion
 
 NUMERIC, ONEHOT, MISSING = "numeric", "onehot", "missing"
+#: how numeric gaps are filled before the generators learn the rows (module doc)
+GAP_FILLS = ("matched", "hot_deck")
 #: fewest rows of a class in a batch for its categories to be decoded in the real shares
 QUOTA_MIN_ROWS = 100
 
@@ -54,10 +62,14 @@ class Block:
 class TableEncoder:
     """Fit once on the training table; ``transform`` to a matrix, ``inverse_transform`` back."""
 
-    def __init__(self, schema: TableSchema, quotas: bool = False) -> None:
+    def __init__(self, schema: TableSchema, quotas: bool = False,
+                 gap_fill: str = "matched") -> None:
+        if gap_fill not in GAP_FILLS:
+            raise ClinisynthError(f"gap_fill: {gap_fill!r} is not one of {', '.join(GAP_FILLS)}")
         self.schema = schema
         #: decode categories to the real per-class shares (:func:`quota_codes`), not arg-max
         self.quotas = quotas
+        self.gap_fill = gap_fill
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame) -> TableEncoder:
@@ -96,7 +108,30 @@ class TableEncoder:
         self.missing_rates_ = missing
         self.shares_ = shares
         self.n_features_ = pos
+        self.fill_ = None
+        if self.gap_fill == "matched" and self._numeric_gaps(df):
+            X = self._encode(df, y, None)
+            gaps = self._numeric_gaps(df)
+            self.fill_ = MatchedFill.fit(X, gaps, self._left_out(gaps), y, n_classes)
         return self
+
+    def _numeric_gaps(self, df: pd.DataFrame) -> dict[int, np.ndarray]:
+        """Per numeric column with a gap in ``df``: its position in the matrix and the gaps."""
+        out = {}
+        for block in self.blocks_:
+            if block.kind == NUMERIC:
+                isna = df[block.column].isna().to_numpy()
+                if isna.any():
+                    out[block.start] = isna
+        return out
+
+    def _left_out(self, gaps: dict[int, np.ndarray]) -> dict[int, list[int]]:
+        """The matrix columns left out of each gappy column's regression: its own value and
+        every missing indicator (an indicator is constant on the observed rows the regression
+        learns from, so its weight would rest on a handful of rows and throw the gaps'
+        predictions, hence their donors, to one end)."""
+        indicators = [b.start for b in self.blocks_ if b.kind == MISSING]
+        return {i: [i, *indicators] for i in gaps}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "blocks_"):
@@ -126,9 +161,21 @@ class TableEncoder:
     # -- forward ------------------------------------------------------------------------------
     def transform(self, df: pd.DataFrame, rng: np.random.Generator
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """Encode ``df`` into ``(X, y)``; gaps are hot-deck filled within class using ``rng``."""
+        """Encode ``df`` into ``(X, y)``; gaps are filled within class using ``rng`` (a
+        hot-deck draw, then numeric gaps by matching: module doc)."""
         self._check_fitted()
         y = self.encode_target(df[self.schema.target])
+        X = self._encode(df, y, rng)
+        if self.fill_ is not None:
+            gaps = self._numeric_gaps(df)
+            if gaps:
+                X = self.fill_.fill(X, gaps, y, rng)
+        return X, y
+
+    def _encode(self, df: pd.DataFrame, y: np.ndarray, rng: np.random.Generator | None
+                ) -> np.ndarray:
+        """The matrix, gaps hot-deck filled within class from ``rng``; without ``rng``, a
+        numeric gap holds its class mean and a categorical one no category (zeros)."""
         X = np.zeros((len(df), self.n_features_), dtype=np.float64)
         for block in self.blocks_:
             col = self.schema[block.column]
@@ -136,14 +183,17 @@ class TableEncoder:
             if block.kind == MISSING:
                 X[:, block.start] = series.isna().to_numpy(dtype=float)
             elif block.kind == NUMERIC:
-                values = _hot_deck(series.astype(float).to_numpy(), y, rng)
+                values = series.astype(float).to_numpy()
+                values = _hot_deck(values, y, rng) if rng is not None else _class_mean(values, y)
                 s = self.stats_[col.name]
                 X[:, block.start] = (values - s["mean"]) / s["std"]
             else:
                 codes = self._category_codes(series, col)
-                codes = _hot_deck(codes, y, rng).astype(np.int64)
-                X[np.arange(len(df)), block.start + codes] = 1.0
-        return X, y
+                if rng is not None:
+                    codes = _hot_deck(codes, y, rng)
+                seen = np.flatnonzero(np.isfinite(codes))
+                X[seen, block.start + codes[seen].astype(np.int64)] = 1.0
+        return X
 
     @staticmethod
     def _category_codes(series: pd.Series, col: ColumnSchema) -> np.ndarray:
@@ -248,11 +298,15 @@ class TableEncoder:
         self._check_fitted()
         return {"blocks": [asdict(b) for b in self.blocks_], "stats": self.stats_,
                 "missing_rates": self.missing_rates_, "n_features": self.n_features_,
-                "shares": self.shares_, "quotas": self.quotas}
+                "shares": self.shares_, "quotas": self.quotas, "gap_fill": self.gap_fill,
+                "fill": None if self.fill_ is None else self.fill_.to_dict()}
 
     @classmethod
     def from_state(cls, schema: TableSchema, state: dict[str, Any]) -> TableEncoder:
-        enc = cls(schema, bool(state.get("quotas", False)))  # older models: arg-max
+        # older models: arg-max categories, hot-deck gaps
+        enc = cls(schema, bool(state.get("quotas", False)), state.get("gap_fill", "hot_deck"))
+        fill = state.get("fill")
+        enc.fill_ = None if fill is None else MatchedFill.from_dict(fill)
         enc.shares_ = state.get("shares") or {}
         enc.blocks_ = [Block(**b) for b in state["blocks"]]
         enc.stats_ = state["stats"]
@@ -362,6 +416,16 @@ def _hot_deck(values: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np
             donors = values[~gaps]
         holes = np.flatnonzero(in_class & gaps)
         values[holes] = rng.choice(donors, size=holes.size)
+    return values
+
+
+def _class_mean(values: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """NaNs replaced by the mean of the observed values of the same class (of all if none)."""
+    values = values.astype(float).copy()
+    gaps = np.isnan(values)
+    for k in np.unique(y[gaps]):
+        donors = values[(y == k) & ~gaps]
+        values[(y == k) & gaps] = donors.mean() if donors.size else np.nanmean(values)
     return values
 
 

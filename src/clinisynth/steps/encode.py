@@ -2,7 +2,9 @@
 
 Forward, :class:`~clinisynth.encoding.TableEncoder` standardises numeric columns, one-hot encodes
 categories and adds a missing indicator per column with gaps (gaps hot-deck filled within class
-from the ``rng``). Backward, it decodes a matrix into the model table; the cells left missing are,
+from the ``rng``, numeric ones then drawn by predictive mean matching,
+:mod:`clinisynth.gap_fill`). Backward, it decodes a matrix into the model table; the cells left
+missing are,
 within each class, the rows with the highest missing-indicator scores, as many as the column's
 real missing rate asks (:meth:`~clinisynth.encoding.TableEncoder.missing_masks`); with ``quotas``
 (the default) each category takes as many rows of a class as the real class's share of it asks
@@ -25,18 +27,23 @@ from clinisynth.steps.base import Arrays, Batch, Draw, FitContext, Step
 
 class EncodeStep(Step):
     """Table <-> matrix (see :mod:`clinisynth.encoding`); ``quotas``: decode each class's
-    categories in the real class's shares, not by arg-max."""
+    categories in the real class's shares, not by arg-max; ``gap_fill``: ``"matched"``
+    (numeric gaps by predictive mean matching) or ``"hot_deck"`` (a random observed value of
+    the class)."""
 
     name: ClassVar[str] = "encode"
     reads: ClassVar[str] = ("every training row: each numeric column's mean and standard "
                             "deviation, and each column's missing rate and share of each "
-                            "category per class")
+                            "category per class; per numeric column with gaps, the weights "
+                            "of a ridge regression on the other columns")
 
-    def __init__(self, quotas: bool = True) -> None:
+    def __init__(self, quotas: bool = True, gap_fill: str = "matched") -> None:
         self.quotas = quotas
+        self.gap_fill = gap_fill
 
     def fit(self, batch: Batch, ctx: FitContext) -> EncodeStep:
-        self.encoder_ = TableEncoder(ctx.schema, self.quotas).fit(batch.table(self.name))
+        self.encoder_ = TableEncoder(ctx.schema, self.quotas, self.gap_fill).fit(
+            batch.table(self.name))
         self.model_schema_ = ctx.schema
         return self
 
@@ -76,4 +83,5 @@ class EncodeStep(Step):
         step = cls()
         step.model_schema_ = TableSchema.from_dict(meta["schema"])
         step.encoder_ = TableEncoder.from_state(step.model_schema_, meta["encoder"])
+        step.quotas, step.gap_fill = step.encoder_.quotas, step.encoder_.gap_fill
         return step
