@@ -109,10 +109,10 @@ class TableEncoder:
         self.shares_ = shares
         self.n_features_ = pos
         self.fill_ = None
-        if self.gap_fill == "matched" and self._numeric_gaps(df):
-            X = self._encode(df, y, None)
-            gaps = self._numeric_gaps(df)
-            self.fill_ = MatchedFill.fit(X, gaps, self._left_out(gaps), y, n_classes)
+        gaps = self._numeric_gaps(df) if self.gap_fill == "matched" else {}
+        if gaps:
+            self.fill_ = MatchedFill.fit(self._encode(df, y, None), gaps, self._left_out(gaps),
+                                         y, n_classes)
         return self
 
     def _numeric_gaps(self, df: pd.DataFrame) -> dict[int, np.ndarray]:
@@ -183,14 +183,13 @@ class TableEncoder:
             if block.kind == MISSING:
                 X[:, block.start] = series.isna().to_numpy(dtype=float)
             elif block.kind == NUMERIC:
-                values = series.astype(float).to_numpy()
-                values = _hot_deck(values, y, rng) if rng is not None else _class_mean(values, y)
+                values = _class_fill(series.astype(float).to_numpy(), y, rng)
                 s = self.stats_[col.name]
                 X[:, block.start] = (values - s["mean"]) / s["std"]
             else:
                 codes = self._category_codes(series, col)
-                if rng is not None:
-                    codes = _hot_deck(codes, y, rng)
+                if rng is not None:  # without it a gap is no category (zeros)
+                    codes = _class_fill(codes, y, rng)
                 seen = np.flatnonzero(np.isfinite(codes))
                 X[seen, block.start + codes[seen].astype(np.int64)] = 1.0
         return X
@@ -403,8 +402,10 @@ def _mixes_bools(series: pd.Series) -> bool:
     return bool((~is_bool & series.notna().to_numpy()).any())
 
 
-def _hot_deck(values: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Fill NaNs with random observed values of the same class (of any class if none)."""
+def _class_fill(values: np.ndarray, y: np.ndarray, rng: np.random.Generator | None
+                ) -> np.ndarray:
+    """Fill NaNs from the observed values of the same class (of any class if the class has
+    none): a random one each (hot-deck) with ``rng``, their mean without."""
     values = values.astype(float).copy()
     gaps = np.isnan(values)
     if not gaps.any():
@@ -415,17 +416,7 @@ def _hot_deck(values: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np
         if donors.size == 0:
             donors = values[~gaps]
         holes = np.flatnonzero(in_class & gaps)
-        values[holes] = rng.choice(donors, size=holes.size)
-    return values
-
-
-def _class_mean(values: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """NaNs replaced by the mean of the observed values of the same class (of all if none)."""
-    values = values.astype(float).copy()
-    gaps = np.isnan(values)
-    for k in np.unique(y[gaps]):
-        donors = values[(y == k) & ~gaps]
-        values[(y == k) & gaps] = donors.mean() if donors.size else np.nanmean(values)
+        values[holes] = rng.choice(donors, size=holes.size) if rng is not None else donors.mean()
     return values
 
 
