@@ -18,23 +18,34 @@ row, and the same predicates score train and holdout, so the comparison stays fa
 
 Success: the predicate selects exactly one row of the (de-duplicated) training table; control:
 exactly one row of the holdout. When the two differ in size the control count is rescaled to
-the training size by anonymeter's correction: ``successes(n)`` is modelled as
-``norm · ∫₀^w n·u(1-u)^(n-1) du`` (a predicate of weight ``u`` singles out in ``n`` rows with
-probability ``n·u(1-u)^(n-1)``), fitted to the control successes on seeded holdout subsamples,
-and the control count multiplied by ``model(n_train) / model(n_holdout)``. The naive baseline
-writes random predicates (random columns, values and operators) and scores them on train.
+the training size. A predicate true for a share ``u`` of the population singles out one of ``s``
+patients with probability ``s·u(1-u)^(s-1)``. Each predicate's ``u`` is unknown, but the
+holdout shows how many of its ``m`` rows the predicate selects (``k``): the shares get a
+``Beta(α, β)`` prior fitted by maximum likelihood to all the predicates' counts (beta-binomial,
+empirical Bayes), and the expected successes at size ``s`` are
+
+    E_s = Σ_p E[s·u(1-u)^(s-1) | k_p] = Σ_p s·B(α+k_p+1, β+m-k_p+s-1) / B(α+k_p, β+m-k_p)
+
+in closed form; the control count is multiplied by ``E_n / E_m``. Anonymeter instead fits
+``norm · ∫₀^w s·u(1-u)^(s-1) du`` (a uniform ``u`` on ``[0, w]``) to the control successes of
+random holdout subsamples: one aggregate count per size, extrapolated from ``m`` to ``n``. On
+tables of a few hundred patients that fit swings with the predicates the generator happens to
+write, and with it the risk, in ways its interval does not show (against independent
+samples, where the true risk is 0, the per-predicate fit cuts the estimate's spread:
+``benchmarks/results/singling_out_correction.md``). The naive baseline writes random predicates
+(random columns, values and operators) and scores them on train.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.optimize import minimize
+from scipy.special import betaln
+from scipy.stats import betabinom
 
 from clinisynth.audit.risk_stats import AttackResult
 
@@ -294,39 +305,51 @@ def random_predicates(syn: np.ndarray, numeric: Sequence[bool], n: int, n_cols: 
     return out
 
 
-def _model(x: np.ndarray, w: float, norm: float) -> np.ndarray:
-    """``norm · ∫₀^w x·u(1-u)^(x-1) du = norm · (1 - (x·w + 1)(1-w)^x) / (x + 1)``."""
-    x = np.asarray(x, dtype=float)
-    return norm * (1.0 - (x * w + 1.0) * (1.0 - w) ** x) / (x + 1.0)
+def beta_prior(k: np.ndarray, m: int) -> tuple[float, float]:
+    """``(α, β)`` maximising the beta-binomial likelihood of counts ``k`` out of ``m``,
+    searched (Nelder-Mead on the logs) from the method-of-moments estimate and from a flat
+    ``Beta(1, ·)`` of the same mean; the better of the two."""
+    k = np.asarray(k, dtype=float)
+    mean = min(max(k.mean() / m, 0.5 / (m * len(k))), 1.0 - 0.5 / m)
+    spread = k.var() / (m * mean * (1.0 - mean))  # 1 for a binomial, more when u varies
+    rho = min(max((spread - 1.0) / (m - 1.0), 1e-4), 0.99) if m > 1 else 0.5
+    total = 1.0 / rho - 1.0
+
+    def nll(t: np.ndarray) -> float:
+        a, b = np.exp(t)
+        return -float(betabinom.logpmf(k, m, a, b).sum())
+
+    starts = [np.log([mean * total, (1.0 - mean) * total]),
+              np.log([1.0, (1.0 - mean) / mean])]
+    fits = [minimize(nll, np.clip(x0, -12.0, 16.0), method="Nelder-Mead",
+                     bounds=[(-12.0, 12.0), (-12.0, 16.0)],
+                     options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 1000}) for x0 in starts]
+    a, b = np.exp(min(fits, key=lambda f: f.fun).x)
+    return float(a), float(b)
 
 
-def size_correction(match_control: np.ndarray, n_target: int, w_guess: float,
-                    rng: np.random.Generator) -> float:
-    """``model(n_target) / model(m)`` fitted on control subsamples (1 when sizes match)."""
+def expected_singles(k: np.ndarray, m: int, size: int, prior: tuple[float, float]) -> float:
+    """``Σ_p E[s·u(1-u)^(s-1) | k_p]`` at ``s = size`` (module doc), ``u ~ Beta`` posterior."""
+    a, b = prior
+    k = np.asarray(k, dtype=float)
+    post_a, post_b = a + k, b + m - k
+    log_terms = betaln(post_a + 1.0, post_b + size - 1.0) - betaln(post_a, post_b)
+    return float(size * np.exp(log_terms).sum())
+
+
+def size_correction(match_control: np.ndarray, n_target: int) -> float:
+    """``E_n / E_m`` for the control's predicate matches (predicates × its ``m`` rows): how
+    many more (or fewer) predicates would single out one of ``n_target`` unseen patients than
+    one of the control's ``m`` (1 when sizes match or there are no predicates)."""
     m = match_control.shape[1]
-    if m == n_target or len(match_control) == 0:
+    if m == n_target or len(match_control) == 0 or m == 0:
         return 1.0
-    sizes, picks = [], []
-    for size in np.unique(np.linspace(min(m, max(10, m // 5)), m, 10).astype(int)):
-        for _ in range(20 if size < m else 1):
-            pick = np.zeros(m, dtype=np.float32)
-            pick[rng.choice(m, size=size, replace=False)] = 1.0
-            sizes.append(size)
-            picks.append(pick)
-    counts = sparse.csr_matrix(match_control, dtype=np.float32) @ np.column_stack(picks)
-    x, y = np.array(sizes, float), (np.rint(counts) == 1).sum(axis=0).astype(float)
-    w0 = min(max(w_guess, 1e-9), 0.5)
-    p0 = (w0, max(y.max(), 1.0) / max(float(_model(np.array(m), w0, 1.0)), 1e-12))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", (OptimizeWarning, RuntimeWarning))
-            (w, norm), _ = curve_fit(_model, x, y, p0=p0, bounds=((0.0, 0.0), (1.0, np.inf)))
-        ratio = float(_model(np.array(n_target), w, norm) / _model(np.array(m), w, norm))
-    except (RuntimeError, ValueError):
-        ratio = float("nan")
-    if not math.isfinite(ratio) or ratio <= 0:
-        ratio = float(_model(np.array(n_target), w0, 1.0) / _model(np.array(m), w0, 1.0))
-    return ratio
+    k = match_control.sum(axis=1)
+    prior = beta_prior(k, m)
+    at_m = expected_singles(k, m, m, prior)
+    if not at_m > 0:
+        return 1.0
+    return expected_singles(k, m, n_target, prior) / at_m
 
 
 def singling_out(train: np.ndarray, holdout: np.ndarray, syn: np.ndarray,
@@ -343,7 +366,7 @@ def singling_out(train: np.ndarray, holdout: np.ndarray, syn: np.ndarray,
     success = singles_out(preds, train)
     match_control = matches(preds, holdout)
     control_raw = int((match_control.sum(axis=1) == 1).sum())
-    ratio = size_correction(match_control, len(train), 1.0 / max(len(syn), 1), rng)
+    ratio = size_correction(match_control, len(train))
     control = min(control_raw * ratio, float(len(preds)))
     return AttackResult.from_counts(
         f"singling_out_{mode}", MEANING, attacks=len(preds), successes=success,
