@@ -52,6 +52,8 @@ def test_generate_writes_one_file_per_table_and_the_audit(files, tmp_path):
     lag = next(iter(report["dynamics"]["visits"]["lag1"].values()))
     assert lag["gap"]["low"] <= lag["gap"]["gap"] <= lag["gap"]["high"]
     assert "gap (95 % over patients)" in page
+    low, high = report["patient_risk_intervals"]["singling_out_univariate"]
+    assert f"{low:.3f} to {high:.3f}" in page
     assert "structure holds in every row" in text
     assert "lag-1 autocorrelation: largest gap to the holdout" in text
 

@@ -3,6 +3,8 @@ protection in the child tables, persistence."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,6 +101,11 @@ def test_dynamics_and_audit(cohort, fake, fitted):
     assert set(report) >= {"structure", "dynamics", "patient_detection", "longitudinal",
                            "patient_risks", "marginals"}
     assert 0.0 <= report["patient_detection"]["synthetic"] <= 1.0
+    intervals = report["patient_risk_intervals"]
+    assert set(intervals) == set(report["patient_risks"])
+    for name, (low, high) in intervals.items():
+        risk = report["patient_risks"][name]
+        assert not math.isfinite(risk) or low <= risk <= high, name
 
 
 def test_errors_are_one_line(cohort, tmp_path):

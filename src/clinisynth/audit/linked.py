@@ -30,7 +30,8 @@ training patients score against the same holdout (the floor a faithful generator
   (without the follow-up bound, an outcome time) and each child's rows up to a landmark
   (count, last value), trained on synthetic or on training patients, scored (ROC AUC, one
   against the rest when the target has several classes) on holdout patients;
-* **risks**: the audit's singling-out, linkability and inference attacks on the patient rows.
+* **risks**: the audit's singling-out, linkability and inference attacks on the patient rows,
+  each with its 95 % interval (``patient_risk_intervals``).
 """
 
 from __future__ import annotations
@@ -270,6 +271,8 @@ def linked_audit(train: Tables, holdout: Tables, synthetic: Tables, links: LinkS
         "training": detection_auc(rows["holdout"], rows["train"], schema, seed=seed)[0]}
     risks = risk_scores(rows["train"], rows["holdout"], rows["synthetic"], schema, seed=seed)
     report["patient_risks"] = {name: attack.risk for name, attack in risks.attacks.items()}
+    report["patient_risk_intervals"] = {name: list(attack.risk_ci)
+                                        for name, attack in risks.attacks.items()}
     if target is not None:
         report["longitudinal"] = longitudinal(train, holdout, synthetic, links, target,
                                               landmark, seed)
