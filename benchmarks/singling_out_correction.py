@@ -11,7 +11,7 @@ singling out grows with the table (``clinisynth.audit.singling_out.size_correcti
 train, holdout and "synthetic" rows are drawn from a known population, so the true risk is
 known:
 
-* ``null``: the synthetic rows are a fresh draw of the population (true risk 0);
+* ``fresh``: the synthetic rows are a fresh draw of the population (true risk 0);
 * ``smooth``: drawn from a cruder model of the same table (one Gaussian per class instead of
   four components), never fitted on the training rows: a generator that is wrong but copies
   nobody (true risk 0);
@@ -23,7 +23,7 @@ table, sizes are the table's 70/30 split, and the attack is the audit's (500 pre
 columns for multivariate, ``seed``'s audit streams). Per table, source and mode: the signed
 estimate ``(a - c) / (1 - c)`` from the raw rates (mean ± sd over seeds: its bias and spread,
 which clipping at 0 would hide), the audit's clipped risk above 0.05 (share of seeds), the share
-of seeds whose 95 % interval reaches 0 (null sources: the interval's coverage), and the
+of seeds whose 95 % interval reaches 0 (fresh and smooth: the interval's coverage), and the
 correction ratio applied to the control's count (mean ± sd).
 """
 
@@ -51,7 +51,7 @@ from clinisynth.audit.risk import N_ATTACKS, N_COLS, _Matrices, attack_columns  
 from clinisynth.schema import infer_schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("null", "smooth", "copy50")
+SOURCES = ("fresh", "smooth", "copy50")
 PURPOSE = {"univariate": 32, "multivariate": 33}  # the audit's rng purposes (audit/risk.py)
 
 
@@ -80,13 +80,13 @@ def attack(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, 
 
 def run(name: str, df: pd.DataFrame, target: str, seeds: list[int]) -> pd.DataFrame:
     population = Population(df, target)
-    sources = {"null": population, "smooth": crude(population, df)}
+    sources = {"fresh": population, "smooth": crude(population, df)}
     n_train = int(round(0.7 * len(df)))
     rows = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
         train, holdout = population.draw(n_train, rng), population.draw(len(df) - n_train, rng)
-        synthetic = {"null": sources["null"].draw(n_train, rng),
+        synthetic = {"fresh": sources["fresh"].draw(n_train, rng),
                      "smooth": sources["smooth"].draw(n_train, rng),
                      "copy50": pd.concat([train.iloc[:n_train // 2],
                                           population.draw(n_train - n_train // 2, rng)],
@@ -119,7 +119,7 @@ def compared(results: pd.DataFrame, baseline: pd.DataFrame, label: str) -> str:
     lines = [f"## Against `{label}`", "",
              "The same draws scored by the earlier correction (`--baseline`): the signed "
              "estimate's mean and sd over seeds, before and now, and the share of seeds whose "
-             "clipped risk exceeds 0.05 (null sources: false alarms).", "",
+             "clipped risk exceeds 0.05 (fresh and smooth: false alarms).", "",
              "| table | source | mode | before | now | > 0.05 before | > 0.05 now |",
              "|---|---|---|---:|---:|---:|---:|"]
     for (table, source, mode), r in both.groupby(["table", "source", "mode"], sort=False):
@@ -128,7 +128,8 @@ def compared(results: pd.DataFrame, baseline: pd.DataFrame, label: str) -> str:
                      f"{r['signed'].std(ddof=1):.3f} | {(r['risk_before'] > 0.05).mean():.0%} "
                      f"| {(r['risk'] > 0.05).mean():.0%} |")
     nulls = both[both["source"] != "copy50"]
-    lines += ["", f"Over every null cell ({len(nulls)} table × source × mode × seed): sd of the "
+    lines += ["", f"Over every cell whose true risk is 0 (fresh and smooth: {len(nulls)} table × "
+              "source × mode × seed): sd of the "
               f"signed estimate {nulls['signed_before'].std(ddof=1):.3f} before, "
               f"{nulls['signed'].std(ddof=1):.3f} now; clipped risk above 0.05 in "
               f"{(nulls['risk_before'] > 0.05).mean():.0%} before, "
