@@ -40,7 +40,11 @@ linked model's draws: the error left once the values it may not write are set as
 ks``; ``missing`` (largest difference of a child column's share of missing cells from the
 holdout's, on patients' first rows or on the later rows; floor: training's); ``copies``
 (share of child rows identical to a training row in every column but the key; floor: the
-holdout's rows, whose copies are coincidences); risks per patient (singling out,
+holdout's rows, whose copies are coincidences); ``copies_matched`` (the holdout's copy rate at
+each place of a row in its patient's rows, only, first, middle or last, weighted by where that
+synthesizer's rows sit: the coincidences to expect from its rows as placed, since a
+one-interval patient's first interval coincides far more often than a later row); risks per
+patient (singling out,
 linkability, inference, against holdout patients); fit and sample seconds; ``lag1_held``
 (share of labs whose gap to the holdout's lag-1 has a 95 % interval over resampled patients
 reaching within 0.1 of 0: this holdout cannot tell those labs' gap from one that meets
@@ -208,6 +212,7 @@ def summarise_cell(report: dict, links: LinkSchema) -> dict:
     row["n_ks_protected_floor"] = dyn["children_ks"]["training_protected"]
     row["copies"], row["copies_floor"] = dyn["row_copies"]["synthetic"], \
         dyn["row_copies"]["holdout"]
+    row["copies_matched"] = dyn["row_copies"].get("matched", float("nan"))
     missing = dyn.get("missing", {})
     if missing:  # the largest gap of a column's missing share, first or later rows
         row["missing"], row["missing_floor"] = (
@@ -275,7 +280,7 @@ def run_cell(name: str, synth: str, seed: int, args: argparse.Namespace) -> dict
 
 KEYS = ["structure", "n_ks", "detection", "tstr", "trtr", "lag1", "lag1_train",
         "lag1_protected", "lag1_held", "lag1_width", "gap_ks", "missing",
-        "copies", "so_uni", "so_multi", "link", "infer", "seconds"]
+        "copies", "copies_matched", "so_uni", "so_multi", "link", "infer", "seconds"]
 
 
 def summarise(results: pd.DataFrame) -> str:

@@ -22,7 +22,9 @@ training patients score against the same holdout (the floor a faithful generator
   later ones), for holdout, training and synthetic rows;
 * **row copies**: the share of a child table's rows identical, in every column but the key, to
   some training row, for synthetic rows and for holdout rows (whose copies are coincidences:
-  common values, a first interval from day 0 to a common day);
+  common values, a first interval from day 0 to a common day), per place of the row in its
+  patient's rows, and the holdout's rate at each place weighted by where the synthetic rows
+  sit (``matched``, :func:`copies_by_place`);
 * **patient detection**: the audit's real-vs-synthetic classifier on one row per patient: the
   parent row, each child's count, span, mean, first and last value of every numeric column,
   and the values of the first three rows;
@@ -161,12 +163,12 @@ def missing_shares(child: pd.DataFrame, link: ChildLink, columns: list[str]
     return out
 
 
-def row_copies(train: pd.DataFrame, other: pd.DataFrame, key: str) -> float:
-    """Share of ``other``'s rows equal to some row of ``train`` in every column but ``key``
-    (numbers compared as floats, missing equal to missing)."""
+def copied(train: pd.DataFrame, other: pd.DataFrame, key: str) -> np.ndarray | None:
+    """Per row of ``other``: equal to some row of ``train`` in every column but ``key``
+    (numbers compared as floats, missing equal to missing); None when nothing compares."""
     cols = [c for c in train.columns if c != key and c in other.columns]
     if not len(other) or not cols:
-        return float("nan")
+        return None
 
     def hashes(frame: pd.DataFrame) -> np.ndarray:
         parts = {c: (pd.to_numeric(frame[c], errors="coerce").astype(float)
@@ -174,7 +176,56 @@ def row_copies(train: pd.DataFrame, other: pd.DataFrame, key: str) -> float:
                  for c in cols}
         return pd.util.hash_pandas_object(pd.DataFrame(parts), index=False).to_numpy()
 
-    return float(np.isin(hashes(other), hashes(train)).mean())
+    return np.isin(hashes(other), hashes(train))
+
+
+def row_copies(train: pd.DataFrame, other: pd.DataFrame, key: str) -> float:
+    """Share of ``other``'s rows equal to some row of ``train`` (:func:`copied`)."""
+    hit = copied(train, other, key)
+    return float(hit.mean()) if hit is not None else float("nan")
+
+
+PLACES = ("only", "first", "middle", "last")
+
+
+def places(child: pd.DataFrame, key: str) -> np.ndarray:
+    """Where each row sits in its patient's rows (in table order; :func:`copies_by_place`
+    sorts by the order first): ``only`` (a patient with one row), ``first``, ``middle`` or
+    ``last``."""
+    keys = child[key]
+    t = keys.groupby(keys, sort=False).cumcount().to_numpy()
+    n = keys.map(keys.value_counts()).to_numpy()
+    return np.select([n == 1, t == 0, t == n - 1], ["only", "first", "last"], "middle")
+
+
+def copies_by_place(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                    key: str, order: str | None = None) -> dict[str, Any]:
+    """Copies per place (:func:`places`) for synthetic and holdout rows, and ``matched``: the
+    holdout's copy rate at each place weighted by the synthetic rows' places,
+    ``Σ_place share_syn(place) · copies_holdout(place)`` (the holdout's overall rate where it
+    has no row at a place). A first interval of a one-interval patient, from day 0 to a common
+    day, coincides with a training row far more often than a later one does, so a model
+    whose patients have fewer rows copies more by coincidence alone; ``matched`` is the floor
+    for its rows as they are placed."""
+    if order is not None:
+        holdout, synthetic = (f.sort_values([key, order], kind="stable") for f in (holdout,
+                                                                                   synthetic))
+    hit_s, hit_h = copied(train, synthetic, key), copied(train, holdout, key)
+    if hit_s is None or hit_h is None:
+        return {}
+    at_s, at_h = places(synthetic, key), places(holdout, key)
+    out: dict[str, Any] = {"by_place": {}}
+    matched = 0.0
+    for place in PLACES:
+        syn, hold = at_s == place, at_h == place
+        rate = float(hit_h[hold].mean()) if hold.any() else float(hit_h.mean())
+        matched += float(syn.mean()) * rate
+        out["by_place"][place] = {
+            "synthetic": float(hit_s[syn].mean()) if syn.any() else float("nan"),
+            "holdout": float(hit_h[hold].mean()) if hold.any() else float("nan"),
+            "synthetic_rows": int(syn.sum()), "holdout_rows": int(hold.sum())}
+    out["matched"] = matched
+    return out
 
 
 def gaps(child: pd.DataFrame, link: ChildLink) -> np.ndarray:
@@ -239,7 +290,9 @@ def linked_audit(train: Tables, holdout: Tables, synthetic: Tables, links: LinkS
                                 protected_counts(train_n.to_numpy(), k)))},
             "row_copies": {
                 "synthetic": row_copies(train[link.table], synthetic[link.table], link.key),
-                "holdout": row_copies(train[link.table], holdout[link.table], link.key)}}
+                "holdout": row_copies(train[link.table], holdout[link.table], link.key),
+                **copies_by_place(train[link.table], holdout[link.table],
+                                  synthetic[link.table], link.key, link.order)}}
         sides = {"holdout": holdout, "training": train, "synthetic": synthetic}
         gappy = [c for c in holdout[link.table].columns if c not in link.structural()
                  and any(t[link.table][c].isna().any() for t in sides.values())]
