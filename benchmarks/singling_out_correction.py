@@ -1,6 +1,6 @@
 """Singling out when the holdout is smaller than the training set: the control's size correction.
 
-Run:  PYTHONPATH=src .venv/bin/python benchmarks/singling_out_correction.py [--seeds 0 ... 19]
+Run:  PYTHONPATH=src .venv/bin/python benchmarks/singling_out_correction.py [--seeds 0 ... 39]
       [--tables pima breast_cancer liver pbcseq_patients cardiac] [--out FILE.md]
       [--baseline EARLIER.csv]
 
@@ -29,11 +29,7 @@ correction ratio applied to the control's count (mean ± sd).
 
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,16 +37,13 @@ import pandas as pd
 from sklearn.mixture import GaussianMixture
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head, seeds_line  # noqa: E402
-from singling_out_null import TABLES, Population, load  # noqa: E402
+from singling_out_null import Population, seeded_main  # noqa: E402
 
-import clinisynth  # noqa: E402
 from clinisynth.audit import singling_out as so  # noqa: E402
 from clinisynth.audit.inputs import rng_for  # noqa: E402
 from clinisynth.audit.risk import N_ATTACKS, N_COLS, _Matrices, attack_columns  # noqa: E402
 from clinisynth.schema import infer_schema  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("fresh", "smooth", "copy50")
 PURPOSE = {"univariate": 32, "multivariate": 33}  # the audit's rng purposes (audit/risk.py)
 
@@ -137,42 +130,9 @@ def compared(results: pd.DataFrame, baseline: pd.DataFrame, label: str) -> str:
     return "\n".join(lines)
 
 
-def measured_commit() -> str:
-    """The commit of the clinisynth tree this run imported (its sources may be another
-    checkout's, through PYTHONPATH), or "unknown"."""
-    where = Path(clinisynth.__file__).resolve().parent
-    done = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, check=False)
-    dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--", "."],
-                           capture_output=True, text=True, check=False).stdout.strip()
-    commit = done.stdout.strip() or "unknown"
-    return commit + (" plus uncommitted changes" if dirty and done.stdout else "")
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(20)))
-    parser.add_argument("--tables", nargs="+", default=list(TABLES))
-    parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "singling_out_correction.md")
-    parser.add_argument("--baseline", type=Path, default=None)
-    args = parser.parse_args()
-    start = time.perf_counter()
-    parts = [run(name, *loaded, args.seeds) for name in args.tables
-             if (loaded := load(name)) is not None]
-    results = pd.concat(parts, ignore_index=True)
-    results.to_csv(args.out.with_suffix(".csv"), index=False)
-    path = os.environ.get("PYTHONPATH", "")
-    command = (f"PYTHONPATH={path} " if path else "") + ".venv/bin/python " + " ".join(
-        [f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
-    header = seeds_line(args.seeds, start) + f" clinisynth at {measured_commit()}."
-    lines = report_head("Singling out: the control's size correction", command, header,
-                        __doc__)
-    body = summarise(results)
-    if args.baseline is not None:
-        body += "\n\n" + compared(results, pd.read_csv(args.baseline), args.baseline.name)
-    args.out.write_text("\n".join(lines) + "\n" + body + "\n")
-    print(body)
+    seeded_main("singling_out_correction", "Singling out: the control's size correction",
+                list(range(40)), __doc__, run, summarise, against=compared)
 
 
 if __name__ == "__main__":

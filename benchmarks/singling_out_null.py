@@ -41,7 +41,12 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_head import report_head, seeds_line  # noqa: E402
+from report_head import (  # noqa: E402
+    command_line,
+    measured_commit,
+    report_head,
+    seeds_line,
+)
 
 from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit import singling_out as so  # noqa: E402
@@ -201,27 +206,32 @@ def summarise(results: pd.DataFrame) -> str:
 
 def seeded_main(script: str, title: str, seeds: list[int], docstring: str | None,
                 run_table: Callable[..., pd.DataFrame],
-                summarise_results: Callable[[pd.DataFrame], str]) -> None:
-    """The command line both singling-out benchmarks share: ``--seeds``, ``--tables`` and
-    ``--out``; ``run_table(name, *load(name), seeds)`` per table that loads; writes the .csv
-    and the .md report."""
+                summarise_results: Callable[[pd.DataFrame], str],
+                against: Callable[[pd.DataFrame, pd.DataFrame, str], str] | None = None) -> None:
+    """The command line the singling-out benchmarks share: ``--seeds``, ``--tables`` and
+    ``--out`` (and ``--baseline EARLIER.csv`` when ``against`` writes a section comparing the
+    results with it); ``run_table(name, *load(name), seeds)`` per table that loads; writes the
+    .csv and the .md report, headed by the exact command and the commit measured."""
     parser = argparse.ArgumentParser(description=(docstring or "").splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
     parser.add_argument("--tables", nargs="+", default=list(TABLES))
     parser.add_argument("--out", type=Path,
                         default=ROOT / "benchmarks" / "results" / f"{script}.md")
+    if against is not None:
+        parser.add_argument("--baseline", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
     parts = [run_table(name, *loaded, args.seeds) for name in args.tables
              if (loaded := load(name)) is not None]
     results = pd.concat(parts, ignore_index=True)
     results.to_csv(args.out.with_suffix(".csv"), index=False)
-    command = (f"PYTHONPATH=src .venv/bin/python benchmarks/{script}.py --seeds "
-               + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables))
-    header = seeds_line(args.seeds, start)
-    lines = report_head(title, command, header, docstring)
-    args.out.write_text("\n".join(lines) + "\n" + summarise_results(results) + "\n")
-    print(summarise_results(results))
+    header = seeds_line(args.seeds, start) + f" clinisynth at {measured_commit()}."
+    lines = report_head(title, command_line(), header, docstring)
+    body = summarise_results(results)
+    if against is not None and args.baseline is not None:
+        body += "\n\n" + against(results, pd.read_csv(args.baseline), args.baseline.name)
+    args.out.write_text("\n".join(lines) + "\n" + body + "\n")
+    print(body)
 
 
 def main() -> None:
