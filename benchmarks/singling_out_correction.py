@@ -41,11 +41,18 @@ from singling_out_null import Population, seeded_main  # noqa: E402
 
 from clinisynth.audit import singling_out as so  # noqa: E402
 from clinisynth.audit.inputs import rng_for  # noqa: E402
-from clinisynth.audit.risk import N_ATTACKS, N_COLS, _Matrices, attack_columns  # noqa: E402
+from clinisynth.audit.risk import (  # noqa: E402
+    _P_SO_M,
+    _P_SO_U,
+    N_ATTACKS,
+    N_COLS,
+    _Matrices,
+    attack_columns,
+)
 from clinisynth.schema import infer_schema  # noqa: E402
 
 SOURCES = ("fresh", "smooth", "copy50")
-PURPOSE = {"univariate": 32, "multivariate": 33}  # the audit's rng purposes (audit/risk.py)
+PURPOSE = {"univariate": _P_SO_U, "multivariate": _P_SO_M}  # the audit's rng streams
 
 
 def crude(population: Population, df: pd.DataFrame) -> Population:

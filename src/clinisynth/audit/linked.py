@@ -200,21 +200,24 @@ def places(child: pd.DataFrame, key: str) -> np.ndarray:
 
 def copies_by_place(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
                     key: str, order: str | None = None) -> dict[str, Any]:
-    """Copies per place (:func:`places`) for synthetic and holdout rows, and ``matched``: the
-    holdout's copy rate at each place weighted by the synthetic rows' places,
-    ``Σ_place share_syn(place) · copies_holdout(place)`` (the holdout's overall rate where it
-    has no row at a place). A first interval of a one-interval patient, from day 0 to a common
-    day, coincides with a training row far more often than a later one does, so a model
-    whose patients have fewer rows copies more by coincidence alone; ``matched`` is the floor
-    for its rows as they are placed."""
+    """The audit's row-copies entry: the share of synthetic and of holdout rows that copy a
+    training row (:func:`copied`; NaN where nothing compares), then, per place
+    (:func:`places`), both shares, and ``matched``: the holdout's copy rate at each place
+    weighted by the synthetic rows' places, ``Σ_place share_syn(place) · copies_holdout(place)``
+    (the holdout's overall rate where it has no row at a place). A first interval of a
+    one-interval patient, from day 0 to a common day, coincides with a training row far more
+    often than a later one does, so a model whose patients have fewer rows copies more by
+    coincidence alone; ``matched`` is the floor for its rows as they are placed."""
     if order is not None:
         holdout, synthetic = (f.sort_values([key, order], kind="stable") for f in (holdout,
                                                                                    synthetic))
     hit_s, hit_h = copied(train, synthetic, key), copied(train, holdout, key)
+    out: dict[str, Any] = {side: float(hit.mean()) if hit is not None else float("nan")
+                           for side, hit in (("synthetic", hit_s), ("holdout", hit_h))}
     if hit_s is None or hit_h is None:
-        return {}
+        return out
     at_s, at_h = places(synthetic, key), places(holdout, key)
-    out: dict[str, Any] = {"by_place": {}}
+    out["by_place"] = {}
     matched = 0.0
     for place in PLACES:
         syn, hold = at_s == place, at_h == place
@@ -288,11 +291,8 @@ def linked_audit(train: Tables, holdout: Tables, synthetic: Tables, links: LinkS
                             "training": ks_statistic(hold_n, train_n),
                             "training_protected": ks_statistic(hold_n, pd.Series(
                                 protected_counts(train_n.to_numpy(), k)))},
-            "row_copies": {
-                "synthetic": row_copies(train[link.table], synthetic[link.table], link.key),
-                "holdout": row_copies(train[link.table], holdout[link.table], link.key),
-                **copies_by_place(train[link.table], holdout[link.table],
-                                  synthetic[link.table], link.key, link.order)}}
+            "row_copies": copies_by_place(train[link.table], holdout[link.table],
+                                          synthetic[link.table], link.key, link.order)}
         sides = {"holdout": holdout, "training": train, "synthetic": synthetic}
         gappy = [c for c in holdout[link.table].columns if c not in link.structural()
                  and any(t[link.table][c].isna().any() for t in sides.values())]
