@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_head import report_head  # noqa: E402
+from report_head import measured_commit, report_head  # noqa: E402
 
 from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit.linked import linked_audit  # noqa: E402
@@ -332,7 +333,7 @@ def main() -> None:
         kept = previous[~previous["synthesizer"].isin(args.synthesizers)]
         now = f"--synthesizers {' '.join(args.synthesizers)} --"
         earlier = [line for line in args.out.read_text().splitlines()  # not the superseded
-                   if line.startswith(".venv/bin/python") and now not in line]
+                   if "benchmarks/linked_benchmark.py --" in line and now not in line]
     start = time.perf_counter()
     rows = []
     for name in args.tables:
@@ -349,20 +350,34 @@ def main() -> None:
                 print(json.dumps(row, default=str), flush=True)
     results = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True)
     results.to_csv(args.out.with_suffix(".csv"), index=False)
-    command = (".venv/bin/python benchmarks/linked_benchmark.py --seeds "
+    path = os.environ.get("PYTHONPATH", "")
+    default_out = args.out.resolve() == (ROOT / "benchmarks" / "results" /
+                                         "linked_benchmark.md").resolve()
+    command = ((f"PYTHONPATH={path} " if path else "")
+               + ".venv/bin/python benchmarks/linked_benchmark.py --seeds "
                + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables)
                + " --synthesizers " + " ".join(args.synthesizers)
                + f" --search-seconds {args.search_seconds:g} --par-epochs {args.par_epochs}"
                + (f" --mostly-minutes {args.mostly_minutes:g}"
                   if "mostly" in args.synthesizers else "")
-               + (" --update" if args.update else ""))
+               + (" --update" if args.update else "")
+               + ("" if default_out else f" --out {_shown(args.out)}"))
     if not kept.empty:  # the run that made the kept rows first, then this one
         command = "\n".join([*earlier, command])
     header = (f"Seeds {', '.join(map(str, args.seeds))}; "
-              f"{time.perf_counter() - start:.0f} s on 2 cores (shared with other runs).")
+              f"{time.perf_counter() - start:.0f} s on 2 cores (shared with other runs); "
+              f"clinisynth at {measured_commit()}.")
     lines = report_head("Linked tables (issue 28)", command, header, __doc__)
     args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
     print(summarise(results))
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository where it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

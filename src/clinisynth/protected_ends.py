@@ -48,7 +48,13 @@ def protected_range(x: np.ndarray, step: float, k: int, snap: Callable[[float], 
 
 def protected_counts(n: np.ndarray, k: int) -> np.ndarray:
     """Counts (children per patient) clipped to their protected ends on the integer grid
-    (unchanged when fewer than ``2k`` patients)."""
+    (unchanged when fewer than ``2k`` patients; where the ends cross, as when every count is
+    held by fewer than ``k`` patients, all become the median, as the protect step does)."""
     n = np.asarray(n, dtype=float)
     ends = protected_range(np.sort(n), 1.0, k, round)
-    return n if ends is None else np.clip(n, *ends)
+    if ends is None:
+        return n
+    lo, hi = ends
+    if lo > hi:
+        lo = hi = float(round(np.median(n)))
+    return np.clip(n, lo, hi)

@@ -7,7 +7,9 @@ The steps, per table and one link step between them:
 3. the hybrid (:class:`~clinisynth.synthesizer.HybridSynthesizer`, its whole pipeline: value
    protection, roles, rules, survival, the mixture, calibration and the guard) learns the
    augmented parent table, so a patient's baseline, number of visits, follow-up span and first
-   visit are drawn together, and the guard compares whole patient summaries;
+   visit are drawn together, and the guard compares whole patient summaries; each child's
+   drawn counts are then mapped onto the training patients' protected counts, their order
+   kept (:mod:`.counts`);
 4. each child's rows between the first and the last are drawn in order by
    :class:`.sequence.ChildModel`, conditioned on the parent row and the previous row;
 5. orders are placed between the drawn first and last value, so they are monotone, never
@@ -27,6 +29,7 @@ import pandas as pd
 
 from clinisynth.audit.linked import patient_rows
 from clinisynth.errors import ClinisynthError, NotFittedError, SchemaError
+from clinisynth.linked.counts import CountMarginal
 from clinisynth.linked.dates import date_formats, from_days, to_days
 from clinisynth.linked.guard import PatientGuard
 from clinisynth.linked.placement import place_orders
@@ -41,6 +44,8 @@ MAX_LEVELS = 20
 LINKED_FORMAT = 1
 #: rounds of redraws for the patients the patient guard refuses
 MAX_ROUNDS = 10
+#: fewest patients drawn per round of redraws (a choice of counts to replace refused ones)
+EXTRA_MIN = 64
 
 
 @dataclass
@@ -131,6 +136,8 @@ class LinkedSynthesizer:
         self.id_offsets_ = {f"{c.table}.{col}": _offset(children[c.table][col])
                             for c in links.children for col in c.ids or []}
         augmented = summarise(parent_frame, children, links, self.summaries_)
+        self.counts_ = {s.link.table: CountMarginal.fit(augmented[s.n].to_numpy(), self.k)
+                        for s in self.summaries_}
         for col in parent_dates:  # the hybrid gets the parent's dates as dates
             augmented[col] = raw[links.parent][col].to_numpy()
         body = augmented.drop(columns=[links.key])
@@ -205,6 +212,7 @@ class LinkedSynthesizer:
             "summaries": [{"value_columns": s.value_columns, "uses_share": s.uses_share}
                           for s in self.summaries_],
             "strict": self.strict_, "features": self.features_.to_dict(), "dates": self.dates_,
+            "counts": {t: c.to_dict() for t, c in self.counts_.items()},
             "id_offsets": self.id_offsets_,
             "patient_guard": None if guard is None else {"columns": guard.columns,
                                                          "threshold": guard.threshold},
@@ -228,6 +236,8 @@ class LinkedSynthesizer:
                                                  strict=True)]
             syn.strict_ = {t: bool(v) for t, v in manifest["strict"].items()}
             syn.dates_ = {t: dict(v) for t, v in manifest.get("dates", {}).items()}
+            syn.counts_ = {t: CountMarginal.from_dict(c)
+                           for t, c in manifest.get("counts", {}).items()}
             syn.id_offsets_ = {k: int(v) for k, v in manifest.get("id_offsets", {}).items()}
             pg = manifest.get("patient_guard")
             syn.patient_guard_ = None if pg is None else PatientGuard(
@@ -254,7 +264,8 @@ class LinkedSynthesizer:
         """``n`` synthetic patients: ``{name: DataFrame}`` with the input's tables, columns
         and dtypes; a pure function of the fitted model and ``seed``. Patients the patient
         guard refuses are drawn again, whole, for at most ``MAX_ROUNDS`` rounds
-        (``guard_report_`` counts them)."""
+        (``guard_report_`` counts them); a redrawn patient with the refused one's child counts
+        is taken first, so the guard does not move the counts' marginal."""
         self._check_fitted()
         seed = self.seed if seed is None else int(seed)
         tables = self._draw(n, seed)
@@ -264,13 +275,22 @@ class LinkedSynthesizer:
             if not bad.any():
                 break
             refused_total += int(bad.sum())
-            extra = self._draw(2 * int(bad.sum()), _round_seed(seed, r))
-            fresh = np.flatnonzero(~self._refused(extra))[:int(bad.sum())]
-            slots = np.flatnonzero(bad)[:len(fresh)]
+            extra = self._draw(max(EXTRA_MIN, 4 * int(bad.sum())), _round_seed(seed, r))
+            slots, fresh = _same_counts_first(self._counts(tables)[bad],
+                                              self._counts(extra), ~self._refused(extra))
+            slots = np.flatnonzero(bad)[slots]
             tables = self._replace(tables, extra, slots, fresh)
             bad[slots] = False
         self.guard_report_ = {"refused": refused_total, "remaining": int(bad.sum())}
         return tables
+
+    def _counts(self, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
+        """Children per patient (patients × children), in parent order."""
+        keys = tables[self.links_.parent][self.links_.key]
+        return np.column_stack([
+            keys.map(tables[c.table].groupby(c.key).size()).fillna(0).to_numpy(dtype=int)
+            for c in self.links_.children]) if self.links_.children \
+            else np.zeros((len(keys), 0), dtype=int)
 
     def _refused(self, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
         days = {t: to_days(f, self.dates_.get(t, {})) for t, f in tables.items()}
@@ -309,19 +329,30 @@ class LinkedSynthesizer:
         """``n`` patients with keys 1..n, no guard."""
         links = self.links_
         body = self.parent_.sample(n, seed=seed).reset_index(drop=True)
+        drawn = {}  # the hybrid's counts, drawn with the span: the patients' pace
+        for i, summary in enumerate(self.summaries_):  # counts onto the training marginal
+            drawn[i] = pd.to_numeric(body[summary.n], errors="coerce").to_numpy(dtype=float)
+            counts = getattr(self, "counts_", {}).get(summary.link.table)
+            if counts is not None:
+                body[summary.n] = counts.apply(drawn[i], np.random.default_rng([seed, 8, i]))
         keys = _new_keys(self.dtypes_[links.parent][links.key], len(body))
         x = self.features_.transform(body)
         out = {}
         for i, summary in enumerate(self.summaries_):
             rng = np.random.default_rng([seed, 7, i])
-            out[summary.link.table] = self._sample_child(summary, body, keys, x, rng)
+            out[summary.link.table] = self._sample_child(summary, body, keys, x, rng,
+                                                         drawn[i])
         parent = body.reindex(columns=[c for c in self.columns_[links.parent] if c != links.key])
         parent.insert(self.columns_[links.parent].index(links.key), links.key, keys)
         out[links.parent] = _restore(parent, self.dtypes_[links.parent])
         return {name: out[name] for name in self.columns_}
 
     def _sample_child(self, summary: ChildSummary, body: pd.DataFrame, keys: np.ndarray,
-                      x: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+                      x: np.ndarray, rng: np.random.Generator, drawn: np.ndarray
+                      ) -> pd.DataFrame:
+        """One child's rows; ``drawn`` the hybrid's counts before :mod:`.counts` mapped
+        them: the pace (mean gap) is the drawn span over the drawn count, as the hybrid drew
+        the two together."""
         link = summary.link
         name = link.table
         dtypes = self.dtypes_[name]
@@ -336,7 +367,8 @@ class LinkedSynthesizer:
         first.columns = summary.value_columns
         pace = None
         if link.order:
-            m = n - 1 if link.kind == "sequence" else n
+            was = np.clip(np.round(np.nan_to_num(drawn, nan=0.0)), 0, None)
+            m = np.where(was > 0, was, n) - (1 if link.kind == "sequence" else 0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 pace = (plan["last"].to_numpy() - plan["first"].to_numpy()) / m
         values, owner, gaps = self.children_[name].sample(first, n, x, rng, pace,
@@ -361,6 +393,27 @@ class LinkedSynthesizer:
         for col, fmt in dated.items():
             frame[col] = from_days(frame[col].to_numpy(), fmt)
         return _restore(frame.reindex(columns=self.columns_[name]), dtypes)
+
+
+def _same_counts_first(wanted: np.ndarray, offered: np.ndarray, usable: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (slots, offers): the ``r``-th slot (row of ``wanted``) with given counts takes the
+    ``r``-th usable offer with the same counts where there is one; the slots left take the
+    usable offers left, in order."""
+    offers = np.flatnonzero(usable)
+    if len(wanted) == 0 or len(offers) == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    _, code = np.unique(np.vstack([wanted, offered[offers]]), axis=0, return_inverse=True)
+    code = np.asarray(code).ravel()
+    slot = pd.DataFrame({"code": code[:len(wanted)], "slot": np.arange(len(wanted))})
+    offer = pd.DataFrame({"code": code[len(wanted):], "offer": offers})
+    slot["r"] = slot.groupby("code").cumcount()
+    offer["r"] = offer.groupby("code").cumcount()
+    same = slot.merge(offer, on=["code", "r"]).sort_values("slot")
+    rest = np.setdiff1d(np.arange(len(wanted)), same["slot"].to_numpy())
+    spare = offers[~np.isin(offers, same["offer"].to_numpy())][:len(rest)]
+    return (np.concatenate([same["slot"].to_numpy(), rest[:len(spare)]]).astype(int),
+            np.concatenate([same["offer"].to_numpy(), spare]).astype(int))
 
 
 def _round_seed(seed: int, r: int) -> int:
