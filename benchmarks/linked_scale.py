@@ -9,6 +9,7 @@ process's resident high-water mark (``ru_maxrss``), the cohort itself included. 
 generate`` runs before it writes) against a fresh cohort of
 ``--patients // 3`` patients (seed + 1, never seen by the generator), timed apart (not in the
 target's total; the peak memory column is taken before it, the audit's own peak beside it).
+The last column counts the synthetic patients the patient guard refused and drew again.
 
 Run:  .venv/bin/python benchmarks/linked_scale.py [--patients 20000] [--seed 0]
 Writes benchmarks/results/linked_scale.md.
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_head import report_head  # noqa: E402
+from report_head import command_line, measured_commit, report_head  # noqa: E402
 
 from clinisynth.audit.linked import linked_audit, structure  # noqa: E402
 from clinisynth.linked import LinkedSynthesizer  # noqa: E402
@@ -72,16 +73,15 @@ def main() -> None:
     row = (f"| {args.patients:,} | {child_rows:,} | {fit_s:.0f} | {sample_s:.0f} | "
            f"{total:.0f} | {peak:,.0f} | {fake_rows:,} | {broken} | "
            f"{'yes' if total < 600 and peak < 4096 else 'no'} | {audit_s:.0f} | "
-           f"{peak_mb():,.0f} |")
-    command = (f".venv/bin/python benchmarks/linked_scale.py --patients {args.patients} "
-               f"--mean-visits {args.mean_visits:g} --gap-days {args.gap_days} --seed "
-               f"{args.seed} --search-seconds {args.search_seconds:g}")
+           f"{peak_mb():,.0f} | {syn.guard_report_['refused']:,} |")
+    command = command_line()
     header = (f"Seed {args.seed}; 2 cores; the cohort took {made:.0f} s to simulate (not "
-              "counted).")
+              f"counted); clinisynth at {measured_commit()}.")
     lines = report_head("Linked tables at scale (issue 28)", command, header, __doc__)
     lines += ["| patients | child rows | fit s | sample s | total s | peak MB | synthetic child "
-              "rows | structure broken | within target | audit s | peak MB with the audit |",
-              "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|", row]
+              "rows | structure broken | within target | audit s | peak MB with the audit | "
+              "patients the guard refused |",
+              "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|", row]
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[-3:]))
 
