@@ -52,7 +52,8 @@ the 0.1 target) and ``lag1_width`` (those intervals' mean width).
 
 Run:  .venv/bin/python benchmarks/linked_benchmark.py [--seeds 0 1 2] [--tables pbcseq cgd]
       [--synthesizers linked independent hma par mostly] [--search-seconds 20]
-      [--par-epochs 128] [--mostly-python PATH] [--mostly-minutes 3]
+      [--par-epochs 128] [--mostly-python PATH] [--mostly-minutes 3] [--baseline CSV]
+      [--out PATH]
 Writes benchmarks/results/linked_benchmark.md and .csv.
 """
 
@@ -324,6 +325,9 @@ def main() -> None:
     parser.add_argument("--mostly-minutes", type=float, default=3.0)
     parser.add_argument("--update", action="store_true",
                         help="keep the rows of the synthesizers not run now from --out's .csv")
+    parser.add_argument("--baseline", type=Path,
+                        help="a .csv of this script from another commit, same seeds: adds the "
+                             "paired differences this run − baseline")
     parser.add_argument("--out", type=Path,
                         default=ROOT / "benchmarks" / "results" / "linked_benchmark.md")
     args = parser.parse_args()
@@ -367,9 +371,34 @@ def main() -> None:
     header = (f"Seeds {', '.join(map(str, args.seeds))}; "
               f"{time.perf_counter() - start:.0f} s on 2 cores (shared with other runs); "
               f"clinisynth at {measured_commit()}.")
+    if args.baseline is not None:
+        command += f" --baseline {_shown(args.baseline)}"
     lines = report_head("Linked tables (issue 28)", command, header, __doc__)
-    args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n")
+    paired = "" if args.baseline is None else "\n" + paired_section(
+        results, pd.read_csv(args.baseline), _shown(args.baseline))
+    args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n" + paired)
     print(summarise(results))
+
+
+def paired_section(results: pd.DataFrame, baseline: pd.DataFrame, name: str) -> str:
+    """Markdown: per (table, synthesizer) and figure, the mean over the seeds both runs have
+    of this run − ``baseline``, ± its standard error."""
+    on = ["table", "synthesizer", "seed"]
+    both = results.merge(baseline, on=on, suffixes=("", "_base"))
+    keys = [k for k in KEYS if k in results and f"{k}_base" in both and k != "seconds"]
+    lines = [f"## Paired with {name}", "",
+             "Per seed, this run − the baseline's row; mean ± standard error over "
+             f"{both['seed'].nunique()} seeds (negative is lower).", "",
+             "| table | synthesizer | " + " | ".join(keys) + " |",
+             "|---|---|" + "---:|" * len(keys)]
+    for (table, synth), rows in both.groupby(["table", "synthesizer"], sort=False):
+        cells = []
+        for k in keys:
+            d = (rows[k] - rows[f"{k}_base"]).dropna()
+            cells.append("–" if d.empty else f"{d.mean():+.3f} ± "
+                         f"{d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0:.3f}")
+        lines.append(f"| {table} | {synth} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _shown(path: Path) -> str:
