@@ -40,6 +40,12 @@ def assert_round_trip(df: pd.DataFrame, target: str) -> RulesStep:
     step.model_schema_.validate(model)
     back = step.inverse_table(model, np.random.default_rng(0))
     assert list(back.columns) == list(df.columns)
+    check_rules_hold(step, back)
+    # a rule a few real rows break (at most 1 % each) moves those rows into it: the round trip
+    # is exact on the rest
+    exceptions = step.violations(df)
+    assert exceptions.mean() <= 0.01 * len(step.rules_)
+    df, back = df[~exceptions], back[~exceptions]
     for col in schema.columns:
         a, b = df[col.name], back[col.name]
         assert a.isna().equals(b.isna()), col.name

@@ -1,9 +1,14 @@
-"""Rule discovery: rules that hold on every training row and have the support to mean something.
+"""Rule discovery: rules that hold on (nearly) every training row and have the support to mean
+something.
 
 Each family is searched with vectorised numpy/pandas and kept only when it passes a support test
 (a rule that would hold by chance is skipped, and the skip is reported with its reason):
 
-* **inequality** ``a <= b`` (numeric pairs): no row with both observed has ``a > b``; at least
+* **inequality** ``a <= b`` (numeric pairs): at most ``exception_share`` (1 %) of the rows with
+  both observed have ``a > b``, and at most ``exception_expected`` (5 %) of the rows a
+  shuffled table would break it in (below), so a rule real records break a few times (an event
+  time recorded a day past death, a patient lost to one follow-up) is still a rule, enforced on
+  every synthetic row, with its share of training rows in the rules report; at least
   ``min_support`` such rows; not implied by the columns' ranges (``max a <= min b``); and
   ``n·P(a' > b')`` under independence (``a'``, ``b'`` drawn from the two marginals) is at least
   ``min_expected``, i.e. a shuffled table would break it about that many times.
@@ -24,9 +29,11 @@ Each family is searched with vectorised numpy/pandas and kept only when it passe
   explain it (``rate_b ** rows < 1e-3``), and ``b`` is never missing otherwise (``exact``).
 * **conditional_equal** ``a = b`` whenever ``e`` takes one of a set of values, for an
   inequality ``a <= b`` found above (nested durations: a recurrence time with no recurrence is
-  censored at the follow-up time) and a discrete ``e``: every row of each such value (seen
-  ``min_group_rows`` times) has ``a = b``, together at least ``min_support`` rows, chance cannot
-  explain it (``share_equal ** rows < 1e-3``) and some other row has ``a < b``.
+  censored at the follow-up time) and a discrete ``e``: all rows but ``exception_share`` of each
+  such value (seen ``min_group_rows`` times) have ``a = b``, together at least ``min_support``
+  rows, chance cannot explain it (as many equal rows or more out of ``rows`` has binomial
+  probability below ``1e-3`` at the share of equal rows overall) and some other row has
+  ``a < b``.
 * **forbidden_combination** of two discrete values never seen together although
   ``n·p_a·p_b >= forbidden_expected`` rows were expected under independence.
 """
@@ -39,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from clinisynth.expressions import quote
 from clinisynth.rules.columns import floats
@@ -73,7 +81,8 @@ def learn_precisions(frame: pd.DataFrame, schema: TableSchema) -> dict[str, floa
 def discover_rules(frame: pd.DataFrame, schema: TableSchema,
                    options: DiscoveryOptions | None = None,
                    precision: dict[str, float] | None = None) -> Discovery:
-    """Rules holding on every row of ``frame`` (see the module docstring for the tests)."""
+    """Rules holding on every row of ``frame``, or all but a few (see the module docstring for
+    the tests)."""
     opts = options or DiscoveryOptions()
     steps = precision if precision is not None else learn_precisions(frame, schema)
     found = Discovery()
@@ -143,8 +152,8 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
     observed = ~np.isnan(X)
     for i, a in enumerate(numeric):
         with np.errstate(invalid="ignore"):
-            broken = (X[:, [i]] > X).any(axis=0)
-        for j in np.flatnonzero(~broken):
+            breaks = (X[:, [i]] > X).sum(axis=0)
+        for j in np.flatnonzero(breaks <= opts.exception_share * len(X)):
             b = numeric[j]
             if i == j:
                 continue
@@ -156,7 +165,7 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
                 continue
             if np.all(xa == xb):
                 continue  # identical columns: a formula, not an inequality
-            if xa.max() <= xb.min():
+            if breaks[j] == 0 and xa.max() <= xb.min():
                 found.skip("inequality: implied by the columns' ranges", what)
                 continue
             sorted_b = np.sort(X[observed[:, j], j])
@@ -164,6 +173,10 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
             expected = both.sum() * p_break / sorted_b.size
             if expected < opts.min_expected:
                 found.skip("inequality: would rarely break by chance", what)
+                continue
+            if breaks[j] > min(opts.exception_share * both.sum(),
+                               opts.exception_expected * expected):
+                found.skip("inequality: broken by too many rows", what)
                 continue
             rules.append(InequalityRule(left=a, right=b, op="<=", support=int(both.sum())))
     return rules
@@ -190,14 +203,17 @@ def _conditional_equal(frame: pd.DataFrame, discrete: list[str], opts: Discovery
             counts = np.bincount(codes + 2)
             equal_counts = np.bincount(codes + 2, weights=equal.astype(float),
                                        minlength=len(counts))
-            always = np.flatnonzero((counts >= opts.min_group_rows) & (equal_counts == counts))
+            spare = np.floor(opts.exception_share * counts)
+            always = np.flatnonzero((counts >= opts.min_group_rows)
+                                    & (counts - equal_counts <= spare))
             always = always[always >= 1] - 2  # not the rows with a bound missing
             if always.size == 0:
                 continue
             cond = np.isin(codes, always)
             rows = int(cond.sum())
+            held = int((cond & equal).sum())
             what = f"{quote(ineq.left)} = {quote(ineq.right)} when {quote(e)}"
-            if rows < opts.min_support or share**rows >= 1e-3:
+            if rows < opts.min_support or binom.sf(held - 1, rows, share) >= 1e-3:
                 found.skip("conditional_equal: too little support", what)
                 continue
             first = _first_rows(all_codes[e])

@@ -24,6 +24,10 @@ class DiscoveryOptions:
     max_bins: int = 16
     min_bin_rows: int = 5
     screen_rows: int = 256
+    #: an inequality (or a conditional equality's group) may be broken by this share of rows
+    exception_share: float = 0.01
+    #: and by at most this share of the rows a shuffled table would break an inequality in
+    exception_expected: float = 0.05
     families: tuple[str, ...] = ("range", "inequality", "formula", "mapping", "binning",
                                  "conditional_missing", "conditional_equal",
                                  "forbidden_combination")

@@ -247,7 +247,8 @@ class ProtectStep(Step):
 
 def _relations(frame: pd.DataFrame, schema: TableSchema) -> list[Rule]:
     """The relations clipping could break, on the modelled columns: the schema's own rules,
-    else the formulas, binnings and inequalities that hold on every row."""
+    else the formulas, binnings and inequalities that hold on every row (inequalities: on all
+    but the few rows discovery allows, as the rules step enforces them)."""
     if schema.rules is not None:
         rules = parse_rules(schema.rules, schema)
         return [r for r in rules if isinstance(r, (*DERIVED, InequalityRule))]

@@ -83,6 +83,8 @@ from clinisynth.values import category_codes
 
 #: observed values kept per column to fill the cells a conditional-missing rule blanks
 POOL_SIZE = 64
+#: fewest rows a conditional equality leaves free for their values to stand in for the rest
+MIN_FREE_ROWS = 5
 _FILL_SEED = 20240601
 
 
@@ -434,7 +436,27 @@ class RulesStep(TableStep):
         values = {c: _num(filled, c) for c in {*links, *(c for cs in links.values() for c in cs)}}
         for name, fence in self.fences_.items():
             out[name] = encode(values[name], primary(fence, values), fence)
+            if self.equals_.get(name):
+                out[name] = self._undetermined(name, out[name].to_numpy(dtype=float), filled)
         return out[names]
+
+    def _undetermined(self, name: str, z: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        """The encoded ``name`` with the rows its conditional equalities determine (decoding
+        sets them to the partner) refilled by a fixed seeded draw of its other rows' encoded
+        values: the generators learn the free rows' distribution, not an atom at the partner
+        (a share of 1 on every row without the event) that they would smear over the free
+        rows, where values past the fence pile up on it."""
+        fixed = np.zeros(len(z), dtype=bool)
+        for i in self.equals_[name]:
+            rule = self.rules_[i]
+            assert isinstance(rule, ConditionalEqual)
+            partner = rule.equals if rule.column == name else rule.column
+            fixed |= rule.matches(frame[rule.when]) & ~np.isnan(_num(frame, partner))
+        free = z[~fixed & np.isfinite(z)]
+        if not fixed.any() or len(free) < MIN_FREE_ROWS:
+            return z
+        rng = np.random.default_rng([_FILL_SEED, self.equals_[name][0]])
+        return np.where(fixed & np.isfinite(z), rng.choice(free, size=len(z)), z)
 
     def _derived(self) -> set[str]:
         return {self.rules_[i].column for k, i in self.post_  # type: ignore[attr-defined]
