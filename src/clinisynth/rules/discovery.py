@@ -5,7 +5,7 @@ Each family is searched with vectorised numpy/pandas and kept only when it passe
 (a rule that would hold by chance is skipped, and the skip is reported with its reason):
 
 * **inequality** ``a <= b`` (numeric pairs): at most ``exception_share`` (1 %) of the rows with
-  both observed have ``a > b``, and at most ``exception_expected`` (5 %) of the rows a
+  both observed have ``a > b``, and at most ``exception_expected`` (1 %) of the rows a
   shuffled table would break it in (below), so a rule real records break a few times (an event
   time recorded a day past death, a patient lost to one follow-up) is still a rule, enforced on
   every synthetic row, with its share of training rows in the rules report; at least
