@@ -1,6 +1,6 @@
 """Rules a synthetic table breaks: the schema's rules, else those that hold on every training
-row (:func:`clinisynth.rules.discovery.discover_rules`), with the share of training, holdout and
-synthetic rows breaking each.
+row or all but a few (:func:`clinisynth.rules.discovery.discover_rules`), with the share of
+training, holdout and synthetic rows breaking each; only a rule no real row breaks warns.
 
 A rule true on every real row and broken by synthetic rows is a detector's easiest signal and a
 row no clinician would believe (a progression after death, a stay longer than the follow-up).
