@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -74,7 +73,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_head import measured_commit, report_head  # noqa: E402
+from report_head import (  # noqa: E402
+    measured_commit,
+    out_option,
+    pythonpath_prefix,
+    report_head,
+    shown,
+)
 
 from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit.linked import linked_audit  # noqa: E402
@@ -354,10 +359,7 @@ def main() -> None:
                 print(json.dumps(row, default=str), flush=True)
     results = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True)
     results.to_csv(args.out.with_suffix(".csv"), index=False)
-    path = os.environ.get("PYTHONPATH", "")
-    default_out = args.out.resolve() == (ROOT / "benchmarks" / "results" /
-                                         "linked_benchmark.md").resolve()
-    command = ((f"PYTHONPATH={path} " if path else "")
+    command = (pythonpath_prefix()
                + ".venv/bin/python benchmarks/linked_benchmark.py --seeds "
                + " ".join(map(str, args.seeds)) + " --tables " + " ".join(args.tables)
                + " --synthesizers " + " ".join(args.synthesizers)
@@ -365,17 +367,17 @@ def main() -> None:
                + (f" --mostly-minutes {args.mostly_minutes:g}"
                   if "mostly" in args.synthesizers else "")
                + (" --update" if args.update else "")
-               + ("" if default_out else f" --out {_shown(args.out)}"))
+               + out_option(args.out, parser.get_default("out")))
     if not kept.empty:  # the run that made the kept rows first, then this one
         command = "\n".join([*earlier, command])
     header = (f"Seeds {', '.join(map(str, args.seeds))}; "
               f"{time.perf_counter() - start:.0f} s on 2 cores (shared with other runs); "
               f"clinisynth at {measured_commit()}.")
     if args.baseline is not None:
-        command += f" --baseline {_shown(args.baseline)}"
+        command += f" --baseline {shown(args.baseline)}"
     lines = report_head("Linked tables (issue 28)", command, header, __doc__)
     paired = "" if args.baseline is None else "\n" + paired_section(
-        results, pd.read_csv(args.baseline), _shown(args.baseline))
+        results, pd.read_csv(args.baseline), shown(args.baseline))
     args.out.write_text("\n".join(lines) + "\n" + summarise(results) + "\n" + paired)
     print(summarise(results))
 
@@ -399,14 +401,6 @@ def paired_section(results: pd.DataFrame, baseline: pd.DataFrame, name: str) -> 
                          f"{d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0:.3f}")
         lines.append(f"| {table} | {synth} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository where it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def report_head(title: str, command: str, header: str, docstring: str | None) -> list[str]:
     """Markdown lines: ``# title``, the command in a bash block, ``header``, the description."""
@@ -25,12 +27,29 @@ def seeds_line(seeds: Sequence[int], start: float) -> str:
             "on 2 cores.")
 
 
-def command_line() -> str:
-    """The command this run was started with, ``PYTHONPATH`` included when set (a run on another
-    checkout's sources says so)."""
+def pythonpath_prefix() -> str:
+    """``PYTHONPATH=... `` when set (a run on another checkout's sources says so), else ""."""
     path = os.environ.get("PYTHONPATH", "")
-    return (f"PYTHONPATH={path} " if path else "") + ".venv/bin/python " + " ".join(
+    return f"PYTHONPATH={path} " if path else ""
+
+
+def command_line() -> str:
+    """The command this run was started with, ``PYTHONPATH`` included when set."""
+    return pythonpath_prefix() + ".venv/bin/python " + " ".join(
         [f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository where it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def out_option(out: Path, default: Path) -> str:
+    """`` --out PATH`` for a command line, or "" when ``out`` is the script's ``default``."""
+    return "" if out.resolve() == default.resolve() else f" --out {shown(out)}"
 
 
 def measured_commit() -> str:

@@ -39,13 +39,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 import traceback
 import warnings
 from collections.abc import Callable
-from itertools import permutations
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +52,14 @@ from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_head import measured_commit, report_head, seeds_line  # noqa: E402
-from survival_tables import TABLES  # noqa: E402
+from report_head import (  # noqa: E402
+    measured_commit,
+    out_option,
+    pythonpath_prefix,
+    report_head,
+    seeds_line,
+)
+from survival_tables import TABLES, nested_pairs  # noqa: E402
 
 from clinisynth import HybridSynthesizer  # noqa: E402
 from clinisynth.audit.fidelity import detection_auc  # noqa: E402
@@ -102,11 +106,11 @@ def nested_broken(train: pd.DataFrame, fake: pd.DataFrame, durations: list[str])
     ``NEAR`` of the training rows with both (nested durations that a few real records break:
     an event time recorded past death), whatever rules the model found."""
     bad = np.zeros(len(fake), dtype=bool)
-    for a, b in permutations([d for d in durations if d in train and d in fake], 2):
-        x, y = pd.to_numeric(train[a], errors="coerce"), pd.to_numeric(train[b], errors="coerce")
-        both = x.notna() & y.notna()
-        if not both.any() or (x[both] == y[both]).all() or (x[both] <= y[both]).mean() < NEAR:
-            continue
+    shared = [d for d in durations if d in train and d in fake]
+    for a, b, _ in nested_pairs(train, shared, NEAR):
+        pair = train[[a, b]].dropna()
+        if (pair[a] == pair[b]).all():
+            continue  # one column twice, not a nesting
         with np.errstate(invalid="ignore"):
             bad |= (pd.to_numeric(fake[a], errors="coerce")
                     > pd.to_numeric(fake[b], errors="coerce")).to_numpy()
@@ -342,15 +346,12 @@ def main() -> None:
     results = pd.concat([kept, pd.DataFrame(rows)], ignore_index=True)
     results = results.sort_values("table", key=lambda t: t.map(order), kind="stable")
     results.to_csv(args.out.with_suffix(".csv"), index=False)
-    path = os.environ.get("PYTHONPATH", "")
-    default_out = args.out.resolve() == (ROOT / "benchmarks" / "results" /
-                                         "survival_generalisation.md").resolve()
-    command = ((f"PYTHONPATH={path} " if path else "")
+    command = (pythonpath_prefix()
                + f".venv/bin/python benchmarks/survival_generalisation.py --seeds "
                f"{' '.join(map(str, args.seeds))} --search-seconds {args.search_seconds:g}"
                + (f" --tables {' '.join(args.tables)}" if args.tables else "")
                + (" --update" if args.update else "")
-               + ("" if default_out else f" --out {args.out}")
+               + out_option(args.out, parser.get_default("out"))
                + (f" --baseline {args.baseline}" if args.baseline else ""))
     if not kept.empty:  # the run that made the kept rows first, then this one
         command = "\n".join([*earlier, command])

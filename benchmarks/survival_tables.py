@@ -592,13 +592,15 @@ SOURCES = {
 }
 
 
-def nested_pairs(df: pd.DataFrame, durations: list[str]) -> list[tuple[str, str, int]]:
+def nested_pairs(df: pd.DataFrame, durations: list[str], share: float = 1.0
+                 ) -> list[tuple[str, str, int]]:
     """Ordered pairs ``(a, b)`` of distinct duration columns with ``a <= b`` on every row where
-    both are present (at least one such row), with that row count."""
+    both are present (at least one such row), or on at least ``share`` of them, with that row
+    count."""
     out = []
     for a, b in permutations(durations, 2):
         both = df[[a, b]].dropna()
-        if len(both) and (both[a].astype(float) <= both[b].astype(float)).all():
+        if len(both) and (both[a].astype(float) <= both[b].astype(float)).mean() >= share:
             out.append((a, b, len(both)))
     return out
 

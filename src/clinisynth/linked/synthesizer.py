@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clinisynth.audit.linked import patient_rows
+from clinisynth.audit.linked import counts, patient_rows
 from clinisynth.errors import ClinisynthError, NotFittedError, SchemaError
 from clinisynth.linked.counts import CountMarginal
 from clinisynth.linked.dates import date_formats, from_days, to_days
@@ -286,11 +286,10 @@ class LinkedSynthesizer:
 
     def _counts(self, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
         """Children per patient (patients × children), in parent order."""
-        keys = tables[self.links_.parent][self.links_.key]
-        return np.column_stack([
-            keys.map(tables[c.table].groupby(c.key).size()).fillna(0).to_numpy(dtype=int)
-            for c in self.links_.children]) if self.links_.children \
-            else np.zeros((len(keys), 0), dtype=int)
+        per_child = [counts(tables, self.links_, c).to_numpy(dtype=int)
+                     for c in self.links_.children]
+        return np.column_stack(per_child) if per_child else \
+            np.zeros((len(tables[self.links_.parent]), 0), dtype=int)
 
     def _refused(self, tables: Mapping[str, pd.DataFrame]) -> np.ndarray:
         days = {t: to_days(f, self.dates_.get(t, {})) for t, f in tables.items()}
@@ -332,9 +331,9 @@ class LinkedSynthesizer:
         drawn = {}  # the hybrid's counts, drawn with the span: the patients' pace
         for i, summary in enumerate(self.summaries_):  # counts onto the training marginal
             drawn[i] = pd.to_numeric(body[summary.n], errors="coerce").to_numpy(dtype=float)
-            counts = getattr(self, "counts_", {}).get(summary.link.table)
-            if counts is not None:
-                body[summary.n] = counts.apply(drawn[i], np.random.default_rng([seed, 8, i]))
+            marginal = self.counts_.get(summary.link.table)  # none in older models
+            if marginal is not None:
+                body[summary.n] = marginal.apply(drawn[i], np.random.default_rng([seed, 8, i]))
         keys = _new_keys(self.dtypes_[links.parent][links.key], len(body))
         x = self.features_.transform(body)
         out = {}

@@ -229,11 +229,7 @@ class RulesStep(TableStep):
         rank = {c: i for i, c in enumerate(self.order_)}
         parts = []
         for i in self.equals_[name]:
-            rule = self.rules_[i]
-            assert isinstance(rule, ConditionalEqual)
-            other = rule.equals if rule.column == name else rule.column
-            bound = floats(pd.Series(out[other]))
-            cond = rule.matches(pd.Series(out[rule.when])) & ~np.isnan(bound)
+            other, bound, cond = self._equal_rows(i, name, out)
             x = np.where(cond, bound, x)
             parts.append((other, bound, cond))
         if len(parts) < 2:
@@ -254,6 +250,17 @@ class RulesStep(TableStep):
             moved = np.where(rows, value, bound)
             out[other] = np.where(rows & self._admits(other, moved, out), moved, out[other])
         return x
+
+    def _equal_rows(self, i: int, name: str, values: Any
+                    ) -> tuple[str, np.ndarray, np.ndarray]:
+        """Conditional equality ``i`` seen from ``name``: its partner column, the partner's
+        values in ``values`` (a frame, or arrays by column) and the rows where it sets ``name``
+        to them (its condition holds and the partner is observed)."""
+        rule = self.rules_[i]
+        assert isinstance(rule, ConditionalEqual)
+        other = rule.equals if rule.column == name else rule.column
+        bound = floats(pd.Series(values[other]))
+        return other, bound, rule.matches(pd.Series(values[rule.when])) & ~np.isnan(bound)
 
     def _admits(self, name: str, x: np.ndarray, out: dict[str, np.ndarray]) -> np.ndarray:
         """Rows where ``x`` lies inside ``name``'s range and the fence its bounds give."""
@@ -448,10 +455,7 @@ class RulesStep(TableStep):
         rows, where values past the fence pile up on it."""
         fixed = np.zeros(len(z), dtype=bool)
         for i in self.equals_[name]:
-            rule = self.rules_[i]
-            assert isinstance(rule, ConditionalEqual)
-            partner = rule.equals if rule.column == name else rule.column
-            fixed |= rule.matches(frame[rule.when]) & ~np.isnan(_num(frame, partner))
+            fixed |= self._equal_rows(i, name, frame)[2]
         free = z[~fixed & np.isfinite(z)]
         if not fixed.any() or len(free) < MIN_FREE_ROWS:
             return z
