@@ -91,3 +91,26 @@ def test_synthetic_rows_keep_the_rules_and_few_free_rows_land_on_the_bound(seed:
     assert (fake.loc[censored, "atime"] == fake.loc[censored, "dtime"]).all()
     on_bound = (fake.loc[~censored, "atime"] == fake.loc[~censored, "dtime"]).mean()
     assert on_bound < 0.05  # real: 0 (no angina on the day of death); 0.11-0.17 unrefilled
+
+
+def recovery(n: int = 150, ties: int = 8, seed: int = 0) -> pd.DataFrame:
+    """Platelet recovery ``tp`` (days 8-60) nested in follow-up ``dtime`` (100-2500 days), a
+    shuffled table would rarely break ``tp <= dtime``; the ``ties`` patients who never recover
+    are censored at follow-up (``tp = dtime``)."""
+    rng = np.random.default_rng(seed)
+    dtime = rng.integers(100, 2500, n).astype(float)
+    tp = rng.integers(8, 60, n).astype(float)
+    tp[:ties] = dtime[:ties]
+    return pd.DataFrame({"tp": tp, "dtime": dtime, "death": rng.integers(0, 2, n)})
+
+
+def test_a_short_duration_censored_at_the_long_one_is_a_rule() -> None:
+    rule = InequalityRule(left="tp", right="dtime", op="<=")
+    keys = {r.describe() for r in found(recovery())}
+    assert rule.describe() in keys
+    assert rule.describe() not in {r.describe() for r in found(recovery(), tie_evidence=False)}
+    # equal on a few rows only, or broken once: chance or a tendency, no rule
+    assert rule.describe() not in {r.describe() for r in found(recovery(ties=3))}
+    broken = recovery()
+    broken.loc[20, "tp"] = broken.loc[20, "dtime"] + 1
+    assert rule.describe() not in {r.describe() for r in found(broken)}

@@ -138,3 +138,55 @@ def test_guard_options_empty_means_on_and_a_typo_is_an_error():
         HybridSynthesizer(privacy_guard={"percentil": 5}).fit(df, "outcome")
     assert HybridSynthesizer(weights="gmm", calibration=None, privacy_guard=False,
                              seed=0).fit(df, "outcome").guard_ is None
+
+
+def transplant(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Nested durations as in a transplant cohort: relapse-free time ``t2`` and platelet
+    recovery ``tp`` never past follow-up ``t1``, each equal to it when censored; the patients
+    whose platelets never recover die early, a few of them late (one patient at 900 days)."""
+    rng = np.random.default_rng(seed)
+    t1 = rng.integers(100, 2500, n)
+    never = np.arange(12)
+    t1[never] = [20, 25, 30, 35, 40, 50, 60, 80, 150, 300, 491, 900]
+    relapse = rng.random(n) < 0.4
+    t2 = np.where(relapse, (t1 * rng.uniform(0.1, 0.9, n)).astype(int), t1)
+    tp = np.minimum(rng.integers(8, 60, n), t1)
+    tp[never] = t1[never]
+    return pd.DataFrame({"t1": t1, "died": rng.integers(0, 2, n), "t2": t2,
+                         "relapse": relapse.astype(int), "tp": tp,
+                         "recovered": (np.arange(n) >= 12).astype(int)})
+
+
+def test_a_censored_inner_duration_takes_the_outer_protected_value():
+    """Clipping a tied row to the two ranges' overlap moved follow-up 491 to tp's end (about
+    60) and broke t2 <= t1 on that row; the outer keeps its own clipping."""
+    df = transplant()
+    step = fit_step(df, infer_schema(df, "died"))
+    assert {("tp", "t1"), ("t2", "t1")} <= {tuple(t) for t in step.ties_}
+    out = step.transform_table(df)
+    assert out["t1"].equals(df["t1"].clip(step.plans_["t1"]["lo"], step.plans_["t1"]["hi"]))
+    for inner in ("t2", "tp"):
+        assert (out[inner] <= out["t1"]).all(), inner
+        tied = df[inner] == df["t1"]
+        assert (out.loc[tied, inner] == out.loc[tied, "t1"]).all(), inner
+        free = ~tied  # clipped to the inner column's own protected range
+        plan = step.plans_[inner]
+        assert out.loc[free, inner].between(plan["lo"], plan["hi"]).all(), inner
+    assert out.loc[10, "tp"] == 491 > step.plans_["tp"]["hi"]  # t1's value, t1's ends
+    assert step.model_schema_["tp"].max == out["tp"].max()  # the model may reach it
+
+
+def test_a_tie_on_one_row_is_a_coincidence_and_each_column_is_clipped_alone():
+    """One patient's lab equals its later value at the lab's one-patient maximum: the lab does
+    not take the later value's ends there (that would publish 190.3), the later value keeps
+    its own clipping, and the order still holds."""
+    df = exposed()
+    df["later"] = df["lab"] + np.random.default_rng(1).gamma(2.0, 3.0, len(df)).round(1)
+    df.loc[0, "later"] = df.loc[0, "lab"]  # 190.3 both
+    step = fit_step(df)
+    assert ["lab", "later"] not in step.ties_
+    out = step.transform_table(df)
+    assert out.loc[0, "lab"] == step.plans_["lab"]["hi"] < 190.3
+    assert out.loc[0, "later"] == min(190.3, step.plans_["later"]["hi"])
+    assert (out["lab"] <= out["later"]).all()
+    assert step.model_schema_["lab"].max == step.plans_["lab"]["hi"]

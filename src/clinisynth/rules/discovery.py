@@ -11,7 +11,11 @@ Each family is searched with vectorised numpy/pandas and kept only when it passe
   every synthetic row, with its share of training rows in the rules report; at least
   ``min_support`` such rows; not implied by the columns' ranges (``max a <= min b``); and
   ``n·P(a' > b')`` under independence (``a'``, ``b'`` drawn from the two marginals) is at least
-  ``min_expected``, i.e. a shuffled table would break it about that many times.
+  ``min_expected``, i.e. a shuffled table would break it about that many times, unless no row
+  breaks it and (``tie_evidence``) ``a = b`` on at least ``min_group_rows`` rows, more than
+  chance explains (binomial probability below ``1e-3`` at ``p = sum_v P(a'=v) P(b'=v)``): a
+  short duration nested in a long one rarely breaks by chance, but its rows censored at the
+  outer time show the nesting.
 * **range** (natural bounds only): integers with min >= 0 are counts (``>= 0``); continuous
   columns inside [0, 1] reaching at least 0.5 are proportions (``[0, 1]``).
 * **formula** ``c = f(a, b)`` for ``f`` in identity, ``a + b``, ``a - b``, ``a * b``, ``a / b``,
@@ -171,7 +175,9 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
             sorted_b = np.sort(X[observed[:, j], j])
             p_break = np.searchsorted(sorted_b, X[observed[:, i], i], side="left").mean()
             expected = both.sum() * p_break / sorted_b.size
-            if expected < opts.min_expected:
+            if expected < opts.min_expected and not (
+                    opts.tie_evidence and breaks[j] == 0
+                    and tied_beyond_chance(xa, xb, opts.min_group_rows)):
                 found.skip("inequality: would rarely break by chance", what)
                 continue
             if breaks[j] > min(opts.exception_share * both.sum(),
@@ -180,6 +186,20 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
                 continue
             rules.append(InequalityRule(left=a, right=b, op="<=", support=int(both.sum())))
     return rules
+
+
+def tied_beyond_chance(a: np.ndarray, b: np.ndarray, min_rows: int) -> bool:
+    """``a == b`` on at least ``min_rows`` rows, more than independence explains: the binomial
+    probability of as many equal rows out of ``n`` at ``p = sum_v P(a'=v) P(b'=v)`` is below
+    ``1e-3`` (a duration censored at the follow-up time it is nested in)."""
+    held = int(equal_values(a, b).sum())
+    if held < min_rows:
+        return False
+    values_a, counts_a = np.unique(a, return_counts=True)
+    values_b, counts_b = np.unique(b, return_counts=True)
+    _, ia, ib = np.intersect1d(values_a, values_b, return_indices=True)
+    p_equal = float(np.sum(counts_a[ia] * counts_b[ib])) / (a.size * b.size)
+    return bool(binom.sf(held - 1, a.size, p_equal) < 1e-3)
 
 
 # -- conditional equality ---------------------------------------------------------------------

@@ -29,6 +29,9 @@ class DiscoveryOptions:
     #: and by at most this share of the rows a shuffled table would break an inequality in
     #: (1 %: on the public tables measured, nested durations pass and chance pairs do not)
     exception_expected: float = 0.01
+    #: an inequality a shuffled table would rarely break is kept when no row breaks it and its
+    #: columns are equal on more rows than chance explains (a duration censored at the outer)
+    tie_evidence: bool = True
     families: tuple[str, ...] = ("range", "inequality", "formula", "mapping", "binning",
                                  "conditional_missing", "conditional_equal",
                                  "forbidden_combination")
