@@ -143,7 +143,8 @@ def run_small(synth: str, seed: int, threads: int | None) -> dict:
 
 def child(args: list[str], timeout: float) -> dict:
     """Run this script in a child process; its JSON answer, or an error/timeout record."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # the sources this run was given (another checkout's, for a before/after), else this one's
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT / "src")}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -260,7 +261,8 @@ def main() -> None:
                       args.timeout)
             results.append({"synthesizer": synth, "rows": n, **r})
             print(json.dumps(results[-1]), flush=True)
-    command = "PYTHONPATH=src python benchmarks/scale.py " + " ".join(sys.argv[1:])
+    command = f"PYTHONPATH={os.environ.get('PYTHONPATH') or 'src'} .venv/bin/python " \
+        "benchmarks/scale.py " + " ".join(sys.argv[1:])
     text = render(results, small, command.strip(), args.seed, args.threads,
                   (load_before, os.getloadavg()[0]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
