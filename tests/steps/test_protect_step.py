@@ -190,3 +190,36 @@ def test_a_tie_on_one_row_is_a_coincidence_and_each_column_is_clipped_alone():
     assert out.loc[0, "later"] == min(190.3, step.plans_["later"]["hi"])
     assert (out["lab"] <= out["later"]).all()
     assert step.model_schema_["lab"].max == step.plans_["lab"]["hi"]
+
+
+def response(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Complete response ``crtime`` (days 21-60, four late responders at 1800-2400) never past
+    follow-up ``futime`` (mostly 100-2500 days, six at 40-58; four patients died within days,
+    with no response): a shuffled table breaks ``crtime <= futime`` about 8 times, but once
+    protection clips the four short follow-ups and the four late responses, about 4 times
+    (below 5: chance)."""
+    rng = np.random.default_rng(seed)
+    futime = rng.integers(100, 2500, n).astype(float)
+    crtime = rng.integers(21, 60, n).astype(float)
+    futime[:4], crtime[:4] = [2, 3, 4, 5], np.nan
+    futime[4:8], crtime[4:8] = [2450, 2460, 2470, 2480], [1800, 2000, 2200, 2400]
+    futime[8:14], crtime[8:14] = [40, 44, 48, 52, 56, 58], [22, 30, 25, 40, 33, 50]
+    return pd.DataFrame({"futime": futime, "crtime": crtime, "death": rng.integers(0, 2, n)})
+
+
+def test_an_inequality_keeps_the_evidence_of_the_rows_before_protection():
+    from clinisynth.rules.discovery import discover_rules
+
+    df = response()
+    rule = "inequality: crtime <= futime"
+    assert rule in {r.describe() for r in discover_rules(df, infer_schema(df, "death")).rules}
+    step = fit_step(df, infer_schema(df, "death"))
+    assert ["crtime", "futime"] in step.order_
+    protected = step.transform_table(df)
+    found = discover_rules(protected, step.model_schema_).rules
+    assert rule not in {r.describe() for r in found}  # the clipped rows alone: chance
+    syn = HybridSynthesizer(weights="gmm", privacy_guard=False, seed=0).fit(df, "death")
+    assert rule in {r.describe() for r in syn.pipeline_.step("rules").rules_}
+    fake = syn.sample(2000, seed=1)
+    both = fake["crtime"].notna()
+    assert (fake.loc[both, "crtime"] <= fake.loc[both, "futime"]).all()

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -84,9 +85,11 @@ def learn_precisions(frame: pd.DataFrame, schema: TableSchema) -> dict[str, floa
 
 def discover_rules(frame: pd.DataFrame, schema: TableSchema,
                    options: DiscoveryOptions | None = None,
-                   precision: dict[str, float] | None = None) -> Discovery:
+                   precision: dict[str, float] | None = None,
+                   evidence: Iterable[tuple[str, str]] = ()) -> Discovery:
     """Rules holding on every row of ``frame``, or all but a few (see the module docstring for
-    the tests)."""
+    the tests). ``evidence``: inequalities ``(a, b)`` that passed the chance test on the rows
+    before value protection clipped their ends; they skip it here."""
     opts = options or DiscoveryOptions()
     steps = precision if precision is not None else learn_precisions(frame, schema)
     found = Discovery()
@@ -100,7 +103,8 @@ def discover_rules(frame: pd.DataFrame, schema: TableSchema,
         ("mapping", lambda: mappings(frame, schema, discrete, numeric, opts, found, derived,
                                             codes)),
         ("binning", lambda: binnings(frame, schema, numeric, opts, found, derived, codes)),
-        ("inequality", lambda: _inequalities(frame, numeric, derived, opts, found)),
+        ("inequality", lambda: _inequalities(frame, numeric, derived, opts, found,
+                                             set(map(tuple, evidence)))),
         ("conditional_missing", lambda: _conditional_missing(frame, schema, opts, found,
                                                              derived, codes)),
         ("conditional_equal", lambda: _conditional_equal(frame, discrete, opts, found, codes,
@@ -150,7 +154,8 @@ def _ranges(frame: pd.DataFrame, schema: TableSchema, numeric: list[str]) -> lis
 
 # -- inequalities -----------------------------------------------------------------------------
 def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
-                  opts: DiscoveryOptions, found: Discovery) -> list[Rule]:
+                  opts: DiscoveryOptions, found: Discovery,
+                  evidence: set[tuple[str, ...]]) -> list[Rule]:
     X = np.column_stack([floats(frame[c]) for c in numeric]) if numeric else np.zeros((0, 0))
     rules: list[Rule] = []
     observed = ~np.isnan(X)
@@ -175,7 +180,7 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
             sorted_b = np.sort(X[observed[:, j], j])
             p_break = np.searchsorted(sorted_b, X[observed[:, i], i], side="left").mean()
             expected = both.sum() * p_break / sorted_b.size
-            if expected < opts.min_expected and not (
+            if expected < opts.min_expected and (a, b) not in evidence and not (
                     opts.tie_evidence and breaks[j] == 0
                     and tied_beyond_chance(xa, xb, opts.min_group_rows)):
                 found.skip("inequality: would rarely break by chance", what)

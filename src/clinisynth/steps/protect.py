@@ -95,6 +95,10 @@ class ProtectStep(Step):
                 if plan is not None:
                     self.plans_[col.name] = plan
         ordered = [(r.left, r.right) for r in relations if isinstance(r, InequalityRule)]
+        #: inequalities found on the rows as given, kept in order by the clipping: the rules
+        #: step reads their evidence here, not on the clipped rows (clipped ends break less
+        #: often by chance)
+        self.order_ = [[a, b] for a, b in ordered if a in numbers and b in numbers]
         #: numeric pairs a <= b equal on k rows or more, beyond chance (a censored inner
         #: duration): kept equal
         self.ties_ = [[a, b] for a, b in ordered if a in numbers and b in numbers
@@ -239,7 +243,8 @@ class ProtectStep(Step):
     def get_state(self) -> tuple[dict[str, Any], Arrays]:
         self._check_fitted()
         return {"k": self.k_, "plans": self.plans_, "derived": self.derived_,
-                "ties": self.ties_, "model_schema": self.model_schema_.to_dict()}, {}
+                "ties": self.ties_, "order": self.order_,
+                "model_schema": self.model_schema_.to_dict()}, {}
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: Arrays) -> ProtectStep:
@@ -248,6 +253,7 @@ class ProtectStep(Step):
         step.plans_ = meta["plans"]
         step.derived_ = meta["derived"]
         step.ties_ = meta.get("ties", [])  # models saved before: none
+        step.order_ = meta.get("order", [])
         step.model_schema_ = TableSchema.from_dict(meta["model_schema"])
         return step
 

@@ -37,6 +37,7 @@ synthesizer redraws those rows a bounded number of times and reports what is lef
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -78,7 +79,7 @@ from clinisynth.schema.rules import (
     jsonable,
     parse_rules,
 )
-from clinisynth.steps.base import Arrays, TableStep, Verdict
+from clinisynth.steps.base import Arrays, Batch, FitContext, TableStep, Verdict
 from clinisynth.values import category_codes
 
 #: observed values kept per column to fill the cells a conditional-missing rule blanks
@@ -146,7 +147,15 @@ class RulesStep(TableStep):
         self.options = options
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit_table(self, real: pd.DataFrame, schema: TableSchema) -> RulesStep:
+    def fit(self, batch: Batch, ctx: FitContext) -> RulesStep:
+        """As any table step; the protect step's inequalities (found before it clipped the
+        ends) lend their evidence to discovery."""
+        protect = ctx.fitted.get("protect")
+        evidence = [(a, b) for a, b in getattr(protect, "order_", [])]
+        return self.fit_table(batch.table(self.name), ctx.schema, evidence)
+
+    def fit_table(self, real: pd.DataFrame, schema: TableSchema,
+                  evidence: Iterable[tuple[str, str]] = ()) -> RulesStep:
         pair = primary_pair(schema)
         self.fixed_ = [pair["time"]] if pair is not None else []
         steps = learn_precisions(real, schema) if self.precision else {}
@@ -154,7 +163,8 @@ class RulesStep(TableStep):
         if schema.rules is not None:
             rules = parse_rules(schema.rules, schema)
         elif self.discover:
-            self.discovery_ = discover_rules(real[schema.names], schema, self.options, steps)
+            self.discovery_ = discover_rules(real[schema.names], schema, self.options, steps,
+                                             evidence)
             rules = list(self.discovery_.rules)
         else:
             rules = []
