@@ -8,14 +8,16 @@ Each family is searched with vectorised numpy/pandas and kept only when it passe
   both observed have ``a > b``, and at most ``exception_expected`` (1 %) of the rows a
   shuffled table would break it in (below), so a rule real records break a few times (an event
   time recorded a day past death, a patient lost to one follow-up) is still a rule, enforced on
-  every synthetic row, with its share of training rows in the rules report; at least
+  every synthetic row, with its share of training rows in the rules report (at most
+  ``exception_expected_tied``, 5 %, when the two are equal on more rows than chance explains,
+  as below: a nesting whose censored rows show it, with a few recording errors); at least
   ``min_support`` such rows; not implied by the columns' ranges (``max a <= min b``); and
   ``n·P(a' > b')`` under independence (``a'``, ``b'`` drawn from the two marginals) is at least
   ``min_expected``, i.e. a shuffled table would break it about that many times, unless no row
-  breaks it and (``tie_evidence``) ``a = b`` on at least ``min_group_rows`` rows, more than
-  chance explains (binomial probability below ``1e-3`` at ``p = sum_v P(a'=v) P(b'=v)``): a
-  short duration nested in a long one rarely breaks by chance, but its rows censored at the
-  outer time show the nesting.
+  breaks it and (``tie_evidence``) ``a = b`` on at least ``min_group_rows`` rows (at as many
+  distinct values), more than chance explains (binomial probability below ``1e-3`` at
+  ``p = sum_v P(a'=v) P(b'=v)``): a short duration nested in a long one rarely breaks by
+  chance, but its rows censored at the outer time show the nesting.
 * **range** (natural bounds only): integers with min >= 0 are counts (``>= 0``); continuous
   columns inside [0, 1] reaching at least 0.5 are proportions (``[0, 1]``).
 * **formula** ``c = f(a, b)`` for ``f`` in identity, ``a + b``, ``a - b``, ``a * b``, ``a / b``,
@@ -180,25 +182,33 @@ def _inequalities(frame: pd.DataFrame, numeric: list[str], derived: set[str],
             sorted_b = np.sort(X[observed[:, j], j])
             p_break = np.searchsorted(sorted_b, X[observed[:, i], i], side="left").mean()
             expected = both.sum() * p_break / sorted_b.size
+            # ties are counted only where they decide (two np.unique calls)
             if expected < opts.min_expected and (a, b) not in evidence and not (
-                    opts.tie_evidence and breaks[j] == 0
-                    and tied_beyond_chance(xa, xb, opts.min_group_rows)):
+                    breaks[j] == 0 and _tied(xa, xb, opts)):
                 found.skip("inequality: would rarely break by chance", what)
                 continue
-            if breaks[j] > min(opts.exception_share * both.sum(),
-                               opts.exception_expected * expected):
+            cap = opts.exception_share * both.sum()
+            if breaks[j] > min(cap, opts.exception_expected * expected) and not (
+                    breaks[j] <= min(cap, opts.exception_expected_tied * expected)
+                    and _tied(xa, xb, opts)):
                 found.skip("inequality: broken by too many rows", what)
                 continue
             rules.append(InequalityRule(left=a, right=b, op="<=", support=int(both.sum())))
     return rules
 
 
+def _tied(a: np.ndarray, b: np.ndarray, opts: DiscoveryOptions) -> bool:
+    return opts.tie_evidence and tied_beyond_chance(a, b, opts.min_group_rows)
+
+
 def tied_beyond_chance(a: np.ndarray, b: np.ndarray, min_rows: int) -> bool:
-    """``a == b`` on at least ``min_rows`` rows, more than independence explains: the binomial
-    probability of as many equal rows out of ``n`` at ``p = sum_v P(a'=v) P(b'=v)`` is below
-    ``1e-3`` (a duration censored at the follow-up time it is nested in)."""
-    held = int(equal_values(a, b).sum())
-    if held < min_rows:
+    """``a == b`` on at least ``min_rows`` rows, at as many distinct values, more than
+    independence explains: the binomial probability of as many equal rows out of ``n`` at
+    ``p = sum_v P(a'=v) P(b'=v)`` is below ``1e-3`` (a duration censored at the follow-up time
+    it is nested in; two measures both 0 on the same rows share a floor, not a nesting)."""
+    equal = equal_values(a, b)
+    held = int(equal.sum())
+    if held < min_rows or np.unique(b[equal]).size < min_rows:
         return False
     values_a, counts_a = np.unique(a, return_counts=True)
     values_b, counts_b = np.unique(b, return_counts=True)
