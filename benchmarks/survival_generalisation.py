@@ -292,8 +292,8 @@ def paired(results: pd.DataFrame, baseline: pd.DataFrame, label: str) -> str:
         baseline.dropna(subset=["km_syn"])[cols], on=key, suffixes=("", "_before"))
     lines = ["", f"## Paired against `{label}`", "",
              f"`--baseline {label}`: the change now - before, per (table, seed, pair) scored in "
-             "both runs (mean ± se; the weight search's time cap moves with the machine's load, "
-             "so part of it is that noise):", "",
+             "both runs (mean ± se; where a run capped the weight search's time, "
+             "``--search-seconds``, part of it is the machine's load):", "",
              "| rows | n | KM distance | C gap TSTR - TRTR | detection |",
              "|---|---:|---:|---:|---:|"]
     for name, rows in (("every pair", both),
