@@ -94,22 +94,23 @@ def main() -> None:
              "with ties as evidence (same) | rules a 5 % bar without ties would add: not kept "
              "(same) |", "|---|---:|---|---|---|"]
     for name, (frame, target) in tables().items():
-        columns: list[dict[str, tuple[float, int]]] = [{}, {}, {}]
+        near: dict[str, tuple[float, int]] = {}
+        tied: dict[str, tuple[float, int]] = {}
+        chance: dict[str, tuple[float, int]] = {}
         seeds_with = 0
         for seed in args.seeds:
             train, _ = split(frame, target, seed)
             found = rule_keys(train, target)
-            strict = [rule_keys(train, target, exception_share=0.0),
-                      rule_keys(train, target, tie_evidence=False)]
-            for added, fewer in zip(columns, strict, strict=False):
-                for k, v in found.items():
+            runs = ((found, rule_keys(train, target, exception_share=0.0), near),
+                    (found, rule_keys(train, target, tie_evidence=False), tied),
+                    (rule_keys(train, target, exception_expected=LOOSE, tie_evidence=False),
+                     found, chance))
+            for more, fewer, added in runs:
+                for k, v in more.items():
                     if k not in fewer:
                         added.setdefault(k, (v, seed))
-            seeds_with += any(k not in fewer for fewer in strict for k in found)
-            loose = rule_keys(train, target, exception_expected=LOOSE, tie_evidence=False)
-            for k, v in loose.items():
-                if k not in found:
-                    columns[2].setdefault(k, (v, seed))
+            seeds_with += any(k not in fewer for _, fewer, _ in runs[:2] for k in found)
+        columns = (near, tied, chance)
         lines.append(f"| {name} | {seeds_with}/{len(args.seeds)} | "
                      + " | ".join(shown(c) for c in columns) + " |")
         print(lines[-1], flush=True)

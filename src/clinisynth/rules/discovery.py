@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,7 +88,7 @@ def learn_precisions(frame: pd.DataFrame, schema: TableSchema) -> dict[str, floa
 def discover_rules(frame: pd.DataFrame, schema: TableSchema,
                    options: DiscoveryOptions | None = None,
                    precision: dict[str, float] | None = None,
-                   evidence: Iterable[tuple[str, str]] = ()) -> Discovery:
+                   evidence: Iterable[Sequence[str]] = ()) -> Discovery:
     """Rules holding on every row of ``frame``, or all but a few (see the module docstring for
     the tests). ``evidence``: inequalities ``(a, b)`` that passed the chance test on the rows
     before value protection clipped their ends; they skip it here."""
@@ -202,10 +202,12 @@ def _tied(a: np.ndarray, b: np.ndarray, opts: DiscoveryOptions) -> bool:
 
 
 def tied_beyond_chance(a: np.ndarray, b: np.ndarray, min_rows: int) -> bool:
-    """``a == b`` on at least ``min_rows`` rows, at as many distinct values, more than
-    independence explains: the binomial probability of as many equal rows out of ``n`` at
+    """``a == b`` on at least ``min_rows`` of the ``n`` rows holding both, at as many distinct
+    values, more than independence explains: the binomial probability of as many equal rows at
     ``p = sum_v P(a'=v) P(b'=v)`` is below ``1e-3`` (a duration censored at the follow-up time
     it is nested in; two measures both 0 on the same rows share a floor, not a nesting)."""
+    both = np.isfinite(a) & np.isfinite(b)
+    a, b = a[both], b[both]
     equal = equal_values(a, b)
     held = int(equal.sum())
     if held < min_rows or np.unique(b[equal]).size < min_rows:

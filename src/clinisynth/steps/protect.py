@@ -101,8 +101,8 @@ class ProtectStep(Step):
         self.order_ = [[a, b] for a, b in ordered if a in numbers and b in numbers]
         #: numeric pairs a <= b equal on k rows or more, beyond chance (a censored inner
         #: duration): kept equal
-        self.ties_ = [[a, b] for a, b in ordered if a in numbers and b in numbers
-                      and _censored(numbers[a], numbers[b], self.k_)]
+        self.ties_ = [[a, b] for a, b in self.order_
+                      if tied_beyond_chance(numbers[a], numbers[b], self.k_)]
         for group, kind in ((numbers, "range"), (dates, "dates")):
             bounds = {name: self._bounds(values, schema[name]) for name, values in group.items()}
             pairs = [(a, b) for a, b in ordered if a in group and b in group]
@@ -212,10 +212,14 @@ class ProtectStep(Step):
                 out[name] = _clip_dates(out[name], plan)
             else:
                 out[name] = _recode(out[name], plan)
-        ties = [(a, b) for a, b in self.ties_ if a in out.columns and b in out.columns]
-        for _ in ties:  # a chain (c == a == b) settles in as many passes as pairs
-            for a, b in ties:
-                out[a] = _tied(frame[a], frame[b], out[a], out[b])
+        ties = [(a, b, _equal(frame[a], frame[b])) for a, b in self.ties_
+                if a in out.columns and b in out.columns]
+        for _ in ties:  # a chain (c == a == b) settles in at most as many passes as pairs
+            before = [out[a] for a, _, _ in ties]
+            for a, b, tie in ties:
+                out[a] = out[a].where(~tie, out[b].astype(out[a].dtype, errors="ignore"))
+            if all(out[a].equals(x) for (a, _, _), x in zip(ties, before, strict=True)):
+                break
         for data in self.derived_:
             rule = rule_from_dict(data)
             if rule.column in out.columns and set(rule.inputs) <= set(out.columns):
@@ -285,23 +289,11 @@ def _derive(rule: Rule, frame: pd.DataFrame, original: pd.Series) -> pd.Series:
         return out
 
 
-def _tied(a: pd.Series, b: pd.Series, clipped_a: pd.Series, clipped_b: pd.Series
-          ) -> pd.Series:
-    """``a`` with, on the rows where ``a == b``, the outer column's protected value: a
-    duration censored at the follow-up time is that time, so it takes the follow-up time's
-    ends (``clipped_b`` on those rows), and both columns stay equal. Clipping both to the
-    ranges' overlap instead moved the outer time, breaking its other nestings."""
-    tie = (pd.to_numeric(a) == pd.to_numeric(b)).to_numpy()
-    if not tie.any():
-        return clipped_a
-    return clipped_a.where(~tie, clipped_b.astype(clipped_a.dtype, errors="ignore"))
-
-
-def _censored(a: np.ndarray, b: np.ndarray, k: int) -> bool:
-    """``a == b`` on ``k`` rows or more, more than chance explains: ``a`` is censored at ``b``
-    (a tie on a row or two is a coincidence, and each column is then clipped on its own)."""
-    both = np.isfinite(a) & np.isfinite(b)
-    return tied_beyond_chance(a[both], b[both], k)
+def _equal(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Rows where ``a == b`` as given: there ``a`` is censored at ``b`` and takes ``b``'s
+    protected value (``b``'s ends), so both stay equal. Clipping both to the ranges' overlap
+    instead moved the outer time, breaking its other nestings."""
+    return (pd.to_numeric(a) == pd.to_numeric(b)).to_numpy()
 
 
 def _keep_order(bounds: dict[str, tuple[float, float, float]], pairs: list[tuple[str, str]]

@@ -37,7 +37,7 @@ synthesizer redraws those rows a bounded number of times and reports what is lef
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -151,11 +151,11 @@ class RulesStep(TableStep):
         """As any table step; the protect step's inequalities (found before it clipped the
         ends) lend their evidence to discovery."""
         protect = ctx.fitted.get("protect")
-        evidence = [(a, b) for a, b in getattr(protect, "order_", [])]
+        evidence = getattr(protect, "order_", [])  # none when protection is off
         return self.fit_table(batch.table(self.name), ctx.schema, evidence)
 
     def fit_table(self, real: pd.DataFrame, schema: TableSchema,
-                  evidence: Iterable[tuple[str, str]] = ()) -> RulesStep:
+                  evidence: Iterable[Sequence[str]] = ()) -> RulesStep:
         pair = primary_pair(schema)
         self.fixed_ = [pair["time"]] if pair is not None else []
         steps = learn_precisions(real, schema) if self.precision else {}
