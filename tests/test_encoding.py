@@ -160,3 +160,50 @@ def test_quotas_decode_each_class_in_the_real_shares():
     few = np.flatnonzero(y == 0)[:QUOTA_MIN_ROWS - 1]  # too few rows: arg-max, as without
     pd.testing.assert_frame_equal(quoted.inverse_transform(noisy[few], y[few]),
                                   plain.inverse_transform(noisy[few], y[few]))
+
+
+def _flags(n: int, seed: int) -> pd.DataFrame:
+    """Two flags with ``stroke = 1`` only where ``cvd = 1`` (an implication: the combination
+    ``stroke = 1, cvd = 0`` is never seen) and a class that shifts both."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    cvd = (rng.random(n) < 0.2 + 0.2 * y).astype(int)
+    stroke = cvd * (rng.random(n) < 0.4)
+    return pd.DataFrame({"x": rng.normal(size=n) + y, "cvd": cvd, "stroke": stroke,
+                         "outcome": y})
+
+
+def test_forbidden_combinations_are_decoded_around_and_kept_with_the_model():
+    real = _flags(1000, 0)
+    schema = infer_schema(real, "outcome")
+    enc = TableEncoder(schema, quotas=True).fit(real)
+    X, y = enc.transform(real, np.random.default_rng(0))
+    noisy = X + np.random.default_rng(1).normal(size=X.shape)  # scores that ignore the rule
+    forbidden = lambda f: ((f["stroke"] == 1) & (f["cvd"] == 0)).sum()  # noqa: E731
+    assert forbidden(enc.inverse_transform(noisy, y)) > 20  # per-column quotas break it
+    enc.forbid([{"stroke": 1, "cvd": 0}, {"cvd": 0, "unknown": 1}, {"stroke": 7, "cvd": 0}])
+    assert enc.forbidden_ == [[("stroke", 1), ("cvd", 0)]]  # other columns, unseen values: left
+    back = enc.inverse_transform(noisy, y)
+    assert forbidden(back) == 0
+    for k in (0, 1):  # the shares are still the real ones
+        for col in ("cvd", "stroke"):
+            want = real.loc[real["outcome"] == k, col].mean()
+            assert abs(back.loc[y == k, col].mean() - want) <= 1.0 / (y == k).sum() + 1e-12
+    state = json.loads(json.dumps(enc.get_state()))
+    again = TableEncoder.from_state(schema, state)
+    pd.testing.assert_frame_equal(again.inverse_transform(noisy, y), back)
+    del state["forbidden"]  # a model saved before: nothing forbidden
+    assert TableEncoder.from_state(schema, state).forbidden_ == []
+
+
+def test_given_counts_decode_any_number_of_rows():
+    real = _flags(1000, 0)
+    schema = infer_schema(real, "outcome")
+    enc = TableEncoder(schema, quotas=True).fit(real)
+    X, y = enc.transform(real, np.random.default_rng(0))
+    few = np.flatnonzero(y == 1)[:7]  # below QUOTA_MIN_ROWS: arg-max without counts
+    counts = enc.category_counts({"cvd": np.array([1, 1, 1, 0, 0, 0, 0]),
+                                  "stroke": np.array([1, 0, 0, 0, 0, 0, 0])}, y[few])
+    assert counts["cvd"].tolist() == [[0, 0], [4, 3]]
+    codes = enc.decoded_categories(X[few], y[few], counts)
+    assert codes["cvd"].sum() == 3 and codes["stroke"].sum() == 1

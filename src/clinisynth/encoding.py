@@ -23,6 +23,15 @@ other features; within each class, the ``round(rate_c * n_c)`` rows with the hig
 missing-indicator score become missing, which reproduces each column's per-class missing rate
 exactly in the same way. Constant columns are never modelled: they are
 re-emitted as their single value. Dtypes are restored from the schema.
+
+Forbidden combinations (:meth:`TableEncoder.forbid`, the rules step's
+``forbidden_combination`` rules over one-hot columns): the blocks are decoded in order, and a
+category that would complete a forbidden combination with the categories already decoded on a
+row has :data:`FORBIDDEN_PENALTY` taken off its score there. The quotas then give it to the
+rows where it is allowed (``stroke = 1`` to rows whose ``cvd`` is 1, when ``stroke = 1, cvd =
+0`` is never seen), and a row takes it only if no allowed category has room. Decoding each
+block on its own would pair the categories at random wherever the scores disagree. The rules
+step would then refuse those rows, and their redraws would favour the commoner categories.
 """
 
 from __future__ import annotations
@@ -43,6 +52,9 @@ NUMERIC, ONEHOT, MISSING = "numeric", "onehot", "missing"
 GAP_FILLS = ("matched", "hot_deck")
 #: fewest rows of a class in a batch for its categories to be decoded in the real shares
 QUOTA_MIN_ROWS = 100
+#: subtracted from a category's score on rows where taking it would complete a forbidden
+#: combination: such a row takes it only when no other category has room left
+FORBIDDEN_PENALTY = 1e6
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class TableEncoder:
         self.stats_ = stats
         self.missing_rates_ = missing
         self.shares_ = shares
+        self.forbidden_: list[list[tuple[str, int]]] = []
         self.n_features_ = pos
         self.fill_ = None
         gaps = self._numeric_gaps(df) if self.gap_fill == "matched" else {}
@@ -205,16 +218,57 @@ class TableEncoder:
         out[codes == MISSING_CODE] = np.nan
         return out
 
+    def forbid(self, combinations: list[dict[str, Any]]) -> TableEncoder:
+        """Category combinations (``{column: value}``, values never seen together) that
+        decoding avoids: a combination over one-hot columns whose values are all categories is
+        kept as category codes; the others are left to the rules' check."""
+        self._check_fitted()
+        onehot = {b.column for b in self.blocks_ if b.kind == ONEHOT}
+        kept = []
+        for combination in combinations:
+            if len(combination) < 2 or not set(combination) <= onehot:
+                continue
+            codes = [(name, int(category_codes(pd.Series([value], dtype=object),
+                                               self.schema[name].categories or [])[0]))
+                     for name, value in combination.items()]
+            if all(code >= 0 for _, code in codes):
+                kept.append(codes)
+        self.forbidden_ = kept
+        return self
+
+    def _penalised(self, column: str, part: np.ndarray, codes: dict[str, np.ndarray]
+                   ) -> np.ndarray:
+        """``part`` (a one-hot block's scores) with :data:`FORBIDDEN_PENALTY` taken off each
+        category on the rows where the columns decoded before it (``codes``) hold the rest of a
+        forbidden combination with it."""
+        out = part
+        for combination in self.forbidden_:
+            mine = [code for name, code in combination if name == column]
+            others = [(name, code) for name, code in combination if name != column]
+            if len(mine) != 1 or not all(name in codes for name, _ in others):
+                continue
+            rows = np.ones(len(part), dtype=bool)
+            for name, code in others:
+                rows &= codes[name] == code
+            if rows.any():
+                if out is part:
+                    out = part.copy()
+                out[rows, mine[0]] -= FORBIDDEN_PENALTY
+        return out
+
     # -- backward -----------------------------------------------------------------------------
     def inverse_transform(self, X: np.ndarray, y: np.ndarray,
-                          missing: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                          missing: dict[str, np.ndarray] | None = None,
+                          codes: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Decode a matrix and class codes into a DataFrame with the schema's columns and dtypes.
 
         ``missing`` gives the cells to blank per column with gaps (default
-        :meth:`missing_masks` of this batch); categories are :meth:`decoded_categories`.
+        :meth:`missing_masks` of this batch); ``codes`` the category of each row per one-hot
+        column (default :meth:`decoded_categories`).
         """
         self._check_fitted()
-        codes = self.decoded_categories(X, y)
+        if codes is None:
+            codes = self.decoded_categories(X, y)
         n = len(X)
         out: dict[str, Any] = {}
         missing_masks: dict[str, np.ndarray] = {}
@@ -263,22 +317,42 @@ class TableEncoder:
                     None if counts is None else counts[block.column])
                 for block in self.blocks_ if block.kind == MISSING}
 
-    def decoded_categories(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    def decoded_categories(self, X: np.ndarray, y: np.ndarray,
+                           counts: dict[str, np.ndarray] | None = None
+                           ) -> dict[str, np.ndarray]:
         """The category index of each row, per one-hot column: the arg-max of its block, or
         with ``quotas`` :func:`quota_codes` per class, the real shares of the class times its
         rows, for a class with at least :data:`QUOTA_MIN_ROWS` rows (fewer: arg-max, as a
-        rounded share of a handful of rows would hand every row the commonest category)."""
+        rounded share of a handful of rows would hand every row the commonest category).
+        ``counts[column][k]`` (classes × categories, summing to each class's rows) gives the
+        rows each category takes instead, at any size: a redraw keeps the categories of the
+        rows it replaces."""
         out: dict[str, np.ndarray] = {}
         for block in self.blocks_:
             if block.kind != ONEHOT:
                 continue
-            part = X[:, block.start:block.stop]
+            part = self._penalised(block.column, X[:, block.start:block.stop], out)
             codes = np.argmax(part, axis=1)
+            given = None if counts is None else counts.get(block.column)
             for k, share in enumerate(self.shares_.get(block.column, ())):
                 rows = np.flatnonzero(y == k)
-                if len(rows) >= QUOTA_MIN_ROWS:
+                if given is not None:
+                    codes[rows] = quota_codes(part[rows], given[k])
+                elif len(rows) >= QUOTA_MIN_ROWS:
                     codes[rows] = quota_codes(part[rows], apportion(len(rows), np.asarray(share)))
             out[block.column] = codes
+        return out
+
+    def category_counts(self, codes: dict[str, np.ndarray], y: np.ndarray
+                        ) -> dict[str, np.ndarray]:
+        """Rows per class and category (classes × categories) of decoded ``codes``."""
+        classes = len(self.schema.classes)
+        out = {}
+        for block in self.blocks_:
+            if block.kind == ONEHOT:
+                out[block.column] = np.bincount(
+                    y * block.width + codes[block.column], minlength=classes * block.width
+                ).reshape(classes, block.width)
         return out
 
     def _missing_mask(self, score: np.ndarray, y: np.ndarray, name: str,
@@ -298,6 +372,7 @@ class TableEncoder:
         return {"blocks": [asdict(b) for b in self.blocks_], "stats": self.stats_,
                 "missing_rates": self.missing_rates_, "n_features": self.n_features_,
                 "shares": self.shares_, "quotas": self.quotas, "gap_fill": self.gap_fill,
+                "forbidden": [[list(pair) for pair in c] for c in self.forbidden_],
                 "fill": None if self.fill_ is None else self.fill_.to_dict()}
 
     @classmethod
@@ -307,6 +382,8 @@ class TableEncoder:
         fill = state.get("fill")
         enc.fill_ = None if fill is None else MatchedFill.from_dict(fill)
         enc.shares_ = state.get("shares") or {}
+        enc.forbidden_ = [[(name, int(code)) for name, code in c]  # older models: none
+                          for c in state.get("forbidden") or []]
         enc.blocks_ = [Block(**b) for b in state["blocks"]]
         enc.stats_ = state["stats"]
         enc.missing_rates_ = state["missing_rates"]

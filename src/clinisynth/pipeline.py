@@ -209,6 +209,7 @@ class Pipeline:
                 reports[f.name].rounds = hard_rounds
             source: Source = self.source
             X_new = source.redraw(y[rows], rng, fallback)
+            draw.round += 1
             current = self.to_record(Batch(X=X_new, y=y[rows], rows=rows), rng, draw, skip)
             frame = replace_rows(frame, rows, current)
         for f in soft:

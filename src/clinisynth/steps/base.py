@@ -87,6 +87,8 @@ class Draw:
     what it needs to treat a redraw like the rows it replaces (``notes[step name]``)."""
 
     notes: dict[str, Any] = field(default_factory=dict)
+    #: the redraw round the batch on its way belongs to (0: the chunk's first draw)
+    round: int = 0
 
 
 @dataclass
