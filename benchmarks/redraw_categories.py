@@ -48,7 +48,7 @@ import clinisynth.steps.encode as encode_step
 from clinisynth import HybridSynthesizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from category_quotas import SINGLE, SURVIVAL, scores  # noqa: E402
+from category_quotas import scores  # noqa: E402
 from category_quotas import tables as quota_tables  # noqa: E402
 from report_head import measured_commit, report_head, seeds_line  # noqa: E402
 from survival_tables import TABLES  # noqa: E402
@@ -62,7 +62,7 @@ FIGURES = ("cat_gap", "tv", "tv_floor", "detection_holdout", "ks_holdout", "cont
 
 
 def tables(wanted: list[str] | None) -> dict[str, tuple[pd.DataFrame, str]]:
-    out = quota_tables([t for t in wanted or SINGLE + SURVIVAL if t not in EXTRA] or ["-"])
+    out = quota_tables(wanted)  # category_quotas.py's tables that are wanted
     for name in EXTRA:
         if wanted and name not in wanted:
             continue

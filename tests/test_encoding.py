@@ -173,18 +173,22 @@ def _flags(n: int, seed: int) -> pd.DataFrame:
                          "outcome": y})
 
 
+def _forbidden(frame: pd.DataFrame) -> int:
+    """Rows holding the combination ``stroke = 1, cvd = 0``."""
+    return int(((frame["stroke"] == 1) & (frame["cvd"] == 0)).sum())
+
+
 def test_forbidden_combinations_are_decoded_around_and_kept_with_the_model():
     real = _flags(1000, 0)
     schema = infer_schema(real, "outcome")
     enc = TableEncoder(schema, quotas=True).fit(real)
     X, y = enc.transform(real, np.random.default_rng(0))
     noisy = X + np.random.default_rng(1).normal(size=X.shape)  # scores that ignore the rule
-    forbidden = lambda f: ((f["stroke"] == 1) & (f["cvd"] == 0)).sum()  # noqa: E731
-    assert forbidden(enc.inverse_transform(noisy, y)) > 20  # per-column quotas break it
+    assert _forbidden(enc.inverse_transform(noisy, y)) > 20  # per-column quotas break it
     enc.forbid([{"stroke": 1, "cvd": 0}, {"cvd": 0, "unknown": 1}, {"stroke": 7, "cvd": 0}])
     assert enc.forbidden_ == [[("stroke", 1), ("cvd", 0)]]  # other columns, unseen values: left
     back = enc.inverse_transform(noisy, y)
-    assert forbidden(back) == 0
+    assert _forbidden(back) == 0
     for k in (0, 1):  # the shares are still the real ones
         for col in ("cvd", "stroke"):
             want = real.loc[real["outcome"] == k, col].mean()
